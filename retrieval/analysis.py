@@ -1,0 +1,71 @@
+"""Turning text into index terms: Unicode words, case folding, stopwords, Snowball stems.
+
+Stories and questions go through the same `Analyzer`, so a question's terms meet the stories'.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import snowballstemmer
+
+ANALYZER_VERSION = 1
+"""Bump when tokenizing changes, so stored tokens are re-analyzed (see `Analyzer.key`)."""
+
+# The Snowball project's English stop list, plus the fragments left by splitting contractions.
+ENGLISH_STOPWORDS = frozenset(
+    """i me my myself we us our ours ourselves you your yours yourself yourselves he him his
+    himself she her hers herself it its itself they them their theirs themselves what which who
+    whom this that these those am is are was were be been being have has had having do does did
+    doing would should could ought i'm you're he's she's it's we're they're i've you've we've
+    they've i'd you'd he'd she'd we'd they'd i'll you'll he'll she'll we'll they'll isn't aren't
+    wasn't weren't hasn't haven't hadn't doesn't don't didn't won't wouldn't shan't shouldn't
+    can't cannot couldn't mustn't let's that's who's what's here's there's when's where's why's
+    how's a an the and but if or because as until while of at by for with about against between
+    into through during before after above below to from up down in out on off over under again
+    further then once here there when where why how all any both each few more most other some
+    such no nor not only own same so than too very s t d ll m re ve can will just""".split()
+)
+
+STOPWORDS = {"english": ENGLISH_STOPWORDS}
+
+_WORD = re.compile(
+    r"(?:[^\W\d_]\.){2,}"           # acronyms with dots: U.S., U.K.
+    r"|\d+(?:[.,]\d+)+"              # numbers with separators: 6.4, 155,221
+    r"|[^\W_]+(?:['’][^\W_]+)*"      # words, apostrophes inside: alliance's, don't
+)
+
+
+class Analyzer:
+    """Splits text into terms. `Analyzer("english")` is the default; `stopwords=False` keeps all."""
+
+    def __init__(self, language: str = "english", stopwords: bool = True) -> None:
+        if language not in snowballstemmer.algorithms():
+            raise ValueError(f"no Snowball stemmer for language {language!r}")
+        self.language = language
+        self.stopwords: frozenset[str] = STOPWORDS.get(language, frozenset()) if stopwords else frozenset()
+        self._stem = lru_cache(maxsize=500_000)(snowballstemmer.stemmer(language).stemWord)
+
+    @property
+    def key(self) -> str:
+        """Identifies the analysis: stored tokens are valid only for the same key."""
+        return f"v{ANALYZER_VERSION}:{self.language}:stop={int(bool(self.stopwords))}"
+
+    def words(self, text: str) -> list[str]:
+        """Case-folded words, stopwords kept, not stemmed."""
+        return [_normalize(match) for match in _WORD.findall(text.casefold())]
+
+    def terms(self, text: str) -> list[str]:
+        """Index terms: words without stopwords, stemmed; order and repeats kept."""
+        stem, stop = self._stem, self.stopwords
+        return [stem(word) if word.isalpha() else word
+                for word in self.words(text) if word not in stop]
+
+    def is_stopword(self, word: str) -> bool:
+        return _normalize(word.casefold()) in self.stopwords
+
+
+def _normalize(word: str) -> str:
+    word = word.replace("’", "'").rstrip(".")
+    return word[:-2] if word.endswith("'s") else word

@@ -1,0 +1,86 @@
+"""The values that flow through the archive: stories, passages, citations and answers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Article:
+    """One story as read from an archive file."""
+
+    id: str
+    title: str
+    date: datetime | None
+    body: str
+    url: str | None = None
+    source: str | None = None
+    metadata: dict = field(default_factory=dict)
+
+    def content_hash(self) -> str:
+        """A digest of everything stored about the story: equal hashes mean nothing changed."""
+        payload = json.dumps(
+            [self.title, self.date.isoformat() if self.date else None, self.body, self.url,
+             self.source, self.metadata],
+            sort_keys=True, ensure_ascii=False, default=str,
+        )
+        return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A span of a story's body: `body[start:end]` is its text."""
+
+    story_id: str
+    seq: int
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One story cited in an answer, with the verbatim quote that answers the question."""
+
+    story_id: str
+    title: str
+    date: datetime | None
+    quote: str
+    score: float
+    url: str | None = None
+
+    def to_json(self) -> dict:
+        return {
+            "story_id": self.story_id,
+            "title": self.title,
+            "date": self.date.isoformat() if self.date else None,
+            "quote": self.quote,
+            "score": self.score,
+            "url": self.url,
+        }
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the archive says to a question: citations in rank order, or a reason there are none."""
+
+    question: str
+    citations: list[Citation]
+    took_ms: float
+    message: str | None = None
+    """Set when there are no citations: why (no searchable words, nothing relevant, empty archive)."""
+    more: bool = False
+    """Whether citations ranked after these exist."""
+
+    def to_json(self) -> dict:
+        data = {
+            "question": self.question,
+            "took_ms": round(self.took_ms, 3),
+            "citations": [c.to_json() for c in self.citations],
+        }
+        if self.message:
+            data["message"] = self.message
+        return data

@@ -1,0 +1,136 @@
+"""Reading a question: free words, "exact phrases", -excluded words and dates in words.
+
+`parse_query` never raises: whatever it cannot read as a filter it leaves as words to search.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from retrieval.analysis import Analyzer
+from retrieval.formats import MONTHS
+
+MAX_QUESTION_CHARS = 1000
+"""Longer questions are cut here, at a word boundary: BM25 gains nothing from a whole page."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """A parsed question. `terms` are analyzed (stemmed) and feed BM25 as they are."""
+
+    text: str
+    terms: list[str]
+    phrases: list[str] = field(default_factory=list)
+    excluded: list[str] = field(default_factory=list)
+    since: date | None = None
+    until: date | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.terms
+
+
+class DateError(ValueError):
+    """An option such as --since that is not a date."""
+
+
+_MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
+_DAY_MONTH_YEAR = rf"(?:(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+)?(?P<month>{_MONTH})\.?(?:\s+(?P<day2>\d{{1,2}})(?:st|nd|rd|th)?,?)?\s+(?P<year>\d{{4}})"
+_WHEN = rf"(?:{_DAY_MONTH_YEAR}|(?P<iso>\d{{4}}-\d{{2}}-\d{{2}})|(?P<yearonly>(?:1[89]|20)\d{{2}}))"
+_DATE_FILTER = re.compile(rf"\b(?P<op>in|during|on|since|from|after|before|until|till|through|by)\s+{_WHEN}\b",
+                          re.IGNORECASE)
+_WHEN_PLAIN = re.sub(r"\(\?P<\w+>", "(?:", _WHEN)
+_BETWEEN = re.compile(rf"\bbetween\s+(?P<a>{_WHEN_PLAIN})\s+and\s+(?P<b>{_WHEN_PLAIN})\b", re.IGNORECASE)
+_PHRASE = re.compile(r'["“”„«»]([^"“”„«»]+)["“”„«»]')
+_EXCLUDE = re.compile(r"(?:(?<=\s)|^)-(?P<word>[^\W_][\w'’.-]*)")
+_WHEN_ALONE = re.compile(rf"^\s*{_WHEN}\s*$", re.IGNORECASE)
+
+
+def parse_query(text: str, analyzer: Analyzer, since: date | None = None,
+                until: date | None = None) -> Query:
+    """Parse `text`; `since`/`until` (from options) narrow whatever dates the words give."""
+    text = cut(text.strip())
+    rest = text
+    phrases = [p.strip() for p in _PHRASE.findall(rest) if analyzer.terms(p)]
+    rest = _PHRASE.sub(" ", rest)
+    excluded = [term for word in _EXCLUDE.findall(rest) for term in analyzer.terms(word)]
+    rest = _EXCLUDE.sub(" ", rest)
+    rest, word_since, word_until = _take_dates(rest)
+    terms = analyzer.terms(rest) + [t for p in phrases for t in analyzer.terms(p)]
+    return Query(
+        text=text,
+        terms=[t for t in terms if t not in excluded],
+        phrases=phrases,
+        excluded=excluded,
+        since=_later(since, word_since),
+        until=_earlier(until, word_until),
+    )
+
+
+def parse_date_option(value: str, end: bool = False) -> date:
+    """A date given as an option: 2021-10-25, October 2021, 2021. `end` picks the period's last day."""
+    match = _WHEN_ALONE.match(value)
+    if not match:
+        raise DateError(f"not a date: {value!r} (try 2021-10-25, 'October 2021' or 2021)")
+    first, last = _period(match)
+    return last if end else first
+
+
+def cut(text: str, limit: int = MAX_QUESTION_CHARS) -> str:
+    """`text` cut to `limit` characters at a word boundary."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    return head.rsplit(None, 1)[0] if " " in head else head
+
+
+def _take_dates(text: str) -> tuple[str, date | None, date | None]:
+    since = until = None
+    if (match := _BETWEEN.search(text)):
+        a, b = _WHEN_ALONE.match(match["a"]), _WHEN_ALONE.match(match["b"])
+        if a and b:
+            since, until = _period(a)[0], _period(b)[1]
+            text = text[:match.start()] + " " + text[match.end():]
+    for match in list(_DATE_FILTER.finditer(text)):
+        first, last = _period(match)
+        op = match["op"].lower()
+        if op in ("in", "during", "on"):
+            since, until = _later(since, first), _earlier(until, last)
+        elif op in ("since", "from"):
+            since = _later(since, first)
+        elif op == "after":
+            since = _later(since, last + timedelta(days=1))
+        elif op == "before":
+            until = _earlier(until, first - timedelta(days=1))
+        else:
+            until = _earlier(until, last)
+        text = text.replace(match.group(0), " ", 1)
+    return text, since, until
+
+
+def _period(match: re.Match) -> tuple[date, date]:
+    """First and last day of the day, month or year a date match names."""
+    if match["iso"]:
+        day = date.fromisoformat(match["iso"])
+        return day, day
+    if match["yearonly"]:
+        year = int(match["yearonly"])
+        return date(year, 1, 1), date(year, 12, 31)
+    year, month = int(match["year"]), MONTHS[match["month"].lower()]
+    day = match["day"] or match["day2"]
+    last_day = calendar.monthrange(year, month)[1]
+    if day and 1 <= int(day) <= last_day:
+        exact = date(year, month, int(day))
+        return exact, exact
+    return date(year, month, 1), date(year, month, last_day)
+
+
+def _later(a: date | None, b: date | None) -> date | None:
+    return max(a, b) if a and b else a or b
+
+
+def _earlier(a: date | None, b: date | None) -> date | None:
+    return min(a, b) if a and b else a or b

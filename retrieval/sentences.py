@@ -1,0 +1,104 @@
+"""Splitting a story into passages and a passage into sentences, as spans of the original text.
+
+Everything here returns `(start, end)` offsets, never rewritten text, so that whatever the bot
+quotes is a verbatim slice of the story.
+"""
+
+from __future__ import annotations
+
+import re
+
+Span = tuple[int, int]
+
+WINDOW_SENTENCES = 4
+"""A paragraph with more sentences than this becomes overlapping windows of this many."""
+WINDOW_STEP = 2
+WINDOW_MAX_CHARS = 1200
+
+ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sen rep gov gen col lt capt sgt st jr sr rev hon pres supt
+    inc corp co ltd plc bros cie dept univ assn est approx vs etc al no nos fig vol pp ed
+    jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun
+    mt ft ave blvd rd u.s u.k u.n e.g i.e a.m p.m u.s.a""".split()
+)
+
+_BOUNDARY = re.compile(r"(?:[.!?]+|…|\.\.\.)[\"'”’»)\]]*(?=\s|$)")
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t\u00a0]*\n\s*")
+_WORD_BEFORE = re.compile(r"([\w.]+)$")
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """The sentences of `text[start:end]` as absolute spans, whitespace trimmed."""
+    end = len(text) if end is None else end
+    spans: list[Span] = []
+    begin = start
+    for match in _BOUNDARY.finditer(text, start, end):
+        if _ends_sentence(text, match, end):
+            spans.append((begin, match.end()))
+            begin = match.end()
+    spans.append((begin, end))
+    return [trimmed for span in spans if (trimmed := _trim(text, *span))]
+
+
+def paragraph_spans(text: str) -> list[Span]:
+    """Paragraphs: runs of text separated by blank lines, whitespace trimmed, empty ones dropped."""
+    spans, begin = [], 0
+    for match in _PARAGRAPH_BREAK.finditer(text):
+        spans.append((begin, match.start()))
+        begin = match.end()
+    spans.append((begin, len(text)))
+    return [trimmed for span in spans if (trimmed := _trim(text, *span))]
+
+
+def passage_spans(text: str) -> list[Span]:
+    """The passages of a story body: paragraphs, long ones as overlapping sentence windows."""
+    passages: list[Span] = []
+    for start, end in paragraph_spans(text):
+        sentences = sentence_spans(text, start, end)
+        if len(sentences) <= WINDOW_SENTENCES and end - start <= WINDOW_MAX_CHARS:
+            passages.append((start, end))
+        else:
+            passages.extend(_windows(sentences))
+    return passages
+
+
+def _windows(sentences: list[Span]) -> list[Span]:
+    windows: list[Span] = []
+    first = 0
+    while first < len(sentences):
+        last = first
+        while (last + 1 < len(sentences) and last + 1 - first < WINDOW_SENTENCES
+               and sentences[last + 1][1] - sentences[first][0] <= WINDOW_MAX_CHARS):
+            last += 1
+        windows.append((sentences[first][0], sentences[last][1]))
+        if last + 1 >= len(sentences):
+            break
+        first = max(first + 1, min(first + WINDOW_STEP, last))
+    return windows
+
+
+def _ends_sentence(text: str, match: re.Match, end: int) -> bool:
+    following = text[match.end():end].lstrip()
+    if not following:
+        return True
+    if following[0].islower():
+        return False
+    if not match.group().startswith(".") or match.group().startswith(".."):
+        return True
+    word = _WORD_BEFORE.search(text, 0, match.start())
+    if not word:
+        return True
+    token = word.group(1).lower().strip(".")
+    if token in ABBREVIATIONS:
+        return False
+    if len(token) == 1 and token.isalpha():
+        return False  # an initial: "J. Smith"
+    return not re.fullmatch(r"(?:[a-z]\.)+[a-z]", token)  # U.S.A., N.Y.
+
+
+def _trim(text: str, start: int, end: int) -> Span | None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if start < end else None

@@ -1,0 +1,167 @@
+"""The archive as a service: open it, answer questions, reload it while answering.
+
+`ArchiveService` is what the bot and the CLI use; everything below it is an implementation detail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from retrieval.analysis import Analyzer
+from retrieval.index import BM25Params
+from retrieval.models import Answer, Citation
+from retrieval.query import Query, parse_query
+from retrieval.quotes import choose_quote, contains_phrase
+from retrieval.snapshot import Snapshot, load_snapshot
+from retrieval.store import IngestReport, Progress, Store, StoryRecord
+
+NO_WORDS = ("There is nothing to search for in that question: ask in words, "
+            "for example \u201c{example}\u201d.")
+NOTHING_RELEVANT = "Nothing in the archive matches that question{period}. Try other words or a wider date range."
+EMPTY_ARCHIVE = "The archive is empty: ingest some stories first."
+DEFAULT_EXAMPLE = "What did the Kremlin say about NATO?"
+
+
+class ReloadInProgress(RuntimeError):
+    """A reload was asked for while another one runs."""
+
+
+@dataclass(frozen=True)
+class RetrievalSettings:
+    """How text is analyzed and scored."""
+
+    language: str = "english"
+    stopwords: bool = True
+    bm25: BM25Params = field(default_factory=BM25Params)
+
+
+class ArchiveService:
+    """One archive: its SQLite store and the snapshot in service."""
+
+    def __init__(self, store: Store, settings: RetrievalSettings, snapshot: Snapshot) -> None:
+        self.store = store
+        self.settings = settings
+        self.analyzer = Analyzer(settings.language, settings.stopwords)
+        self.snapshot = snapshot
+        self._reload_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, db_path: str | Path, settings: RetrievalSettings = RetrievalSettings()) -> ArchiveService:
+        """Open (or create) the archive file and load its index."""
+        store = await Store.open(db_path)
+        try:
+            await store.ensure_analyzer(Analyzer(settings.language, settings.stopwords))
+            snapshot = await load_snapshot(store, settings.bm25)
+        except BaseException:
+            await store.close()
+            raise
+        return cls(store, settings, snapshot)
+
+    async def close(self) -> None:
+        await self.store.close()
+
+    @property
+    def reloading(self) -> bool:
+        return self._reload_lock.locked()
+
+    async def ingest(self, paths: Sequence[str | Path], *, prune: bool = False,
+                     progress: Progress | None = None) -> IngestReport:
+        """Read `paths` into the archive, then swap in a new snapshot if anything changed.
+        Questions are answered from the old snapshot until the swap; if anything fails, the old
+        snapshot stays in service. Raises `ReloadInProgress` when one is already running."""
+        if self._reload_lock.locked():
+            raise ReloadInProgress("a reload is already running")
+        async with self._reload_lock:
+            report = await self.store.ingest(paths, self.analyzer, prune=prune, progress=progress)
+            if report.changed or not self.snapshot.passages:
+                self.snapshot = await load_snapshot(self.store, self.settings.bm25)
+            return report
+
+    async def ask(self, question: str, k: int = 3, offset: int = 0, since: date | None = None,
+                  until: date | None = None) -> Answer:
+        """The top `k` citations for `question` after the first `offset`, best first."""
+        started = time.perf_counter()
+        query = parse_query(question, self.analyzer, since, until)
+        snapshot = self.snapshot
+        citations: list[Citation] = []
+        more = False
+        if not snapshot.passages:
+            message = EMPTY_ARCHIVE
+        elif query.is_empty:
+            message = NO_WORDS.format(example=DEFAULT_EXAMPLE)
+        else:
+            found = await self._cite(snapshot, query, offset + k + 1)
+            citations, more = found[offset:offset + k], len(found) > offset + k
+            message = None if found else NOTHING_RELEVANT.format(period=_period(query))
+        return Answer(question=query.text, citations=citations, more=more, message=message,
+                      took_ms=(time.perf_counter() - started) * 1000)
+
+    async def story(self, story_id: str) -> StoryRecord | None:
+        """One whole story, or None when the archive does not hold it."""
+        return (await self.store.stories([story_id])).get(story_id)
+
+    async def record(self, answer: Answer, chat_type: str, keep_text: bool = False) -> None:
+        """Note an answered question for the statistics."""
+        await self.store.record_question(chat_type, answer.took_ms, len(answer.citations),
+                                         answer.question if keep_text else None)
+
+    async def stats(self) -> dict[str, object]:
+        """Counts, date range, last ingest and answer latency figures."""
+        latencies = await self.store.question_latencies()
+        return {
+            **await self.store.counts(),
+            "last_ingest": await self.store.last_ingest(),
+            "questions": len(latencies),
+            "latency_p50_ms": _percentile(latencies, 0.50),
+            "latency_p95_ms": _percentile(latencies, 0.95),
+        }
+
+    async def _cite(self, snapshot: Snapshot, query: Query, wanted: int) -> list[Citation]:
+        hits = await asyncio.to_thread(snapshot.search, query.terms, query.excluded,
+                                       query.since, query.until)
+        weights = snapshot.term_weights(query.terms)
+        citations: list[Citation] = []
+        cited: set[int] = set()
+        position = 0
+        while len(citations) < wanted and position < len(hits):
+            batch: dict[int, int] = {}  # story position -> its best passage position in hits
+            while position < len(hits) and len(batch) < 2 * wanted:
+                story = int(snapshot.passage_story[hits.docs[position]])
+                if story not in cited and story not in batch:
+                    batch[story] = position
+                position += 1
+            # A story whose best passage lacks a phrase is dropped, not retried with a lesser one.
+            cited.update(batch)
+            records = await self.store.stories(snapshot.stories[s].id for s in batch)
+            for story, rank in batch.items():
+                record = records.get(snapshot.stories[story].id)
+                doc = int(hits.docs[rank])
+                span = (int(snapshot.passage_start[doc]), int(snapshot.passage_end[doc]))
+                if record is None or not all(contains_phrase(record.body[span[0]:span[1]], p)
+                                             for p in query.phrases):
+                    continue
+                start, end = choose_quote(record.body, span, weights, self.analyzer, query.phrases)
+                citations.append(Citation(record.id, record.title, record.date,
+                                          record.body[start:end], float(hits.scores[rank]), record.url))
+        return citations[:wanted]
+
+
+def _period(query: Query) -> str:
+    if query.since and query.until:
+        return f" between {query.since:%d %B %Y} and {query.until:%d %B %Y}"
+    if query.since:
+        return f" since {query.since:%d %B %Y}"
+    if query.until:
+        return f" up to {query.until:%d %B %Y}"
+    return ""
+
+
+def _percentile(values: list[float], fraction: float) -> float | None:
+    if not values:
+        return None
+    return values[min(len(values) - 1, int(fraction * len(values)))]

@@ -1,0 +1,377 @@
+"""The SQLite file that holds the archive: stories, their passages and analyzed terms, a record of
+every ingest, and the questions served. One `Store` wraps one `aiosqlite` connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import aiosqlite
+
+from retrieval.analysis import Analyzer
+from retrieval.formats import Problem, archive_files, read_file
+from retrieval.models import Article
+from retrieval.sentences import passage_spans
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE stories (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        date TEXT,
+        url TEXT,
+        source TEXT,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        body TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        origin TEXT,
+        ingested_at TEXT NOT NULL
+    );
+    CREATE TABLE passages (
+        id INTEGER PRIMARY KEY,
+        story_id TEXT NOT NULL REFERENCES stories(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
+        terms TEXT NOT NULL
+    );
+    CREATE INDEX passages_by_story ON passages(story_id);
+    CREATE TABLE ingests (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        paths TEXT NOT NULL,
+        files INTEGER NOT NULL DEFAULT 0,
+        added INTEGER NOT NULL DEFAULT 0,
+        updated INTEGER NOT NULL DEFAULT 0,
+        unchanged INTEGER NOT NULL DEFAULT 0,
+        removed INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        problems TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    """
+    CREATE TABLE questions (
+        id INTEGER PRIMARY KEY,
+        asked_at TEXT NOT NULL,
+        chat_type TEXT NOT NULL,
+        latency_ms REAL NOT NULL,
+        citations INTEGER NOT NULL,
+        question TEXT
+    );
+    """,
+]
+
+BATCH = 500
+"""Stories analyzed and committed together; each batch is one transaction."""
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did."""
+
+    paths: list[str]
+    files: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return len(self.problems)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        return (f"{self.files} files: {self.added} added, {self.updated} updated, "
+                f"{self.unchanged} unchanged, {self.removed} removed, {self.failed} failed "
+                f"in {self.seconds:.1f} s")
+
+
+@dataclass(frozen=True)
+class StoryRecord:
+    """A stored story without its passages."""
+
+    id: str
+    title: str
+    date: datetime | None
+    url: str | None
+    body: str
+
+
+Progress = Callable[[int, int, int], None]
+"""Called as files are read: (files done, files in all, stories read so far)."""
+
+
+class Store:
+    """The archive's SQLite file. Open with `await Store.open(path)`; close when done."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+        self.db = db
+        self.path = path
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str | Path) -> Store:
+        path = Path(path)
+        if str(path) != ":memory:":
+            path.parent.mkdir(parents=True, exist_ok=True)
+        db = await aiosqlite.connect(path, isolation_level=None)  # transactions are explicit
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA foreign_keys=ON")
+            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute("PRAGMA busy_timeout=5000")
+            await _migrate(db)
+        except Exception:
+            await db.close()
+            raise
+        return cls(db, path)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[None]:
+        await self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            await self.db.rollback()
+            raise
+        await self.db.commit()
+
+    async def schema_version(self) -> int:
+        return await self._scalar("PRAGMA user_version")
+
+    # ingest ---------------------------------------------------------------------------------
+
+    async def ingest(self, paths: Sequence[str | Path], analyzer: Analyzer, *,
+                     prune: bool = False, progress: Progress | None = None) -> IngestReport:
+        """Read `paths` into the store: new stories added, changed ones replaced, bad files
+        reported and skipped. With `prune`, stories whose file is gone from `paths` (or whose
+        file was read cleanly without them) are removed."""
+        async with self._write_lock:
+            await self.ensure_analyzer(analyzer)
+            started = time.monotonic()
+            report = IngestReport(paths=[str(p) for p in paths])
+            ingest_id = await self._start_record(report)
+            seen: dict[str, set[str]] = {}
+            clean_files: set[str] = set()
+            files = list(archive_files(paths))
+            batch: list[tuple[Article, str]] = []
+            for done, item in enumerate(files, 1):
+                if isinstance(item, Problem):
+                    report.problems.append(item)
+                    continue
+                report.files += 1
+                ids = seen.setdefault(str(item), set())
+                clean = True
+                for record in await asyncio.to_thread(list, read_file(item)):
+                    if isinstance(record, Problem):
+                        report.problems.append(record)
+                        clean = False
+                        continue
+                    ids.add(record.id)
+                    batch.append((record, str(item)))
+                    if len(batch) >= BATCH:
+                        await self._write_batch(batch, analyzer, report)
+                        batch = []
+                if clean:
+                    clean_files.add(str(item))
+                if progress:
+                    progress(done, len(files), sum(map(len, seen.values())))
+            await self._write_batch(batch, analyzer, report)
+            if prune:
+                report.removed = await self._prune(paths, seen, clean_files)
+            report.seconds = time.monotonic() - started
+            await self._finish_record(ingest_id, report)
+            return report
+
+    async def _write_batch(self, batch: list[tuple[Article, str]], analyzer: Analyzer,
+                           report: IngestReport) -> None:
+        if not batch:
+            return
+        latest = {article.id: (article, origin) for article, origin in batch}  # last copy wins
+        stored = await self._hashes(list(latest))
+        fresh = []
+        for story_id, (article, origin) in latest.items():
+            digest = article.content_hash()
+            if stored.get(story_id) == digest:
+                report.unchanged += 1
+            else:
+                fresh.append((article, origin, digest, story_id in stored))
+        rows = await asyncio.to_thread(_analyze, [a for a, *_ in fresh], analyzer)
+        now = _now()
+        async with self._transaction():
+            for (article, origin, digest, existed), passages in zip(fresh, rows):
+                await self.db.execute("DELETE FROM passages WHERE story_id = ?", (article.id,))
+                await self.db.execute(
+                    "INSERT OR REPLACE INTO stories (id, title, date, url, source, metadata, body,"
+                    " content_hash, origin, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (article.id, article.title, article.date.isoformat() if article.date else None,
+                     article.url, article.source, json.dumps(article.metadata, ensure_ascii=False,
+                                                             default=str),
+                     article.body, digest, origin, now))
+                await self.db.executemany(
+                    'INSERT INTO passages (story_id, seq, start, "end", terms) VALUES (?, ?, ?, ?, ?)',
+                    [(article.id, seq, start, end, terms) for seq, (start, end, terms) in enumerate(passages)])
+                if existed:
+                    report.updated += 1
+                else:
+                    report.added += 1
+
+    async def _hashes(self, ids: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for chunk in _chunks(ids, 900):
+            marks = ",".join("?" * len(chunk))
+            async with self.db.execute(
+                    f"SELECT id, content_hash FROM stories WHERE id IN ({marks})", chunk) as cursor:
+                found.update({row[0]: row[1] async for row in cursor})
+        return found
+
+    async def _prune(self, paths: Sequence[str | Path], seen: dict[str, set[str]],
+                     clean_files: set[str]) -> int:
+        roots = [str(Path(p)) for p in paths]
+        doomed = []
+        async with self.db.execute("SELECT id, origin FROM stories") as cursor:
+            async for story_id, origin in cursor:
+                if origin is None or not any(origin == r or origin.startswith(r.rstrip("/") + "/")
+                                             for r in roots):
+                    continue
+                gone = origin not in seen and not Path(origin).exists()
+                dropped = origin in clean_files and story_id not in seen[origin]
+                if gone or dropped:
+                    doomed.append(story_id)
+        async with self._transaction():
+            for chunk in _chunks(doomed, 900):
+                await self.db.execute(
+                    f"DELETE FROM stories WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+        return len(doomed)
+
+    async def _start_record(self, report: IngestReport) -> int:
+        cursor = await self.db.execute("INSERT INTO ingests (started_at, paths) VALUES (?, ?)",
+                                       (_now(), json.dumps(report.paths)))
+        return cursor.lastrowid
+
+    async def _finish_record(self, ingest_id: int, report: IngestReport) -> None:
+        await self.db.execute(
+            "UPDATE ingests SET finished_at = ?, files = ?, added = ?, updated = ?, unchanged = ?,"
+            " removed = ?, failed = ?, problems = ? WHERE id = ?",
+            (_now(), report.files, report.added, report.updated, report.unchanged, report.removed,
+             report.failed, json.dumps([[p.path, p.line, p.reason] for p in report.problems]),
+             ingest_id))
+
+    async def ensure_analyzer(self, analyzer: Analyzer) -> None:
+        """Re-analyze every passage if the stored terms came from a different analysis."""
+        stored = await self._scalar("SELECT value FROM settings WHERE key = 'analyzer'")
+        if stored == analyzer.key:
+            return
+        if stored is not None:
+            await self._reanalyze(analyzer)
+        await self.db.execute("INSERT OR REPLACE INTO settings VALUES ('analyzer', ?)", (analyzer.key,))
+
+    async def _reanalyze(self, analyzer: Analyzer) -> None:
+        async with self._transaction():
+            async with self.db.execute(
+                    'SELECT p.id, s.body, p.start, p.end FROM passages p JOIN stories s ON s.id = p.story_id') as cur:
+                rows = await cur.fetchall()
+            updates = await asyncio.to_thread(
+                lambda: [(" ".join(analyzer.terms(body[start:end])), pid) for pid, body, start, end in rows])
+            await self.db.executemany("UPDATE passages SET terms = ? WHERE id = ?", updates)
+
+    # reading --------------------------------------------------------------------------------
+
+    async def passage_rows(self) -> list[tuple[str, int, int, str]]:
+        """Every passage in passage order: (story id, start, end, space-separated terms)."""
+        async with self.db.execute(
+                'SELECT story_id, start, "end", terms FROM passages ORDER BY id') as cursor:
+            return list(await cursor.fetchall())
+
+    async def story_headers(self) -> list[tuple[str, str, str | None, str | None]]:
+        """(id, title, ISO date, url) of every story."""
+        async with self.db.execute("SELECT id, title, date, url FROM stories") as cursor:
+            return list(await cursor.fetchall())
+
+    async def stories(self, ids: Iterable[str]) -> dict[str, StoryRecord]:
+        found: dict[str, StoryRecord] = {}
+        for chunk in _chunks(list(dict.fromkeys(ids)), 900):
+            marks = ",".join("?" * len(chunk))
+            async with self.db.execute(
+                    f"SELECT id, title, date, url, body FROM stories WHERE id IN ({marks})", chunk) as cursor:
+                async for story_id, title, date, url, body in cursor:
+                    found[story_id] = StoryRecord(story_id, title, _parse_date(date), url, body)
+        return found
+
+    async def counts(self) -> dict[str, object]:
+        async with self.db.execute(
+                "SELECT (SELECT count(*) FROM stories), (SELECT count(*) FROM passages),"
+                " (SELECT min(date) FROM stories), (SELECT max(date) FROM stories)") as cursor:
+            stories, passages, first, last = await cursor.fetchone()
+        return {"stories": stories, "passages": passages, "first_date": first, "last_date": last}
+
+    async def last_ingest(self) -> dict[str, object] | None:
+        async with self.db.execute(
+                "SELECT started_at, finished_at, files, added, updated, unchanged, removed, failed"
+                " FROM ingests WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1") as cursor:
+            row = await cursor.fetchone()
+        keys = ("started_at", "finished_at", "files", "added", "updated", "unchanged", "removed", "failed")
+        return dict(zip(keys, row)) if row else None
+
+    # questions ------------------------------------------------------------------------------
+
+    async def record_question(self, chat_type: str, latency_ms: float, citations: int,
+                              question: str | None = None) -> None:
+        await self.db.execute(
+            "INSERT INTO questions (asked_at, chat_type, latency_ms, citations, question)"
+            " VALUES (?, ?, ?, ?, ?)", (_now(), chat_type, latency_ms, citations, question))
+
+    async def question_latencies(self) -> list[float]:
+        async with self.db.execute("SELECT latency_ms FROM questions ORDER BY latency_ms") as cursor:
+            return [row[0] for row in await cursor.fetchall()]
+
+    async def _scalar(self, sql: str, params: Sequence = ()) -> object:
+        async with self.db.execute(sql, params) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else None
+
+
+def _analyze(articles: list[Article], analyzer: Analyzer) -> list[list[tuple[int, int, str]]]:
+    return [[(start, end, " ".join(analyzer.terms(a.body[start:end])))
+             for start, end in passage_spans(a.body)] for a in articles]
+
+
+async def _migrate(db: aiosqlite.Connection) -> None:
+    async with db.execute("PRAGMA user_version") as cursor:
+        (version,) = await cursor.fetchone()
+    if version > len(MIGRATIONS):
+        raise RuntimeError(f"the archive file has schema version {version}, newer than this "
+                           f"program knows ({len(MIGRATIONS)}): upgrade archive-bot")
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        await db.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
+
+
+def _chunks(items: list, size: int) -> Iterable[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _parse_date(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

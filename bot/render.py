@@ -1,10 +1,20 @@
-"""Turning an `Answer` into what people read: Telegram HTML, or plain text for the terminal."""
+"""Turning an `Answer` into what people read: Telegram HTML messages, or plain text for a terminal.
+
+Everything from the archive or the user is escaped. Telegram counts a message's length after
+entity parsing (in UTF-16 code units), at most 4,096: long answers are split between citations and
+long stories between paragraphs, never inside a tag.
+"""
 
 from __future__ import annotations
 
+import html
+from collections.abc import Iterable
 from datetime import datetime
 
 from retrieval.models import Answer, Citation
+from retrieval.sentences import paragraph_spans
+
+MAX_MESSAGE = 4096
 
 
 def format_date(value: datetime | None) -> str:
@@ -28,3 +38,93 @@ def render_text(answer: Answer, first_number: int = 1) -> str:
             lines.append(f"   {citation.url}")
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+class Html:
+    """A piece of Telegram HTML that knows its length as Telegram counts it."""
+
+    def __init__(self, markup: str = "", length: int = 0) -> None:
+        self.markup = markup
+        self.length = length
+
+    @classmethod
+    def text(cls, value: str) -> Html:
+        return cls(html.escape(value, quote=False), utf16_length(value))
+
+    @classmethod
+    def tag(cls, name: str, inner: Html, **attributes: str) -> Html:
+        attrs = "".join(f' {k}="{html.escape(v, quote=True)}"' for k, v in attributes.items())
+        return cls(f"<{name}{attrs}>{inner.markup}</{name}>", inner.length)
+
+    def __add__(self, other: Html | str) -> Html:
+        other = Html.text(other) if isinstance(other, str) else other
+        return Html(self.markup + other.markup, self.length + other.length)
+
+    def __str__(self) -> str:
+        return self.markup
+
+
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def render_citation(citation: Citation, number: int | None = None) -> Html:
+    """One citation: the quote as a blockquote, then title, date and story code, and a link."""
+    source = Html.tag("b", Html.text(citation.title)) + f"\n{format_date(citation.date)} · story {citation.story_id}"
+    if number is not None:
+        source = Html.text(f"{number}. ") + source
+    piece = Html.tag("blockquote", Html.text(citation.quote)) + source
+    if citation.url:
+        piece = piece + "\n" + Html.tag("a", Html.text("Read the story"), href=citation.url)
+    return piece
+
+
+def render_answer(answer: Answer, first_number: int = 1, header: str | None = None) -> list[str]:
+    """The answer as one or more HTML messages, split between citations."""
+    if not answer.citations:
+        return [str(Html.text(answer.message or "Nothing relevant found."))]
+    numbered = len(answer.citations) > 1 or first_number > 1
+    pieces = [render_citation(c, n if numbered else None)
+              for n, c in enumerate(answer.citations, first_number)]
+    if header:
+        pieces.insert(0, Html.text(header))
+    return pack(pieces, separator="\n\n")
+
+
+def render_story(title: str, date: datetime | None, story_id: str, body: str,
+                 url: str | None = None) -> list[str]:
+    """A whole story as HTML messages, split between paragraphs (and inside very long ones)."""
+    head = Html.tag("b", Html.text(title)) + f"\n{format_date(date)} · story {story_id}"
+    if url:
+        head = head + "\n" + Html.tag("a", Html.text("Source"), href=url)
+    paragraphs = [Html.text(chunk) for s, e in paragraph_spans(body)
+                  for chunk in _chunks(body[s:e], MAX_MESSAGE - 100)]
+    return pack([head, *paragraphs], separator="\n\n")
+
+
+def pack(pieces: Iterable[Html], separator: str, limit: int = MAX_MESSAGE) -> list[str]:
+    """Join pieces into as few messages as fit `limit`; a piece is never split."""
+    messages: list[str] = []
+    current: Html | None = None
+    for piece in pieces:
+        if current is not None and current.length + utf16_length(separator) + piece.length <= limit:
+            current = current + separator + piece
+        else:
+            if current is not None:
+                messages.append(str(current))
+            current = piece
+    if current is not None:
+        messages.append(str(current))
+    return messages
+
+
+def _chunks(text: str, size: int) -> list[str]:
+    """`text` in pieces of at most `size` UTF-16 units, cut at spaces where possible."""
+    chunks = []
+    while utf16_length(text) > size:
+        cut = size // 2 if any(ord(c) > 0xFFFF for c in text[:size]) else size
+        space = text.rfind(" ", 0, cut)
+        cut = space if space > cut // 2 else cut
+        chunks.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    return [*chunks, text] if text else chunks

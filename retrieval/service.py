@@ -101,6 +101,10 @@ class ArchiveService:
         return Answer(question=query.text, citations=citations, more=more, message=message,
                       took_ms=(time.perf_counter() - started) * 1000)
 
+    def example_question(self) -> str:
+        """A question this archive can answer: the title of its newest story."""
+        return self.snapshot.newest_title or DEFAULT_EXAMPLE
+
     async def story(self, story_id: str) -> StoryRecord | None:
         """One whole story, or None when the archive does not hold it."""
         return (await self.store.stories([story_id])).get(story_id)

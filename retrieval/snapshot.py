@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date, datetime
 
 import numpy as np
@@ -40,6 +41,12 @@ class Snapshot:
     @property
     def passages(self) -> int:
         return self.index.size
+
+    @cached_property
+    def newest_title(self) -> str | None:
+        dated = [story for story in self.stories if story.date]
+        newest = max(dated, key=lambda story: story.date) if dated else next(iter(self.stories), None)
+        return newest.title if newest else None
 
     def search(self, terms: list[str], excluded: list[str] = (), since: date | None = None,
                until: date | None = None) -> Hits:

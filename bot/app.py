@@ -1,0 +1,157 @@
+"""The python-telegram-bot `Application`, built in one place, and the loop that serves it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from telegram import BotCommand, Update
+from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
+                          ContextTypes, InlineQueryHandler, MessageHandler, filters)
+
+from bot import admin, handlers
+from bot.config import Settings
+from bot.delivery import ResilientRateLimiter
+from bot.logs import setup_logging
+from bot.runtime import Runtime, runtime
+from retrieval.service import ArchiveService
+
+log = logging.getLogger(__name__)
+
+COMMANDS = [
+    BotCommand("ask", "Ask the archive a question"),
+    BotCommand("help", "How to ask, with an example"),
+    BotCommand("stats", "Archive statistics (admins)"),
+    BotCommand("reload", "Reload the archive (admins)"),
+]
+CONCURRENT_UPDATES = 64
+
+
+def build_application(settings: Settings, service: ArchiveService) -> Application:
+    """The bot: settings, the archive, every handler."""
+    builder = (
+        ApplicationBuilder()
+        .token(settings.require_token())
+        .rate_limiter(ResilientRateLimiter())
+        .concurrent_updates(CONCURRENT_UPDATES)
+        .connection_pool_size(CONCURRENT_UPDATES + 8)
+        .connect_timeout(5).read_timeout(10).write_timeout(10).pool_timeout(10)
+        .get_updates_read_timeout(30)
+        .post_init(_register_commands)
+    )
+    if settings.base_url:
+        builder = builder.base_url(settings.base_url).base_file_url(
+            settings.base_file_url or _file_url(settings.base_url))
+    application = builder.build()
+    application.bot_data["runtime"] = Runtime(service, settings)
+    _add_handlers(application)
+    return application
+
+
+def _add_handlers(app: Application) -> None:
+    new_messages = filters.UpdateType.MESSAGE
+    private = filters.ChatType.PRIVATE & new_messages
+    app.add_handler(CommandHandler(["start", "help"], help_command, filters=new_messages))
+    app.add_handler(CommandHandler("ask", handlers.ask_command, filters=new_messages))
+    app.add_handler(CommandHandler("reload", admin.reload_command, filters=new_messages))
+    app.add_handler(CommandHandler("stats", admin.stats_command, filters=new_messages))
+    app.add_handler(MessageHandler(private & filters.Document.ALL, admin.document_received))
+    app.add_handler(MessageHandler(private & (filters.TEXT | filters.CAPTION) & ~filters.COMMAND,
+                                   handlers.private_message))
+    app.add_handler(MessageHandler(private & ~filters.COMMAND, handlers.non_text))
+    app.add_handler(MessageHandler(filters.ChatType.GROUPS & new_messages & filters.TEXT & ~filters.COMMAND,
+                                   handlers.group_message))
+    app.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POST & filters.TEXT, handlers.channel_post))
+    app.add_handler(InlineQueryHandler(handlers.inline_query))
+    app.add_handler(CallbackQueryHandler(handlers.more_pressed, pattern=r"^m:"))
+    app.add_handler(CallbackQueryHandler(handlers.full_story_pressed, pattern=r"^s:"))
+    app.add_error_handler(on_error)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start and /help: what the bot does, with the archive's own date range and an example."""
+    rt = runtime(context)
+    stats = await rt.service.stats()
+    span = (f"{stats['stories']:,} stories from {stats['first_date'][:10]} to {stats['last_date'][:10]}"
+            if stats["first_date"] else f"{stats['stories']:,} stories")
+    chat_type = update.effective_chat.type
+    how = ("Send me a question in plain words." if chat_type == "private" else
+           f"Ask with /ask, mention @{context.bot.username}, or reply to one of my messages.")
+    await update.effective_message.reply_html(
+        f"I answer questions about a news archive of {span}, quoting the stories word for word.\n"
+        f"{how}\n\n{handlers.usage(rt, None if chat_type == 'private' else '/ask')}\n\n"
+        f"Add a date (“in October 2021”, “before 2022”), put exact words in quotes, "
+        f"or leave a word out with -word.")
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log with context; the person gets a short apology; the bot goes on."""
+    where = ""
+    if isinstance(update, Update):
+        chat = update.effective_chat
+        where = f" (update {update.update_id}, chat type {chat.type if chat else '-'})"
+    log.error("error while handling an update%s", where, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_message and update.effective_chat.type != "channel":
+        try:
+            await update.effective_message.reply_text("Sorry, something went wrong on my side. Please try again.")
+        except Exception as error:
+            log.warning("could not send the apology: %s", error)
+
+
+async def _register_commands(app: Application) -> None:
+    try:
+        await app.bot.set_my_commands(COMMANDS)
+    except Exception as error:  # non-essential: the bot works without a command menu
+        log.warning("set_my_commands failed: %s", error)
+
+
+def _file_url(base_url: str) -> str:
+    """http://host/bot → http://host/file/bot, as a local Bot API server lays out its files."""
+    head, sep, tail = base_url.rstrip("/").rpartition("/")
+    return f"{head}/file/{tail}" if sep else base_url
+
+
+async def serve(app: Application, settings: Settings, stop: asyncio.Event,
+                poll_timeout: float = 10) -> None:
+    """Run `app` until `stop` is set: long polling, or a webhook when WEBHOOK_URL is set."""
+    async with app:
+        await app.start()
+        if settings.webhook_url:
+            await app.updater.start_webhook(
+                listen=settings.webhook_listen, port=settings.webhook_port,
+                url_path=_webhook_path(settings.webhook_url), webhook_url=settings.webhook_url,
+                secret_token=settings.webhook_secret, allowed_updates=Update.ALL_TYPES)
+        else:
+            await app.updater.start_polling(timeout=int(poll_timeout), poll_interval=0,
+                                            allowed_updates=Update.ALL_TYPES)
+        log.info("bot @%s is up (%s)", app.bot.username, "webhook" if settings.webhook_url else "polling")
+        await stop.wait()
+        await app.updater.stop()
+        await app.stop()
+
+
+def _webhook_path(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    return urlsplit(url).path.lstrip("/")
+
+
+async def run_bot(settings: Settings) -> int:
+    """`archive-bot run`: open the archive (ingesting ARCHIVE_PATHS if it is empty) and serve."""
+    setup_logging(settings.log_level, settings.log_format, [settings.token or "", settings.webhook_secret or ""])
+    settings.require_token()
+    service = await ArchiveService.open(settings.db_path, settings.retrieval)
+    try:
+        if not service.snapshot.passages and settings.archive_paths:
+            report = await service.ingest(settings.archive_paths)
+            log.info("archive was empty; ingested %s", report.summary())
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await serve(build_application(settings, service), settings, stop)
+    finally:
+        await service.close()
+    log.info("bot stopped")
+    return 0

@@ -1,0 +1,234 @@
+"""Handlers for people asking: private chats, groups, channels, inline mode and the buttons.
+
+Each handler finds the question in its kind of update and hands it to `reply_with_answer`.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import re
+
+from telegram import (InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryResultArticle,
+                      InlineQueryResultsButton, InputTextMessageContent, Message, MessageEntity,
+                      Update)
+from telegram.constants import ChatAction, ParseMode
+from telegram.ext import ContextTypes
+
+from bot.render import format_date, render_answer, render_citation, render_story
+from bot.runtime import Runtime, runtime
+from retrieval.models import Answer
+
+log = logging.getLogger(__name__)
+
+MAX_CALLBACK_BYTES = 64
+INLINE_RESULTS = 10
+TIPS = ("Tips: use the names, places and things you are after (“Peskov NATO”), "
+        "put exact wording in quotes, and add a date such as “in October 2021”.")
+
+
+# Where questions come from ---------------------------------------------------------------------
+
+async def private_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In a private chat any text (or caption) is a question."""
+    message = update.effective_message
+    await reply_with_answer(update, context, message.text or message.caption or "")
+
+
+async def ask_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/ask QUESTION and /ask@ThisBot QUESTION, in any chat."""
+    await reply_with_answer(update, context, " ".join(context.args or []), command="/ask")
+
+
+async def group_message(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In a group: a message that mentions the bot or replies to it; other chatter is ignored."""
+    message = update.effective_message
+    text = message.text or ""
+    if _mentions_bot(message, context.bot.username):
+        await reply_with_answer(update, context, strip_mention(text, context.bot.username))
+    elif _replies_to_bot(message, context.bot.id):
+        await reply_with_answer(update, context, text)
+
+
+async def channel_post(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In a channel: a post that starts with /ask or mentions the bot gets a reply post."""
+    post = update.channel_post
+    text = post.text or ""
+    command = re.match(rf"^/ask(?:@{re.escape(context.bot.username)})?(?:\s+|$)", text, re.IGNORECASE)
+    if command:
+        await reply_with_answer(update, context, text[command.end():], command="/ask")
+    elif _mentions_bot(post, context.bot.username):
+        await reply_with_answer(update, context, strip_mention(text, context.bot.username))
+
+
+async def non_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stickers, photos without a caption and the like in a private chat."""
+    await update.effective_message.reply_text(
+        "I answer questions written in words: send me a question as text.")
+
+
+# Answering -------------------------------------------------------------------------------------
+
+async def reply_with_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, question: str,
+                            command: str | None = None) -> None:
+    """Answer `question` in reply to the update's message, within the sender's limits."""
+    rt = runtime(context)
+    message = update.effective_message
+    chat = update.effective_chat
+    sender = _sender_id(update)
+    if not rt.allowlist.allows(chat.id, update.effective_user and update.effective_user.id):
+        log.info("ignored a question from chat %s: not on the allowlist", chat.id)
+        return
+    if not question.strip():
+        await message.reply_html(usage(rt, command), do_quote=_quote(message))
+        return
+    wait = rt.rate_limit.check(sender)
+    if wait:
+        await message.reply_text(f"You are asking faster than I can read: try again in {wait:.0f} s.",
+                                 do_quote=_quote(message))
+        return
+    await _typing(context, chat.id, message.message_thread_id if message.is_topic_message else None)
+    answer = await rt.service.ask(question, k=rt.settings.citations)
+    await rt.service.record(answer, chat.type, rt.settings.record_question_text)
+    log.info("answered chat_type=%s latency_ms=%.1f citations=%d", chat.type, answer.took_ms,
+             len(answer.citations))
+    await send_answer(message, rt, answer, offset=0)
+
+
+async def send_answer(message: Message, rt: Runtime, answer: Answer, offset: int) -> None:
+    """The answer's messages in reply to `message`, buttons under the last one."""
+    texts = render_answer(answer, first_number=offset + 1)
+    if not answer.citations and answer.message and answer.message.startswith("Nothing"):
+        texts[-1] += "\n\n" + TIPS
+    keyboard = answer_keyboard(rt, answer, offset)
+    for number, text in enumerate(texts, 1):
+        await message.reply_html(text, do_quote=_quote(message),
+                                 reply_markup=keyboard if number == len(texts) else None,
+                                 disable_web_page_preview=True)
+
+
+def answer_keyboard(rt: Runtime, answer: Answer, offset: int) -> InlineKeyboardMarkup | None:
+    """A "Full story" button per citation (whose id fits in callback data) and "More"."""
+    rows = []
+    for number, citation in enumerate(answer.citations, offset + 1):
+        data = f"s:{citation.story_id}"
+        if len(data.encode()) <= MAX_CALLBACK_BYTES:
+            label = f"Full story {number}" if len(answer.citations) > 1 or offset else "Full story"
+            rows.append(InlineKeyboardButton(label, callback_data=data))
+    buttons = [rows[i:i + 3] for i in range(0, len(rows), 3)]
+    if answer.more:
+        key = rt.memory.remember(answer.question)
+        buttons.append([InlineKeyboardButton("More ▸", callback_data=f"m:{key}:{offset + len(answer.citations)}")])
+    return InlineKeyboardMarkup(buttons) if buttons else None
+
+
+def usage(rt: Runtime, command: str | None) -> str:
+    example = rt.service.example_question()
+    prefix = f"{command} " if command else ""
+    return f"Ask me something about the archive, for example:\n<code>{html.escape(prefix + example, quote=False)}</code>"
+
+
+# Buttons ---------------------------------------------------------------------------------------
+
+async def more_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """"More": the next citations for the same question, as a new reply."""
+    rt = runtime(context)
+    query = update.callback_query
+    _, key, offset = query.data.split(":", 2)
+    question = rt.memory.recall(key)
+    if question is None or query.message is None or not offset.isdigit():
+        await query.answer("This answer has expired: please ask the question again.", show_alert=True)
+        return
+    await query.answer()
+    answer = await rt.service.ask(question, k=rt.settings.citations, offset=int(offset))
+    await send_answer(query.message, rt, answer, offset=int(offset))
+
+
+async def full_story_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """"Full story": the whole story, split across messages when long."""
+    rt = runtime(context)
+    query = update.callback_query
+    story = await rt.service.story(query.data.split(":", 1)[1])
+    if story is None or query.message is None:
+        await query.answer("That story is no longer in the archive.", show_alert=True)
+        return
+    await query.answer()
+    for text in render_story(story.title, story.date, story.id, story.body, story.url):
+        await query.message.reply_html(text, do_quote=False, disable_web_page_preview=True)
+
+
+# Inline mode -----------------------------------------------------------------------------------
+
+async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """@ThisBot QUESTION in any chat: the top citations as results, each sending its quote."""
+    rt = runtime(context)
+    query = update.inline_query
+    text = query.query.strip()
+    if not rt.allowlist.allows(None, query.from_user.id):
+        await query.answer([], cache_time=300, is_personal=True)
+        return
+    if not text:
+        await query.answer([], cache_time=300, button=InlineQueryResultsButton(
+            text="Type a question about the archive", start_parameter="help"))
+        return
+    if rt.rate_limit.check(query.from_user.id):
+        await query.answer([], cache_time=0, is_personal=True, button=InlineQueryResultsButton(
+            text="Too many questions: wait a moment", start_parameter="help"))
+        return
+    offset = int(query.offset) if query.offset.isdigit() else 0
+    answer = await rt.service.ask(text, k=INLINE_RESULTS, offset=offset)
+    await rt.service.record(answer, "inline", rt.settings.record_question_text)
+    results = [
+        InlineQueryResultArticle(
+            id=f"{offset + n}",
+            title=citation.title[:200],
+            description=f"{format_date(citation.date)} — {citation.quote[:200]}",
+            input_message_content=InputTextMessageContent(
+                str(render_citation(citation)), parse_mode=ParseMode.HTML,
+                link_preview_options=None),
+        )
+        for n, citation in enumerate(answer.citations)
+    ]
+    button = None if results or offset else InlineQueryResultsButton(
+        text="Nothing relevant found: tap for tips", start_parameter="help")
+    await query.answer(results, cache_time=30, is_personal=False, button=button,
+                       next_offset=str(offset + len(results)) if answer.more else "")
+
+
+# Small helpers ---------------------------------------------------------------------------------
+
+def strip_mention(text: str, username: str) -> str:
+    """`text` without "@username" (any case)."""
+    return re.sub(rf"@{re.escape(username)}\b", " ", text, flags=re.IGNORECASE).strip()
+
+
+def _mentions_bot(message: Message, username: str) -> bool:
+    for entity, value in message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION]).items():
+        if value.lower() == f"@{username}".lower() or (entity.user and entity.user.username == username):
+            return True
+    return False
+
+
+def _replies_to_bot(message: Message, bot_id: int) -> bool:
+    replied = message.reply_to_message
+    return bool(replied and replied.from_user and replied.from_user.id == bot_id)
+
+
+def _sender_id(update: Update) -> int:
+    """The user who asked; in channels and anonymous group posts, the chat they posted as."""
+    message = update.effective_message
+    if message is not None and message.sender_chat is not None:
+        return message.sender_chat.id
+    return update.effective_user.id if update.effective_user else update.effective_chat.id
+
+
+def _quote(message: Message):
+    """Reply to `message`, and still send if it was deleted meanwhile."""
+    return message.build_reply_arguments(allow_sending_without_reply=True)
+
+
+async def _typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int, thread_id: int | None) -> None:
+    try:
+        await context.bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=thread_id)
+    except Exception as error:  # non-essential: never stops an answer
+        log.warning("send_chat_action failed: %s", error)

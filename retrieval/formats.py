@@ -105,6 +105,7 @@ def parse_story(text: str, default_id: str | None = None) -> Article:
     title = lines[index].strip() if index < len(lines) else ""
     if (match := _STORY_CODE.match(title)):
         title, story_id = "", match["code"]
+        index += 1
     else:
         index = _skip_blank(lines, index + 1)
         if index < len(lines) and (match := _STORY_CODE.match(lines[index])):
@@ -247,6 +248,8 @@ def _read_jsonl(path: Path) -> Iterator[Article | Problem]:
                     yield parse_record(json.loads(_decode(chunk)))
                 except json.JSONDecodeError as error:
                     yield Problem(str(path), number, f"not valid JSON: {error.msg}")
+                except RecursionError:
+                    yield Problem(str(path), number, "not valid JSON: nested too deeply")
                 except FormatError as error:
                     yield Problem(str(path), number, error.reason)
     except (EOFError, gzip.BadGzipFile, zlib.error) as error:
@@ -258,7 +261,7 @@ def _read_jsonl(path: Path) -> Iterator[Article | Problem]:
 
 def _read_csv(path: Path) -> Iterator[Article | Problem]:
     text = _read_text(path)
-    reader = csv.DictReader(io.StringIO(text))
+    reader = csv.DictReader(io.StringIO(text), restkey="extra_fields")  # not None: keys must sort
     try:
         for record in reader:
             try:

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import calendar
+import contextlib
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -92,27 +93,38 @@ def _take_dates(text: str) -> tuple[str, date | None, date | None]:
     if (match := _BETWEEN.search(text)):
         a, b = _WHEN_ALONE.match(match["a"]), _WHEN_ALONE.match(match["b"])
         if a and b:
-            since, until = _period(a)[0], _period(b)[1]
-            text = text[:match.start()] + " " + text[match.end():]
+            with contextlib.suppress(DateError):  # an impossible date stays words
+                since, until = _period(a)[0], _period(b)[1]
+                text = text[:match.start()] + " " + text[match.end():]
     for match in list(_DATE_FILTER.finditer(text)):
-        first, last = _period(match)
-        op = match["op"].lower()
-        if op in ("in", "during", "on"):
-            since, until = _later(since, first), _earlier(until, last)
-        elif op in ("since", "from"):
-            since = _later(since, first)
-        elif op == "after":
-            since = _later(since, last + timedelta(days=1))
-        elif op == "before":
-            until = _earlier(until, first - timedelta(days=1))
-        else:
-            until = _earlier(until, last)
+        try:
+            first, last = _period(match)
+            op = match["op"].lower()
+            if op in ("in", "during", "on"):
+                since, until = _later(since, first), _earlier(until, last)
+            elif op in ("since", "from"):
+                since = _later(since, first)
+            elif op == "after":
+                since = _later(since, last + timedelta(days=1))
+            elif op == "before":
+                until = _earlier(until, first - timedelta(days=1))
+            else:
+                until = _earlier(until, last)
+        except (DateError, OverflowError):  # 2021-13-45, year 0, after 9999: words, not a filter
+            continue
         text = text.replace(match.group(0), " ", 1)
     return text, since, until
 
 
 def _period(match: re.Match) -> tuple[date, date]:
-    """First and last day of the day, month or year a date match names."""
+    """First and last day of the day, month or year a date match names; DateError if none."""
+    try:
+        return _period_of(match)
+    except ValueError:
+        raise DateError(f"not a date: {match.group(0).strip()!r}") from None
+
+
+def _period_of(match: re.Match) -> tuple[date, date]:
     if match["iso"]:
         day = date.fromisoformat(match["iso"])
         return day, day

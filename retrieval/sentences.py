@@ -21,6 +21,8 @@ ABBREVIATIONS = frozenset(
     jan feb mar apr jun jul aug sep sept oct nov dec mon tue tues wed thu thur thurs fri sat sun
     mt ft ave blvd rd u.s u.k u.n e.g i.e a.m p.m u.s.a""".split()
 )
+NUMBER_ABBREVIATIONS = frozenset({"no", "nos"})
+"""Abbreviations only before a number ("No. 5"); elsewhere the word ends a sentence ("he said no.")."""
 
 _BOUNDARY = re.compile(r"(?:[.!?]+|…|\.\.\.)[\"'”’»)\]]*(?=\s|$)")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\u00a0]*\n\s*")
@@ -90,7 +92,7 @@ def _ends_sentence(text: str, match: re.Match, end: int) -> bool:
         return True
     token = word.group(1).lower().strip(".")
     if token in ABBREVIATIONS:
-        return False
+        return token in NUMBER_ABBREVIATIONS and not following[0].isdigit()
     if len(token) == 1 and token.isalpha():
         return False  # an initial: "J. Smith"
     return not re.fullmatch(r"(?:[a-z]\.)+[a-z]", token)  # U.S.A., N.Y.

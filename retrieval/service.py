@@ -12,8 +12,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+
 from retrieval.analysis import Analyzer
-from retrieval.index import BM25Params
+from retrieval.index import BM25Params, Hits
 from retrieval.models import Answer, Citation
 from retrieval.query import Query, parse_query
 from retrieval.quotes import choose_quote, contains_phrase
@@ -128,6 +130,8 @@ class ArchiveService:
     async def _cite(self, snapshot: Snapshot, query: Query, wanted: int) -> list[Citation]:
         hits = await asyncio.to_thread(snapshot.search, query.terms, query.excluded,
                                        query.since, query.until)
+        if query.phrases:
+            hits = _holding_all(snapshot, hits, [t for p in query.phrases for t in self.analyzer.terms(p)])
         weights = snapshot.term_weights(query.terms)
         citations: list[Citation] = []
         cited: set[int] = set()
@@ -139,20 +143,29 @@ class ArchiveService:
                 if story not in cited and story not in batch:
                     batch[story] = position
                 position += 1
-            # A story whose best passage lacks a phrase is dropped, not retried with a lesser one.
-            cited.update(batch)
             records = await self.store.stories(snapshot.stories[s].id for s in batch)
             for story, rank in batch.items():
                 record = records.get(snapshot.stories[story].id)
                 doc = int(hits.docs[rank])
                 span = (int(snapshot.passage_start[doc]), int(snapshot.passage_end[doc]))
-                if record is None or not all(contains_phrase(record.body[span[0]:span[1]], p)
-                                             for p in query.phrases):
+                if record is None:
+                    cited.add(story)
                     continue
+                if not all(contains_phrase(record.body[span[0]:span[1]], p) for p in query.phrases):
+                    continue  # a lesser passage of the story may hold the phrase
+                cited.add(story)
                 start, end = choose_quote(record.body, span, weights, self.analyzer, query.phrases)
                 citations.append(Citation(record.id, record.title, record.date,
                                           record.body[start:end], float(hits.scores[rank]), record.url))
         return citations[:wanted]
+
+
+def _holding_all(snapshot: Snapshot, hits: Hits, terms: list[str]) -> Hits:
+    """The hits whose passage holds every one of `terms`: a phrase can only be where its words are."""
+    keep = np.ones(len(hits), dtype=bool)
+    for term in set(terms):
+        keep &= np.isin(hits.docs, snapshot.index.postings_of(term)[0])
+    return Hits(hits.docs[keep], hits.scores[keep])
 
 
 def _period(query: Query) -> str:

@@ -70,6 +70,14 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
+_UPSERT_STORY = """
+    INSERT INTO stories (id, title, date, url, source, metadata, body, content_hash, origin, ingested_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    ON CONFLICT(id) DO UPDATE SET title = excluded.title, date = excluded.date, url = excluded.url,
+        source = excluded.source, metadata = excluded.metadata, body = excluded.body,
+        content_hash = excluded.content_hash, origin = excluded.origin, ingested_at = excluded.ingested_at
+"""
+
 BATCH = 500
 """Stories analyzed and committed together; each batch is one transaction."""
 
@@ -214,25 +222,21 @@ class Store:
                 report.unchanged += 1
             else:
                 fresh.append((article, origin, digest, story_id in stored))
-        rows = await asyncio.to_thread(_analyze, [a for a, *_ in fresh], analyzer)
+        analyzed = await asyncio.to_thread(_analyze, [a for a, *_ in fresh], analyzer)
         now = _now()
         async with self._transaction():
-            for (article, origin, digest, existed), passages in zip(fresh, rows):
-                await self.db.execute("DELETE FROM passages WHERE story_id = ?", (article.id,))
-                await self.db.execute(
-                    "INSERT OR REPLACE INTO stories (id, title, date, url, source, metadata, body,"
-                    " content_hash, origin, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (article.id, article.title, article.date.isoformat() if article.date else None,
-                     article.url, article.source, json.dumps(article.metadata, ensure_ascii=False,
-                                                             default=str),
-                     article.body, digest, origin, now))
-                await self.db.executemany(
-                    'INSERT INTO passages (story_id, seq, start, "end", terms) VALUES (?, ?, ?, ?, ?)',
-                    [(article.id, seq, start, end, terms) for seq, (start, end, terms) in enumerate(passages)])
-                if existed:
-                    report.updated += 1
-                else:
-                    report.added += 1
+            await self.db.executemany("DELETE FROM passages WHERE story_id = ?",
+                                      [(a.id,) for a, _, _, existed in fresh if existed])
+            await self.db.executemany(_UPSERT_STORY, [
+                (a.id, a.title, a.date.isoformat() if a.date else None, a.url, a.source,
+                 json.dumps(a.metadata, ensure_ascii=False, default=str), a.body, digest, origin, now)
+                for a, origin, digest, _ in fresh])
+            await self.db.executemany(
+                'INSERT INTO passages (story_id, seq, start, "end", terms) VALUES (?, ?, ?, ?, ?)',
+                [(a.id, seq, start, end, terms) for (a, *_), passages in zip(fresh, analyzed)
+                 for seq, (start, end, terms) in enumerate(passages)])
+        report.updated += sum(1 for *_, existed in fresh if existed)
+        report.added += sum(1 for *_, existed in fresh if not existed)
 
     async def _hashes(self, ids: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -246,9 +250,12 @@ class Store:
     async def _prune(self, paths: Sequence[str | Path], seen: dict[str, set[str]],
                      clean_files: set[str]) -> int:
         roots = [str(Path(p)) for p in paths]
+        read_now = set().union(*seen.values())  # a story read from another file (moved) stays
         doomed = []
         async with self.db.execute("SELECT id, origin FROM stories") as cursor:
             async for story_id, origin in cursor:
+                if story_id in read_now:
+                    continue
                 if origin is None or not any(origin == r or origin.startswith(r.rstrip("/") + "/")
                                              for r in roots):
                     continue

@@ -1,0 +1,46 @@
+"""Shared fixtures: the shipped seeds, a temporary archive file, an archive with the seeds in it.
+
+Hypothesis runs one fixed profile everywhere: derandomized (the same examples on every run), no
+example database, and no deadline (tests never carry a time limit).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import settings
+
+from retrieval.service import ArchiveService
+
+REPO = Path(__file__).resolve().parents[1]
+
+settings.register_profile("archive-bot", derandomize=True, database=None, deadline=None,
+                          max_examples=100, print_blob=True)
+settings.load_profile("archive-bot")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "data: reads ../shared/data (skipped when absent); deselect with -m 'not data'")
+
+
+@pytest.fixture(scope="session")
+def seed_dir() -> Path:
+    """The archive shipped with the project (one story, 960351)."""
+    return REPO / "seeds"
+
+
+@pytest.fixture
+def tmp_db(tmp_path: Path) -> Path:
+    """A path for a fresh SQLite archive file (not created yet)."""
+    return tmp_path / "archive.sqlite"
+
+
+@pytest.fixture
+async def archive(tmp_db: Path, seed_dir: Path):
+    """An ArchiveService on a temporary file, with the seeds ingested."""
+    service = await ArchiveService.open(tmp_db)
+    await service.ingest([seed_dir])
+    yield service
+    await service.close()

@@ -1,0 +1,185 @@
+"""The `archive-bot` command, run as a real process against a real archive file."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+from itertools import islice
+from pathlib import Path
+
+import pytest
+
+DEMO_QUESTION = "Can Russia prevent Ukraine from joining NATO?"
+PESKOV = "We cannot prevent it. It is impossible."
+REUTERS = Path(__file__).resolve().parents[1].parent / "shared/data/reuters21578.jsonl.gz"
+CITATION_KEYS = {"story_id", "title", "date", "quote", "score", "url"}
+
+# Settings the command reads from the environment: the tests set their own or none.
+SETTING_NAMES = {
+    "TELEGRAM_BOT_TOKEN", "ADMIN_IDS", "ARCHIVE_DB", "ARCHIVE_PATHS", "TELEGRAM_BASE_URL",
+    "TELEGRAM_BASE_FILE_URL", "WEBHOOK_URL", "WEBHOOK_SECRET", "WEBHOOK_LISTEN", "WEBHOOK_PORT",
+    "ALLOWED_CHATS", "RATE_LIMIT_PER_MINUTE", "ANSWER_CITATIONS", "RECORD_QUESTION_TEXT",
+    "ANALYZER_LANGUAGE", "BM25_VARIANT", "BM25_K1", "BM25_B", "LOG_LEVEL", "LOG_FORMAT",
+}
+
+
+@pytest.fixture
+def cli(tmp_path: Path, tmp_db: Path):
+    """Run `archive-bot --db tmp_db ARGS...` in a process of its own, from an empty directory."""
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+
+    def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
+            expect: int | None = 0) -> subprocess.CompletedProcess:
+        environ = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
+        result = subprocess.run([sys.executable, "-m", "bot.cli", "--db", str(tmp_db), *map(str, args)],
+                                input=stdin, capture_output=True, text=True, cwd=workdir,
+                                env={**environ, **(env or {})})
+        if expect is not None:
+            assert result.returncode == expect, result.stderr
+        return result
+
+    return run
+
+
+def json_lines(output: str) -> list[dict]:
+    return [json.loads(line) for line in output.splitlines()]
+
+
+def test_ingest_then_ask_json_cites_the_seed_story(cli, seed_dir):
+    ingest = cli("ingest", seed_dir)
+    assert "1 added" in ingest.stdout and "0 failed" in ingest.stdout
+
+    ask = cli("ask", "--json", DEMO_QUESTION)
+
+    [answer] = json_lines(ask.stdout)
+    assert answer["question"] == DEMO_QUESTION
+    assert isinstance(answer["took_ms"], (int, float)) and answer["took_ms"] >= 0
+    first = answer["citations"][0]
+    assert set(first) == CITATION_KEYS
+    assert first["story_id"] == "960351"
+    assert PESKOV in first["quote"]
+    assert first["date"].startswith("2021-10-25")
+    assert first["title"].startswith("Moscow Says Cannot Prevent Ukraine")
+    assert first["score"] > 0 and first["url"] is None
+    assert ask.stderr == ""
+
+
+def test_ask_prints_a_readable_answer(cli, seed_dir):
+    cli("ingest", seed_dir)
+    output = cli("ask", DEMO_QUESTION).stdout
+    assert PESKOV in output
+    assert "25 October 2021" in output and "960351" in output
+
+
+def test_ask_answers_each_line_of_stdin(cli, seed_dir):
+    cli("ingest", seed_dir)
+    questions = [DEMO_QUESTION, "the of and", "cocoa arrivals", "What did Peskov tell Rossiya 1?"]
+
+    answers = json_lines(cli("ask", "--json", stdin="\n".join(questions) + "\n").stdout)
+
+    assert [a["question"] for a in answers] == questions
+    assert [bool(a["citations"]) for a in answers] == [True, False, False, True]
+    assert "nothing to search for" in answers[1]["message"]
+    assert answers[2]["message"].startswith("Nothing in the archive matches")
+
+
+def test_ask_on_an_empty_archive_says_so(cli):
+    [answer] = json_lines(cli("ask", "--json", DEMO_QUESTION).stdout)
+    assert answer["citations"] == []
+    assert "empty" in answer["message"]
+
+
+def test_ask_with_since_and_until_options(cli, seed_dir):
+    cli("ingest", seed_dir)
+    [inside] = json_lines(cli("ask", "--json", "--since", "October 2021", "--until", "2021", "NATO").stdout)
+    [outside] = json_lines(cli("ask", "--json", "--since", "2022-01-01", "NATO").stdout)
+    assert [c["story_id"] for c in inside["citations"]] == ["960351"]
+    assert outside["citations"] == []
+
+
+def test_stats_show_what_the_archive_holds(cli, seed_dir):
+    cli("ingest", seed_dir)
+    stats = json.loads(cli("stats", "--json").stdout)
+    assert (stats["stories"], stats["last_ingest"]["added"]) == (1, 1)
+    assert stats["passages"] > 1
+    assert "stories: 1" in cli("stats").stdout.splitlines()
+
+
+def write_broken_folder(folder: Path) -> dict[str, Path]:
+    """One valid story, one valid JSON Lines file with a truncated line, and files that are all bad."""
+    folder.mkdir()
+    files = {name: folder / name for name in
+             ["binary.txt", "empty.txt", "good.txt", "huge.jsonl", "mixed.jsonl", "no-body.txt"]}
+    files["empty.txt"].write_bytes(b"")
+    files["binary.txt"].write_bytes(bytes(range(256)) * 64)
+    files["no-body.txt"].write_text(" date 2021-10-26 0\n\nA title alone\n\nStory Code : 5000\n\n")
+    files["good.txt"].write_text(" date 2021-10-26 0\n\nCocoa news\n\nStory Code : 5001\n"
+                                 "Cocoa arrivals in Bahia rose, Comissaria Smith said.\n")
+    good = [json.dumps({"id": f"j{n}", "title": f"J{n}", "body": f"Sugar quotas story number {n}."})
+            for n in (1, 3)]
+    files["mixed.jsonl"].write_text(f"{good[0]}\n{good[1][:25]}\n{good[1]}\n")
+    with files["huge.jsonl"].open("w") as huge:  # one 50 MB line, written piece by piece
+        huge.write('{"id": "huge", "body": "')
+        for _ in range(50):
+            huge.write("word " * (2**20 // 5))
+        huge.write('"}\n')
+    return files
+
+
+def test_a_folder_of_broken_files_ingests_what_is_valid_and_keeps_what_was_stored(cli, seed_dir, tmp_path):
+    cli("ingest", seed_dir)
+    files = write_broken_folder(tmp_path / "broken")
+    assert files["huge.jsonl"].stat().st_size > 50 * 10**6
+
+    result = cli("ingest", tmp_path / "broken")
+
+    summary, *skipped = result.stdout.splitlines()
+    assert "6 files: 3 added, 0 updated, 0 unchanged, 0 removed, 5 failed" in summary
+    assert "Traceback" not in result.stderr
+    for name, line in [("binary.txt", None), ("empty.txt", None), ("no-body.txt", None),
+                       ("huge.jsonl", 1), ("mixed.jsonl", 2)]:
+        where = f"{files[name]}:{line}:" if line else f"{files[name]}:"
+        assert any(where in entry for entry in skipped), f"{name} is reported"
+    assert len(skipped) == 5
+
+    answers = json_lines(cli("ask", "--json", stdin=f"{DEMO_QUESTION}\ncocoa arrivals\nsugar quotas\n").stdout)
+    assert [[c["story_id"] for c in a["citations"]] for a in answers] == [["960351"], ["5001"], ["j1", "j3"]]
+    assert PESKOV in answers[0]["citations"][0]["quote"]
+    files["huge.jsonl"].unlink()  # pytest keeps the last runs' tmp_path: do not keep 50 MB there
+
+
+@pytest.mark.parametrize("env, args", [
+    pytest.param({"BM25_VARIANT": "nope"}, ["stats"], id="bm25-variant"),
+    pytest.param({"BM25_K1": "fast"}, ["ask", "NATO"], id="bm25-k1"),
+    pytest.param({"ADMIN_IDS": "alice"}, ["stats"], id="admin-ids"),
+    pytest.param({"TELEGRAM_BOT_TOKEN": "not a token"}, ["stats"], id="token"),
+    pytest.param({}, ["ask", "--since", "yesterday", "NATO"], id="since-word"),
+    pytest.param({}, ["ask", "--until", "2021-13-45", "NATO"], id="until-impossible-date"),
+    pytest.param({}, ["ask", "-k", "0", "NATO"], id="k-zero"),
+])
+def test_a_bad_setting_or_option_is_one_line_and_exit_code_2(cli, env, args):
+    result = cli(*args, env=env, expect=2)
+    assert result.stdout == ""
+    [line] = result.stderr.splitlines()
+    assert line.startswith("archive-bot: ")
+
+
+@pytest.mark.data
+def test_reuters_cocoa_question_cites_reuters_1(cli, tmp_path):
+    if not REUTERS.exists():
+        pytest.skip(f"{REUTERS} is not here")
+    sample = tmp_path / "reuters-sample.jsonl"
+    with gzip.open(REUTERS, "rt", encoding="utf-8") as source:
+        sample.write_text("".join(islice(source, 300)), encoding="utf-8")
+    cli("ingest", sample)
+
+    [answer] = json_lines(cli("ask", "--json", "What did Comissaria Smith say about cocoa arrivals in Bahia?").stdout)
+
+    first = answer["citations"][0]
+    assert first["story_id"] == "reuters-1"
+    body = next(json.loads(line)["body"] for line in sample.open() if '"reuters-1"' in line)
+    assert first["quote"] and first["quote"] in body

@@ -1,0 +1,79 @@
+"""The retrieval contract: the index ranks exactly as rank_bm25's get_scores scores."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from retrieval.analysis import Analyzer
+from retrieval.formats import read_file
+from retrieval.index import VARIANTS, BM25Index, BM25Params
+from retrieval.sentences import passage_spans
+
+DEMO_QUESTION = "Can Russia prevent Ukraine from joining NATO?"
+
+# A small vocabulary, so that random corpora hold terms in more than half, exactly half and
+# fewer than half of their documents; queries also draw terms no document holds.
+_TERM = st.sampled_from(["a", "b", "c", "d", "e", "f", "g"])
+_CORPUS = st.lists(st.lists(_TERM, max_size=8), min_size=1, max_size=12)
+_QUERY = st.lists(_TERM | st.sampled_from(["unknown", "zzz"]), min_size=1, max_size=5)
+
+
+def assert_matches_rank_bm25(corpus: list[list[str]], query: list[str], params: BM25Params,
+                             allowed: np.ndarray | None = None) -> None:
+    hits = BM25Index.build(corpus, params).search(query, allowed)
+    docs, scores = hits.docs.tolist(), hits.scores.tolist()
+    expected = [i for i, doc in enumerate(corpus)
+                if set(doc) & set(query) and (allowed is None or allowed[i])]
+
+    assert sorted(docs) == expected, "exactly the passages sharing a query term are returned"
+    if expected:
+        with np.errstate(divide="ignore", invalid="ignore"):  # BM25L, b=1: 0/0 on empty passages
+            reference = params.rank_bm25(corpus).get_scores(query)
+        assert scores == pytest.approx([reference[d] for d in docs], rel=1e-9, abs=1e-12)
+    for (doc, score), (next_doc, next_score) in zip(zip(docs, scores), zip(docs[1:], scores[1:])):
+        assert score > next_score or (score == next_score and doc < next_doc), \
+            "best first, ties in passage order"
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@settings(max_examples=300)
+@given(corpus=_CORPUS, query=_QUERY, k1=st.floats(0.1, 3.0), b=st.floats(0.0, 1.0))
+@example(corpus=[["a", "b", "a"]], query=["a"], k1=1.5, b=0.75)  # one document: every idf < 0
+@example(corpus=[["a", "b"], ["c"]], query=["a", "c"], k1=1.5, b=0.75)  # each in exactly half
+@example(corpus=[["a"], ["a"], ["a", "b"]], query=["a", "b"], k1=1.2, b=1.0)  # in more than half
+@example(corpus=[[], ["a"], [], ["a", "a", "a"]], query=["a", "a", "zzz"], k1=1.5, b=0.75)  # empties, repeats
+@example(corpus=[[], []], query=["a"], k1=1.5, b=0.75)  # no words at all
+@example(corpus=[["a", "b"], ["a", "b"], ["b", "a"]], query=["b"], k1=1.5, b=0.75)  # ties
+def test_index_scores_and_order_equal_rank_bm25(variant, corpus, query, k1, b):
+    assert_matches_rank_bm25(corpus, query, BM25Params(variant=variant, k1=k1, b=b))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@given(corpus=_CORPUS, query=_QUERY, data=st.data())
+def test_a_filter_drops_passages_without_changing_scores(variant, corpus, query, data):
+    allowed = np.asarray(data.draw(st.lists(st.booleans(), min_size=len(corpus), max_size=len(corpus))))
+    assert_matches_rank_bm25(corpus, query, BM25Params(variant=variant), allowed)
+
+
+def test_an_empty_index_finds_nothing():
+    hits = BM25Index.build([]).search(["a"])
+    assert len(hits) == 0
+
+
+def test_an_unknown_variant_is_refused():
+    with pytest.raises(ValueError, match="variant"):
+        BM25Params(variant="bm42")
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_the_seed_story_ranks_the_answering_paragraph_first(seed_dir, variant):
+    analyzer = Analyzer()
+    [story] = read_file(seed_dir / "960351.txt")
+    spans = passage_spans(story.body)
+    index = BM25Index.build([analyzer.terms(story.body[s:e]) for s, e in spans], BM25Params(variant=variant))
+    hits = index.search(analyzer.terms(DEMO_QUESTION))
+    start, end = spans[hits.docs[0]]
+    assert story.body[start:end].startswith('"We cannot prevent it. It is impossible.')

@@ -1,0 +1,152 @@
+"""Reading questions: free words, "exact phrases", -excluded words, dates in words and options."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from retrieval.analysis import Analyzer
+from retrieval.query import MAX_QUESTION_CHARS, DateError, parse_date_option, parse_query
+
+ANALYZER = Analyzer()
+
+
+def parse(text: str, **options):
+    return parse_query(text, ANALYZER, **options)
+
+
+def test_free_words_become_stemmed_terms_without_stopwords():
+    query = parse("Can Russia prevent Ukraine from joining NATO?")
+    assert query.terms == ["russia", "prevent", "ukrain", "join", "nato"]
+    assert (query.phrases, query.excluded, query.since, query.until) == ([], [], None, None)
+    assert not query.is_empty
+
+
+def test_exact_phrases_are_kept_and_searched_by_their_words():
+    query = parse('What did Peskov say about "Rossiya 1 broadcaster"?')
+    assert query.phrases == ["Rossiya 1 broadcaster"]
+    assert set(query.terms) == {"peskov", "say", "rossiya", "1", "broadcast"}
+
+
+@pytest.mark.parametrize("text", ['\u201cjoining NATO\u201d Russia', '\u00abjoining NATO\u00bb Russia'])
+def test_typographic_quotation_marks_make_phrases(text):
+    assert parse(text).phrases == ["joining NATO"]
+
+
+def test_a_phrase_of_stopwords_only_is_not_a_phrase():
+    assert parse('"of the" NATO').phrases == []
+
+
+def test_minus_excludes_a_word_but_a_hyphen_inside_a_word_does_not():
+    query = parse("NATO -Biden Russia-Ukraine talks")
+    assert query.excluded == ["biden"]
+    assert "biden" not in query.terms
+    assert {"nato", "russia", "ukrain", "talk"} <= set(query.terms)
+
+
+def test_an_excluded_word_is_not_searched_even_if_also_asked_for():
+    query = parse("NATO Peskov -peskov")
+    assert query.terms == ["nato"]
+    assert query.excluded == ["peskov"]
+
+
+@pytest.mark.parametrize("text, since, until", [
+    ("NATO in October 2021", date(2021, 10, 1), date(2021, 10, 31)),
+    ("NATO in Oct. 2021", date(2021, 10, 1), date(2021, 10, 31)),
+    ("NATO in 2021", date(2021, 1, 1), date(2021, 12, 31)),
+    ("NATO during 2021", date(2021, 1, 1), date(2021, 12, 31)),
+    ("cocoa since March 1987", date(1987, 3, 1), None),
+    ("NATO before 2022", None, date(2021, 12, 31)),
+    ("NATO after 2021", date(2022, 1, 1), None),
+    ("NATO until October 2021", None, date(2021, 10, 31)),
+    ("cocoa between March 1987 and April 1987", date(1987, 3, 1), date(1987, 4, 30)),
+    ("NATO on 25 October 2021", date(2021, 10, 25), date(2021, 10, 25)),
+    ("NATO on October 25, 2021", date(2021, 10, 25), date(2021, 10, 25)),
+    ("NATO on 2021-10-25", date(2021, 10, 25), date(2021, 10, 25)),
+    ("NATO in February 2024", date(2024, 2, 1), date(2024, 2, 29)),
+    ("NATO since 2020 before 2022", date(2020, 1, 1), date(2021, 12, 31)),
+])
+def test_dates_in_words_become_a_date_range_and_leave_the_words(text, since, until):
+    query = parse(text)
+    assert (query.since, query.until) == (since, until)
+    assert query.terms in (["nato"], ["cocoa"])
+
+
+@pytest.mark.parametrize("text", ["NATO in 2021-13-45", "NATO in March 0000", "NATO after December 9999",
+                                  "NATO before January 0001", "NATO between 2021-02-30 and 2022"])
+def test_impossible_dates_stay_words(text):
+    query = parse(text)
+    assert (query.since, query.until) == (None, None)
+    assert "nato" in query.terms
+
+
+def test_a_number_that_is_not_a_year_is_a_word():
+    query = parse("bags in 155,221 lots")
+    assert (query.since, query.until) == (None, None)
+    assert "155,221" in query.terms
+
+
+@pytest.mark.parametrize("words, since, until, expected", [
+    ("NATO", date(2021, 1, 1), None, (date(2021, 1, 1), None)),
+    ("NATO in October 2021", date(2021, 10, 20), None, (date(2021, 10, 20), date(2021, 10, 31))),
+    ("NATO in 2021", date(2020, 1, 1), date(2021, 6, 30), (date(2021, 1, 1), date(2021, 6, 30))),
+])
+def test_options_narrow_the_dates_given_in_words(words, since, until, expected):
+    query = parse(words, since=since, until=until)
+    assert (query.since, query.until) == expected
+
+
+@pytest.mark.parametrize("value, start, end", [
+    ("2021-10-25", date(2021, 10, 25), date(2021, 10, 25)),
+    ("October 2021", date(2021, 10, 1), date(2021, 10, 31)),
+    ("25 October 2021", date(2021, 10, 25), date(2021, 10, 25)),
+    ("2021", date(2021, 1, 1), date(2021, 12, 31)),
+    (" 1987 ", date(1987, 1, 1), date(1987, 12, 31)),
+])
+def test_date_options(value, start, end):
+    assert parse_date_option(value) == start
+    assert parse_date_option(value, end=True) == end
+
+
+@pytest.mark.parametrize("value", ["", "yesterday", "2021-13-45", "March 0000", "25/10/2021", "in 2021"])
+def test_a_bad_date_option_is_a_date_error(value):
+    with pytest.raises(DateError, match="not a date"):
+        parse_date_option(value)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "the of and to", "Why? How?!", "...", "\U0001F600\U0001F44D",
+                                  "-nato", '"the"', "in 2021"])
+def test_questions_without_searchable_words_are_empty(text):
+    assert parse(text).is_empty
+
+
+def test_a_very_long_question_is_cut_at_a_word_boundary():
+    text = "cocoa arrivals in Bahia " * 250
+    assert len(text) > 5000
+    query = parse(text)
+    assert len(query.text) <= MAX_QUESTION_CHARS
+    assert text.startswith(query.text)
+    assert query.text.endswith(("cocoa", "arrivals", "in", "Bahia"))
+    assert set(query.terms) == {"cocoa", "arriv", "bahia"}
+
+
+def test_a_very_long_word_is_cut_too():
+    assert len(parse("x" * 5000).text) == MAX_QUESTION_CHARS
+
+
+_FRAGMENTS = st.sampled_from([
+    "in", "on", "since", "before", "after", "between", "and", "until", "from", "-", '"', "\u201c", "\u00bb",
+    "October", "Oct.", "May", "2021", "1987", "0000", "9999", "2021-10-25", "2021-13-45", "25", "31st",
+    "NATO", "-word", "Russia", "?", "\U0001F600", " ", "  ", "\n",
+])
+
+
+@given(st.text(max_size=300) | st.lists(_FRAGMENTS, max_size=30).map(" ".join))
+def test_parse_query_never_raises(text):
+    query = parse(text)
+    assert len(query.text) <= MAX_QUESTION_CHARS
+    assert query.is_empty == (not query.terms)
+    assert not set(query.terms) & set(query.excluded)

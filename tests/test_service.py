@@ -1,0 +1,239 @@
+"""Answers from the archive: the seed story, quotes, filters, paging and the states with no answer."""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import date, datetime
+
+import pytest
+
+from retrieval.index import VARIANTS, BM25Params
+from retrieval.service import EMPTY_ARCHIVE, ArchiveService, RetrievalSettings
+
+DEMO_QUESTION = "Can Russia prevent Ukraine from joining NATO?"
+PESKOV = "We cannot prevent it. It is impossible."
+
+COCOA_STORIES = [
+    ("c1", "1987-02-26", "Cocoa arrivals in Bahia rose sharply, Comissaria Smith said.\n\n"
+                         "Cocoa stocks in Bahia are high. Cocoa prices may fall."),
+    ("c2", "1987-03-05", "Ghana cocoa output fell this season.\n\nCocoa prices rose in London."),
+    ("c3", "1987-04-01", "Ivory Coast cocoa exports held steady, traders said."),
+    ("c4", "1987-05-01", "Coffee and sugar prices rose. Cocoa was little changed among softs."),
+    ("c5", "1987-06-01", "The International Cocoa Organization met in London. Delegates discussed the "
+                         "buffer stock. The buffer stock manager may buy cocoa.\n\nNo deal was reached."),
+]
+
+
+@pytest.fixture
+async def cocoa_archive(archive, tmp_path):
+    """The seed archive plus five 1987 stories about cocoa."""
+    path = tmp_path / "cocoa.jsonl"
+    path.write_text("\n".join(json.dumps({"id": sid, "title": f"Cocoa story {sid}", "date": day, "body": body,
+                                          "url": f"https://example.com/{sid}"})
+                              for sid, day, body in COCOA_STORIES), encoding="utf-8")
+    report = await archive.ingest([path])
+    assert report.added == len(COCOA_STORIES)
+    return archive
+
+
+async def assert_quotes_are_verbatim(service: ArchiveService, answer) -> None:
+    for citation in answer.citations:
+        story = await service.story(citation.story_id)
+        assert citation.quote and citation.quote in story.body
+        assert citation.title == story.title and citation.date == story.date
+
+
+# The seed archive ------------------------------------------------------------------------------
+
+
+async def test_the_demo_question_quotes_peskov(archive):
+    answer = await archive.ask(DEMO_QUESTION)
+    assert answer.message is None
+    [citation] = answer.citations
+    assert citation.story_id == "960351"
+    assert PESKOV in citation.quote
+    assert citation.date.date() == date(2021, 10, 25)
+    assert citation.title.startswith("Moscow Says Cannot Prevent Ukraine")
+    assert citation.score > 0
+    await assert_quotes_are_verbatim(archive, answer)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+async def test_the_demo_question_quotes_peskov_under_every_bm25_variant(tmp_db, seed_dir, variant):
+    service = await ArchiveService.open(tmp_db, RetrievalSettings(bm25=BM25Params(variant=variant)))
+    try:
+        await service.ingest([seed_dir])
+        answer = await service.ask(DEMO_QUESTION)
+        assert [c.story_id for c in answer.citations] == ["960351"]
+        assert PESKOV in answer.citations[0].quote
+    finally:
+        await service.close()
+
+
+@pytest.mark.parametrize("question, expected", [
+    ("What did Peskov tell Rossiya 1?", "Peskov told the Rossiya 1 broadcaster"),
+    ("When will Putin and Biden meet?", "Putin and US President Joe Biden should meet"),
+    ("What did Lavrov announce about the permanent mission?", "mission to the alliance from November 1"),
+    ("Is there anything wrong with suspending relations with NATO?", "there is nothing wrong with suspending"),
+])
+async def test_seed_questions_quote_the_sentence_that_answers(archive, question, expected):
+    answer = await archive.ask(question)
+    assert answer.citations[0].story_id == "960351"
+    assert expected in answer.citations[0].quote
+    await assert_quotes_are_verbatim(archive, answer)
+
+
+async def test_every_quote_is_a_verbatim_substring_of_its_story(cocoa_archive):
+    """Questions made of random words of the archive, with every kind of citation they produce."""
+    words = " ".join(body for *_, body in COCOA_STORIES).split() + [
+        "NATO", "Peskov", "Russia", "impossible", "broadcaster", "aggressiveness", "Biden", '"', "-", "..."]
+    rng = random.Random(2)
+    for _ in range(60):
+        question = " ".join(rng.sample(words, rng.randint(1, 6)))
+        answer = await cocoa_archive.ask(question, k=10)
+        await assert_quotes_are_verbatim(cocoa_archive, answer)
+
+
+# Questions that get no citations ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", ["", "   ", "the of and to", "?!", "\U0001F600", "in 2021"])
+async def test_a_question_without_searchable_words_gets_a_message(archive, question):
+    answer = await archive.ask(question)
+    assert answer.citations == []
+    assert "nothing to search for" in answer.message
+
+
+@pytest.mark.parametrize("question, options", [
+    ("NATO before 2021", {}),
+    ("NATO after 2021", {}),
+    ("NATO in 1987", {}),
+    ("NATO", {"since": date(2022, 1, 1)}),
+    ("NATO", {"until": date(2021, 10, 24)}),
+])
+async def test_a_date_range_without_the_story_finds_nothing(archive, question, options):
+    answer = await archive.ask(question, **options)
+    assert answer.citations == []
+    assert answer.message.startswith("Nothing in the archive matches")
+
+
+@pytest.mark.parametrize("question, options", [
+    ("NATO in October 2021", {}),
+    ("NATO on 25 October 2021", {}),
+    ("NATO since 2021", {}),
+    ("NATO", {"since": date(2021, 10, 25), "until": date(2021, 10, 25)}),
+])
+async def test_a_date_range_with_the_story_finds_it(archive, question, options):
+    answer = await archive.ask(question, **options)
+    assert [c.story_id for c in answer.citations] == ["960351"]
+
+
+async def test_words_no_story_holds_find_nothing(archive):
+    answer = await archive.ask("quantum chromodynamics")
+    assert answer.citations == [] and answer.more is False
+    assert answer.message.startswith("Nothing in the archive matches")
+
+
+async def test_an_empty_archive_answers_with_a_message(tmp_db, tmp_path):
+    service = await ArchiveService.open(tmp_db)
+    try:
+        for question in [DEMO_QUESTION, "", "the"]:
+            answer = await service.ask(question)
+            assert (answer.citations, answer.message) == ([], EMPTY_ARCHIVE)
+        (tmp_path / "empty.txt").write_bytes(b"")
+        report = await service.ingest([tmp_path / "empty.txt"])
+        assert report.failed == 1
+        assert (await service.ask(DEMO_QUESTION)).message == EMPTY_ARCHIVE
+    finally:
+        await service.close()
+
+
+# Filters, phrases, paging ----------------------------------------------------------------------
+
+
+async def test_dates_select_among_stories(cocoa_archive):
+    answer = await cocoa_archive.ask("cocoa between March 1987 and April 1987", k=10)
+    assert sorted(c.story_id for c in answer.citations) == ["c2", "c3"]
+    assert all(date(1987, 3, 1) <= c.date.date() <= date(1987, 4, 30) for c in answer.citations)
+
+
+@pytest.mark.parametrize("question", [
+    '"against the background"',
+    '"against the background" Peskov',
+    '"against the background" NATO Ukraine prevent',  # the story's best passage lacks the phrase
+])
+async def test_an_exact_phrase_must_appear_in_the_quote(archive, question):
+    [citation] = (await archive.ask(question)).citations
+    assert citation.story_id == "960351"
+    assert "against the background" in citation.quote
+
+
+@pytest.mark.parametrize("question", ['"background of the against"', '"Peskov said" NATO', '"quantum NATO"'])
+async def test_a_phrase_no_passage_holds_finds_nothing(archive, question):
+    answer = await archive.ask(question)
+    assert answer.citations == []
+    assert answer.message.startswith("Nothing in the archive matches")
+
+
+async def test_a_phrase_ignores_case_and_spacing(cocoa_archive):
+    answer = await cocoa_archive.ask('"buffer   STOCK manager"')
+    assert [c.story_id for c in answer.citations] == ["c5"]
+    assert "buffer stock manager" in answer.citations[0].quote
+
+
+@pytest.mark.parametrize("words, excluded, stories", [
+    ("cocoa prices", "Ghana", {"c1", "c3", "c4", "c5"}),
+    ("cocoa", "Bahia", {"c2", "c3", "c4", "c5"}),
+    ("cocoa", "london", {"c1", "c3", "c4"}),  # any case; c2 and c5 mention London
+])
+async def test_minus_a_word_excludes_stories_that_hold_it(cocoa_archive, words, excluded, stories):
+    answer = await cocoa_archive.ask(f"{words} -{excluded}", k=10)
+    assert {c.story_id for c in answer.citations} == stories
+
+
+async def test_excluding_a_word_of_the_only_story_finds_nothing(archive):
+    answer = await archive.ask("NATO -Peskov")
+    assert answer.citations == []
+    assert answer.message.startswith("Nothing in the archive matches")
+
+
+async def test_each_story_is_cited_once_with_its_best_passage(cocoa_archive):
+    answer = await cocoa_archive.ask("cocoa prices", k=10)
+    ids = [c.story_id for c in answer.citations]
+    assert len(ids) == len(set(ids))
+    assert set(ids) == {"c1", "c2", "c3", "c4", "c5"}
+    scores = [c.score for c in answer.citations]
+    assert scores == sorted(scores, reverse=True)
+
+
+async def test_offset_and_more_page_through_the_citations(cocoa_archive):
+    everything = await cocoa_archive.ask("cocoa", k=10)
+    assert len(everything.citations) == 5 and everything.more is False
+    pages = [await cocoa_archive.ask("cocoa", k=2, offset=offset) for offset in (0, 2, 4, 6)]
+    assert [len(p.citations) for p in pages] == [2, 2, 1, 0]
+    assert [p.more for p in pages] == [True, True, False, False]
+    assert [c for p in pages for c in p.citations] == everything.citations
+
+
+async def test_new_stories_are_answered_after_an_ingest(archive, tmp_path):
+    assert (await archive.ask("cocoa arrivals in Bahia")).citations == []
+    path = tmp_path / "new.jsonl"
+    sid, day, body = COCOA_STORIES[0]
+    path.write_text(json.dumps({"id": sid, "title": "Bahia", "date": day, "body": body}))
+    await archive.ingest([path])
+    answer = await archive.ask("cocoa arrivals in Bahia")
+    assert answer.citations[0].story_id == "c1"
+    assert answer.citations[0].date == datetime(1987, 2, 26)
+    assert "Comissaria Smith said" in answer.citations[0].quote
+
+
+async def test_stats_count_what_the_archive_holds(cocoa_archive):
+    answer = await cocoa_archive.ask("cocoa")
+    await cocoa_archive.record(answer, "private")
+    stats = await cocoa_archive.stats()
+    assert stats["stories"] == 6
+    assert stats["passages"] >= 6
+    assert stats["questions"] == 1
+    assert stats["first_date"].startswith("1987-02-26") and stats["last_date"].startswith("2021-10-25")
+    assert stats["last_ingest"]["added"] == 5

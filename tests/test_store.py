@@ -1,0 +1,278 @@
+"""The SQLite archive file: schema, idempotent ingest, updates, failures that leave it intact, prune."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from retrieval.analysis import Analyzer
+from retrieval.service import ArchiveService, RetrievalSettings
+from retrieval.store import MIGRATIONS, Store
+
+ANALYZER = Analyzer()
+
+
+def story_text(code: str, body: str, title: str = "A title") -> str:
+    return f" date 2021-10-25 0\nMonday 25 October 2021 - 02:51\n\n{title}\n\nStory Code : {code}\n{body}\n"
+
+
+def write_story(folder: Path, code: str, body: str, name: str | None = None) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / (name or f"{code}.txt")
+    path.write_text(story_text(code, body), encoding="utf-8")
+    return path
+
+
+def table(db_path: Path, sql: str) -> list[tuple]:
+    """Rows read through a separate, plain sqlite3 connection: what another reader would see."""
+    with sqlite3.connect(db_path) as db:
+        return db.execute(sql).fetchall()
+
+
+def passages(db_path: Path) -> list[tuple]:
+    return table(db_path, 'SELECT id, story_id, seq, start, "end", terms FROM passages ORDER BY id')
+
+
+def bodies(db_path: Path) -> dict[str, str]:
+    return dict(table(db_path, "SELECT id, body FROM stories"))
+
+
+@pytest.fixture
+async def store(tmp_db):
+    store = await Store.open(tmp_db)
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+def stories_dir(tmp_path) -> Path:
+    folder = tmp_path / "stories"
+    write_story(folder, "1", "Cocoa arrivals rose in Bahia. Farmers were pleased.\n\nPrices fell.")
+    write_story(folder, "2", "Peskov said NATO cannot be stopped.\n\nThe Kremlin agreed.")
+    return folder
+
+
+# Schema ----------------------------------------------------------------------------------------
+
+
+async def test_a_new_file_has_the_latest_schema_and_wal_mode(store, tmp_db):
+    assert await store.schema_version() == len(MIGRATIONS)
+    assert table(tmp_db, "PRAGMA journal_mode") == [("wal",)]
+    assert {name for (name,) in table(tmp_db, "SELECT name FROM sqlite_master WHERE type = 'table'")} >= {
+        "stories", "passages", "ingests", "settings", "questions"}
+
+
+async def test_an_older_file_is_migrated_and_keeps_its_stories(tmp_db):
+    with sqlite3.connect(tmp_db) as db:
+        db.executescript(MIGRATIONS[0] + "PRAGMA user_version = 1;")
+        db.execute("INSERT INTO stories (id, title, body, content_hash, ingested_at)"
+                   " VALUES ('old', 'Old', 'Old body.', 'x', '2020-01-01')")
+    store = await Store.open(tmp_db)
+    try:
+        assert await store.schema_version() == len(MIGRATIONS)
+        assert (await store.counts())["stories"] == 1
+        await store.record_question("private", 1.5, 0)
+    finally:
+        await store.close()
+
+
+async def test_a_file_from_a_newer_program_is_refused(tmp_db):
+    with sqlite3.connect(tmp_db) as db:
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(RuntimeError, match="newer"):
+        await Store.open(tmp_db)
+
+
+# Ingest ----------------------------------------------------------------------------------------
+
+
+async def test_ingesting_the_same_files_twice_changes_nothing(store, tmp_db, stories_dir):
+    first = await store.ingest([stories_dir], ANALYZER)
+    assert (first.files, first.added, first.updated, first.unchanged, first.failed) == (2, 2, 0, 0, 0)
+    stored_passages, stored_stories = passages(tmp_db), table(tmp_db, "SELECT * FROM stories")
+
+    second = await store.ingest([stories_dir], ANALYZER)
+    assert (second.files, second.added, second.updated, second.unchanged, second.failed) == (2, 0, 0, 2, 0)
+    assert not second.changed
+    assert passages(tmp_db) == stored_passages
+    assert table(tmp_db, "SELECT * FROM stories") == stored_stories
+    last = await store.last_ingest()
+    assert (last["files"], last["added"], last["unchanged"]) == (2, 0, 2)
+
+
+async def test_passages_are_the_analyzed_paragraphs_of_the_body(store, tmp_db, stories_dir):
+    await store.ingest([stories_dir], ANALYZER)
+    body = bodies(tmp_db)["1"]
+    rows = table(tmp_db, 'SELECT start, "end", terms FROM passages WHERE story_id = \'1\' ORDER BY seq')
+    assert [body[start:end] for start, end, _ in rows] == [
+        "Cocoa arrivals rose in Bahia. Farmers were pleased.", "Prices fell."]
+    assert [terms for *_, terms in rows] == [
+        "cocoa arriv rose bahia farmer pleas", "price fell"]
+
+
+async def test_a_changed_story_replaces_its_passages(store, tmp_db, stories_dir):
+    await store.ingest([stories_dir], ANALYZER)
+    untouched = [row for row in passages(tmp_db) if row[1] == "2"]
+    write_story(stories_dir, "1", "Cocoa exports doubled.")
+
+    report = await store.ingest([stories_dir], ANALYZER)
+
+    assert (report.added, report.updated, report.unchanged) == (0, 1, 1)
+    assert bodies(tmp_db)["1"] == "Cocoa exports doubled."
+    assert [row[2:] for row in passages(tmp_db) if row[1] == "1"] == [
+        (0, 0, len("Cocoa exports doubled."), "cocoa export doubl")]
+    assert [row for row in passages(tmp_db) if row[1] == "2"] == untouched
+
+
+async def test_every_ingest_is_recorded_with_its_problems(store, tmp_db, stories_dir):
+    (stories_dir / "empty.txt").write_bytes(b"")
+    report = await store.ingest([stories_dir, stories_dir / "missing.txt"], ANALYZER)
+    assert report.failed == 2
+    [(files, added, failed, problems)] = table(tmp_db, "SELECT files, added, failed, problems FROM ingests")
+    assert (files, added, failed) == (3, 2, 2)
+    assert [reason for _, _, reason in json.loads(problems)] == ["empty file", "no such file or directory"]
+
+
+class PoisonedAnalyzer(Analyzer):
+    """The default analysis, except that it fails on a passage containing "poison"."""
+
+    def terms(self, text: str) -> list[str]:
+        if "poison" in text:
+            raise RuntimeError("analyzer failed")
+        return super().terms(text)
+
+
+def fail_inserting_passages(store: Store, monkeypatch) -> None:
+    """Make the passages insert write half its rows, then fail: a crash inside the transaction."""
+    real = store.db.executemany
+
+    async def executemany(sql, rows):
+        if "INSERT INTO passages" in sql:
+            rows = list(rows)
+            await real(sql, rows[:len(rows) // 2])
+            raise RuntimeError("disk failed")
+        return await real(sql, rows)
+
+    monkeypatch.setattr(store.db, "executemany", executemany)
+
+
+@pytest.mark.parametrize("failure", ["analyzer", "insert"])
+async def test_a_failure_mid_ingest_leaves_the_previous_state_intact(store, tmp_db, stories_dir,
+                                                                     monkeypatch, failure):
+    await store.ingest([stories_dir], ANALYZER)
+    before = (bodies(tmp_db), passages(tmp_db))
+    write_story(stories_dir, "1", "Cocoa exports doubled.")
+    write_story(stories_dir, "2", "NATO said nothing.")
+    write_story(stories_dir, "3", "A new story that poisons the batch.")
+
+    analyzer = ANALYZER
+    if failure == "analyzer":
+        analyzer = PoisonedAnalyzer()
+    else:
+        fail_inserting_passages(store, monkeypatch)
+    with pytest.raises(RuntimeError, match="failed"):
+        await store.ingest([stories_dir], analyzer)
+
+    assert (bodies(tmp_db), passages(tmp_db)) == before  # as another reader sees the file
+    assert (await store.counts())["stories"] == 2  # and as the store itself does
+    monkeypatch.undo()
+    report = await store.ingest([stories_dir], ANALYZER)
+    assert (report.added, report.updated, report.unchanged) == (1, 2, 0)
+
+
+async def test_a_failure_mid_ingest_keeps_the_service_answering(tmp_db, stories_dir, monkeypatch):
+    service = await ArchiveService.open(tmp_db)
+    try:
+        await service.ingest([stories_dir])
+        write_story(stories_dir, "1", "Something else entirely.")
+        fail_inserting_passages(service.store, monkeypatch)
+        with pytest.raises(RuntimeError):
+            await service.ingest([stories_dir])
+        answer = await service.ask("cocoa arrivals in Bahia")
+        assert [c.story_id for c in answer.citations] == ["1"]
+        assert "Cocoa arrivals rose in Bahia." in answer.citations[0].quote
+    finally:
+        await service.close()
+
+
+# Prune -----------------------------------------------------------------------------------------
+
+
+async def test_prune_removes_stories_of_deleted_files_but_not_of_broken_ones(store, tmp_db, stories_dir):
+    write_story(stories_dir, "3", "A third story.")
+    await store.ingest([stories_dir], ANALYZER)
+    (stories_dir / "1.txt").unlink()
+    (stories_dir / "2.txt").write_bytes(b"\x00\x01 binary garbage")
+
+    report = await store.ingest([stories_dir], ANALYZER, prune=True)
+
+    assert report.removed == 1
+    assert [p.path for p in report.problems] == [str(stories_dir / "2.txt")]
+    assert sorted(bodies(tmp_db)) == ["2", "3"]
+    assert {row[1] for row in passages(tmp_db)} == {"2", "3"}
+
+
+async def test_prune_keeps_stories_whose_file_was_renamed(store, tmp_db, stories_dir):
+    await store.ingest([stories_dir], ANALYZER)
+    shutil.move(stories_dir / "1.txt", stories_dir / "renamed.txt")
+
+    report = await store.ingest([stories_dir], ANALYZER, prune=True)
+
+    assert (report.removed, report.unchanged) == (0, 2)
+    assert sorted(bodies(tmp_db)) == ["1", "2"]
+
+
+async def test_prune_removes_a_story_dropped_from_a_file_read_cleanly(store, tmp_db, tmp_path):
+    path = tmp_path / "feed.jsonl"
+    records = [{"id": f"r{n}", "title": f"T{n}", "body": f"Body {n}."} for n in range(3)]
+    path.write_text("\n".join(map(json.dumps, records)))
+    await store.ingest([path], ANALYZER)
+    path.write_text("\n".join(map(json.dumps, records[:2])))
+
+    report = await store.ingest([path], ANALYZER, prune=True)
+
+    assert report.removed == 1
+    assert sorted(bodies(tmp_db)) == ["r0", "r1"]
+
+
+async def test_prune_leaves_stories_from_other_paths_alone(store, tmp_db, tmp_path, stories_dir):
+    other = write_story(tmp_path / "other", "9", "Elsewhere.")
+    await store.ingest([stories_dir, other], ANALYZER)
+    report = await store.ingest([stories_dir], ANALYZER, prune=True)
+    assert report.removed == 0
+    assert sorted(bodies(tmp_db)) == ["1", "2", "9"]
+
+
+# Analysis changes ------------------------------------------------------------------------------
+
+
+async def test_a_different_analysis_reanalyzes_stored_passages(store, tmp_db, stories_dir):
+    await store.ingest([stories_dir], ANALYZER)
+    keep_stopwords = Analyzer(stopwords=False)
+
+    await store.ensure_analyzer(keep_stopwords)
+
+    assert table(tmp_db, "SELECT value FROM settings WHERE key = 'analyzer'") == [(keep_stopwords.key,)]
+    body = bodies(tmp_db)["1"]
+    rows = table(tmp_db, 'SELECT start, "end", terms FROM passages WHERE story_id = \'1\' ORDER BY seq')
+    assert [terms.split() for _, _, terms in rows] == [keep_stopwords.terms(body[s:e]) for s, e, _ in rows]
+    assert "in" in rows[0][2].split()
+
+
+async def test_opening_with_another_analysis_setting_reanalyzes(tmp_db, stories_dir):
+    service = await ArchiveService.open(tmp_db)
+    await service.ingest([stories_dir])
+    await service.close()
+
+    service = await ArchiveService.open(tmp_db, RetrievalSettings(stopwords=False))
+    try:
+        stored = table(tmp_db, "SELECT value FROM settings WHERE key = 'analyzer'")
+        assert stored == [(Analyzer(stopwords=False).key,)]
+        answer = await service.ask("what were the cocoa arrivals in Bahia")
+        assert [c.story_id for c in answer.citations][:1] == ["1"]
+    finally:
+        await service.close()

@@ -91,7 +91,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: bool = True)
         record_question_text=_bool(env, "RECORD_QUESTION_TEXT"),
         retrieval=RetrievalSettings(
             language=env.get("ANALYZER_LANGUAGE", "english").lower(),
-            bm25=BM25Params(variant=variant, k1=_float(env, "BM25_K1", 1.5), b=_float(env, "BM25_B", 0.75)),
+            bm25=BM25Params(variant=variant, k1=_float(env, "BM25_K1", 1.5, 0.001, 100),
+                            b=_float(env, "BM25_B", 0.75, 0, 1)),
         ),
         log_level=_log_level(env.get("LOG_LEVEL", "INFO")),
         log_format=log_format,
@@ -119,13 +120,13 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     return value
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
     try:
         value = float(env.get(name, default))
     except ValueError:
         raise ConfigError(f"{name} must be a number, got {env[name]!r}") from None
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative, got {value}")
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
     return value
 
 

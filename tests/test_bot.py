@@ -1,0 +1,271 @@
+"""End to end: the real Application, over HTTP, against a Bot API server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.bot_harness import ADMIN, USER, plain, start_bot, stop_bot, story_text
+from tests.botapi import BotAPIServer, Fault
+
+GROUP = -100200
+CHANNEL = -100300
+SEED_QUESTION = "Can Russia prevent Ukraine from joining NATO?"
+
+
+@pytest.fixture
+async def api():
+    server = BotAPIServer(username="ArchiveBot")
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def bot(api, tmp_path):
+    running = await start_bot(api, tmp_path)
+    yield running
+    await stop_bot(running)
+
+
+async def wait_for_port(port: int) -> None:
+    """Until something listens on 127.0.0.1:port (the webhook server starts after setWebhook)."""
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            await asyncio.sleep(0.05)
+            continue
+        writer.close()
+        return
+
+
+def assert_seed_answer(text: str) -> None:
+    assert "We cannot prevent it. It is impossible." in text
+    assert "25 October 2021" in text
+    assert "960351" in text
+
+
+async def test_private_question_is_answered_with_quote_and_date(bot):
+    replies = await bot.ask_private(SEED_QUESTION)
+    assert replies[0].params["parse_mode"] == "HTML"
+    assert_seed_answer(plain(replies[0]))
+
+
+async def test_start_and_help_explain_with_the_archive_itself(bot):
+    for command in ("/start", "/help"):
+        (reply,) = await bot.ask_private(command)
+        text = plain(reply)
+        assert "2021-10-25" in text or "2021" in text
+        assert "example" in text
+
+
+@pytest.mark.parametrize("text", [f"/ask {SEED_QUESTION}", f"/ask@ArchiveBot {SEED_QUESTION}",
+                                  f"@ArchiveBot {SEED_QUESTION}"])
+async def test_group_questions_by_command_and_mention(bot, api, text):
+    update = api.group_text(GROUP, USER, text)
+    replies = await bot.replies_to(update["message"])
+    assert_seed_answer(plain(replies[0]))
+
+
+async def test_group_reply_to_the_bot_is_a_question(bot, api):
+    first = await bot.replies_to(api.group_text(GROUP, USER, "/ask NATO summit")["message"])
+    bot_message = first[0].result
+    update = api.group_text(GROUP, USER, SEED_QUESTION, reply_to=bot_message)
+    assert_seed_answer(plain((await bot.replies_to(update["message"]))[0]))
+
+
+async def test_group_chatter_and_other_bots_commands_are_ignored(bot, api):
+    chatter = api.group_text(GROUP, USER, "did anyone see the NATO news?")["message"]
+    other = api.group_text(GROUP, USER, f"/ask@OtherBot {SEED_QUESTION}")["message"]
+    answered = api.group_text(GROUP, USER, f"/ask {SEED_QUESTION}")["message"]
+    await bot.replies_to(answered)
+    replied_to = {(c.params.get("reply_parameters") or {}).get("message_id") for c in api.sent("sendMessage")}
+    assert chatter["message_id"] not in replied_to
+    assert other["message_id"] not in replied_to
+
+
+async def test_forum_topic_answer_goes_to_the_same_topic(bot, api):
+    update = api.group_text(GROUP, USER, f"/ask {SEED_QUESTION}", thread_id=77, is_forum=True)
+    (reply, *_) = await bot.replies_to(update["message"])
+    assert reply.params.get("message_thread_id") == 77
+
+
+async def test_channel_post_is_answered_with_a_reply_post(bot, api):
+    update = api.channel_post(CHANNEL, f"/ask {SEED_QUESTION}")
+    replies = await bot.replies_to(update["channel_post"])
+    assert_seed_answer(plain(replies[0]))
+
+
+async def test_inline_query_offers_citations(bot, api):
+    api.inline_query(USER, SEED_QUESTION)
+    call = await api.wait_for("answerInlineQuery")
+    results = call.params["results"]
+    assert results and results[0]["title"].startswith("Moscow Says Cannot Prevent Ukraine")
+    assert "We cannot prevent it." in results[0]["input_message_content"]["message_text"]
+
+
+async def test_empty_inline_query_offers_a_hint(bot, api):
+    api.inline_query(USER, "")
+    call = await api.wait_for("answerInlineQuery")
+    assert call.params["results"] == []
+    assert "question" in call.params["button"]["text"].lower()
+
+
+async def test_more_and_full_story_buttons(bot, api):
+    replies = await bot.ask_private("NATO Ukraine")
+    keyboard = replies[-1].params["reply_markup"]["inline_keyboard"]
+    buttons = {b["text"]: b["callback_data"] for row in keyboard for b in row}
+    assert "More ▸" in buttons
+    before = len(api.sent("sendMessage"))
+    api.callback(USER, replies[-1].result, buttons["More ▸"])
+    await api.wait_for("answerCallbackQuery")
+    await api.wait_for("sendMessage", lambda c: len(api.sent("sendMessage")) > before)
+    more = plain(api.sent("sendMessage")[before])
+    assert "4. " in more and "1. " not in more
+
+    story_button = next(data for text, data in buttons.items() if text.startswith("Full story"))
+    before = len(api.sent("sendMessage"))
+    api.callback(USER, replies[-1].result, story_button)
+    await api.wait_for("sendMessage", lambda c: len(api.sent("sendMessage")) > before)
+    assert "story" in plain(api.sent("sendMessage")[before])
+
+
+async def test_an_expired_more_button_says_so_kindly(bot, api):
+    replies = await bot.ask_private(SEED_QUESTION)
+    api.callback(USER, replies[-1].result, "m:unknownkey:3")
+    call = await api.wait_for("answerCallbackQuery")
+    assert "expired" in call.params["text"]
+
+
+async def test_admin_reload_picks_up_a_new_story(bot, api):
+    (bot.archive / "980001.txt").write_text(story_text(
+        "980001", "2021-12-01", "Finland Weighs Membership",
+        ["Finland's parliament began a debate on joining the alliance after Sweden's vote."]))
+    replies = await bot.ask_private("/reload", user=ADMIN)
+    status = replies[0]
+    done = await api.wait_for("editMessageText", lambda c: "Reload done" in plain(c)
+                              and c.params["message_id"] == status.result["message_id"])
+    assert "1 added" in plain(done)
+    answer = await bot.ask_private("Finland parliament debate")
+    assert "980001" in plain(answer[0])
+
+
+async def test_reload_by_a_non_admin_is_refused(bot, api):
+    (reply,) = await bot.ask_private("/reload", user=USER)
+    assert "only the bot's admins" in plain(reply)
+
+
+async def test_reload_over_a_broken_file_reports_it_and_keeps_answering(bot, api):
+    (bot.archive / "broken.jsonl").write_text('{"id": "x1", "title": "Half', encoding="utf-8")
+    (bot.archive / "empty.txt").write_text("", encoding="utf-8")
+    status = (await bot.ask_private("/reload", user=ADMIN))[0]
+    done = await api.wait_for("editMessageText", lambda c: "Reload done" in plain(c)
+                              and c.params["message_id"] == status.result["message_id"])
+    assert "broken.jsonl" in plain(done) and "empty.txt" in plain(done)
+    assert_seed_answer(plain((await bot.ask_private(SEED_QUESTION))[0]))
+
+
+async def test_a_reload_while_one_runs_is_told_so(bot, api):
+    async with bot.service._reload_lock:  # a reload in progress
+        (reply,) = await bot.ask_private("/reload", user=ADMIN)
+    assert "already running" in plain(reply)
+
+
+async def test_stats_for_admins(bot, api):
+    await bot.ask_private(SEED_QUESTION)
+    (reply,) = await bot.ask_private("/stats", user=ADMIN)
+    text = plain(reply)
+    assert "Stories: 5" in text and "Questions served: 1" in text and "p50" in text
+
+
+async def test_admin_uploads_a_story_file(bot, api):
+    content = story_text("990001", "2022-01-10", "Norway Holds Talks", ["Norway held talks on Arctic fishing quotas."])
+    before = len(api.calls)
+    api.document(ADMIN, ADMIN, "990001.txt", content.encode())
+    replies = await bot.messages_to(ADMIN, before)
+    assert "1 added" in plain(replies[0])
+    assert (bot.archive / "990001.txt").exists()
+    assert "990001" in plain((await bot.ask_private("Arctic fishing quotas"))[0])
+
+
+async def test_non_admin_upload_is_refused(bot, api):
+    before = len(api.calls)
+    api.document(USER, USER, "x.txt", b"date 2022-01-01 0\n\nT\n\nStory Code : 1\nBody words.")
+    (reply,) = await bot.messages_to(USER, before)
+    assert "only the bot's admins" in plain(reply)
+
+
+@pytest.mark.parametrize("question", ["<b>&amp;</script>", "x" * 4096, "🙂🙂🙂", "هل يمكن لروسيا منع أوكرانيا",
+                                      "NATO " * 819])
+async def test_bad_input_gets_a_well_formed_reply(bot, question):
+    replies = await bot.ask_private(question)
+    for reply in replies:
+        assert plain(reply).strip()
+        assert "something went wrong" not in plain(reply)
+
+
+async def test_empty_ask_gets_usage(bot, api):
+    update = api.group_text(GROUP, USER, "/ask")
+    (reply,) = await bot.replies_to(update["message"])
+    assert "/ask" in plain(reply) and "example" in plain(reply)
+
+
+async def test_sticker_in_private_gets_a_hint(bot, api):
+    before = len(api.calls)
+    api.private_text(USER, None, sticker={"file_id": "s1", "file_unique_id": "u1", "type": "regular",
+                                                  "width": 512, "height": 512, "is_animated": False,
+                                                  "is_video": False})
+    (reply,) = await bot.messages_to(USER, before)
+    assert "question" in plain(reply)
+
+
+@pytest.mark.parametrize("fault", ["retry_after", "server_error", "malformed", "slow"])
+async def test_faults_on_send_still_answer(bot, api, fault):
+    kinds = {"retry_after": Fault.retry_after(1), "server_error": Fault.server_error(),
+             "malformed": Fault.malformed(), "slow": Fault.slow(0.5)}
+    api.inject(kinds[fault], method="sendMessage", times=2)
+    replies = await bot.ask_private(SEED_QUESTION, timeout=20)
+    assert_seed_answer(plain(replies[0]))
+
+
+async def test_faults_on_get_updates_do_not_stop_polling(bot, api):
+    for fault in (Fault.server_error(), Fault.malformed(), Fault.drop()):
+        api.inject(fault, method="getUpdates")
+    replies = await bot.ask_private(SEED_QUESTION, timeout=30)
+    assert_seed_answer(plain(replies[0]))
+
+
+async def test_rate_limit_replies_kindly(api, tmp_path):
+    running = await start_bot(api, tmp_path, rate_limit_per_minute=1)
+    try:
+        await running.ask_private(SEED_QUESTION)
+        (reply,) = await running.ask_private("NATO summit")
+        assert "faster than I can read" in plain(reply)
+    finally:
+        await stop_bot(running)
+
+
+async def test_webhook_mode_answers_and_rejects_a_wrong_secret(api, tmp_path, unused_tcp_port):
+    url = f"http://127.0.0.1:{unused_tcp_port}/telegram"  # where the proxy would forward to
+    running = await start_bot(api, tmp_path, webhook_url="https://bot.example.org/telegram",
+                              webhook_secret="s3cret-token",
+                              webhook_listen="127.0.0.1", webhook_port=unused_tcp_port)
+    try:
+        await api.wait_for("setWebhook")
+        await wait_for_port(unused_tcp_port)
+        update = api.private_text(USER, SEED_QUESTION)
+        assert await api.post_webhook(url, update, "wrong") == 403
+        assert await api.post_webhook(url, update, "s3cret-token") == 200
+        replies = await running.replies_to(update["message"])
+        assert_seed_answer(plain(replies[0]))
+    finally:
+        await stop_bot(running)
+
+
+async def test_token_never_appears_in_logs(bot, api, caplog):
+    api.inject(Fault.server_error(), method="sendMessage")
+    await bot.ask_private(SEED_QUESTION)
+    assert api.token not in caplog.text
+    assert api.token.split(":")[1] not in caplog.text

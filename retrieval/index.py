@@ -1,8 +1,11 @@
 """An exact BM25 index: `rank_bm25`'s scores, computed only for passages that hold a query term.
 
-`rank_bm25` is the definition (see docs/DESIGN.md, "Retrieval contract"). This index keeps inverted
-lists and evaluates the very same expressions, in the same order, on the passages that contain a
-query term, so its scores equal `rank_bm25`'s `get_scores` for those passages bit for bit.
+`rank_bm25` is the definition (see docs/DESIGN.md, "Retrieval contract"). This index keeps
+inverted lists with each posting's contribution ("impact") precomputed by the very expression
+`rank_bm25`'s `get_scores` evaluates, and sums them in query order, so its scores equal
+`rank_bm25`'s for the passages it returns. A top-k search skips passages that provably cannot
+enter the top k (MaxScore): the rare terms' passages are scored first, and passages holding only
+common terms are left out once their best possible score falls below the k-th score found.
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 
 VARIANTS = ("okapi", "plus", "l")
+FIRST_CANDIDATES = 20_000
+"""Postings of the rarest query terms scored before the bound on the others is checked."""
 
 
 @dataclass(frozen=True)
@@ -58,24 +63,19 @@ class Hits:
         return len(self.docs)
 
 
-class BM25Index:
-    """Inverted lists over passages numbered 0..N-1, scored as `rank_bm25` scores them."""
+@dataclass(frozen=True)
+class Postings:
+    """Inverted lists in compressed-row form: term t's passages are docs[offsets[t]:offsets[t+1]],
+    ascending, with their term frequencies in `tfs`. Terms are numbered in first-appearance order."""
 
-    def __init__(self, vocabulary: dict[str, int], offsets: np.ndarray, postings: np.ndarray,
-                 frequencies: np.ndarray, doc_lengths: np.ndarray, params: BM25Params) -> None:
-        self.vocabulary = vocabulary
-        self.offsets = offsets
-        self.postings = postings
-        self.frequencies = frequencies
-        self.doc_lengths = doc_lengths
-        self.params = params
-        self.size = len(doc_lengths)
-        self.avgdl = float(doc_lengths.sum()) / self.size if self.size else 0.0
-        self.idf = self._idf(np.diff(offsets))
+    terms: list[str]
+    offsets: np.ndarray      # int64, len(terms) + 1
+    docs: np.ndarray         # int32, passage positions
+    tfs: np.ndarray          # int32
+    doc_lengths: np.ndarray  # int32, tokens per passage
 
     @classmethod
-    def build(cls, documents: Iterable[Sequence[str]], params: BM25Params = BM25Params()) -> BM25Index:
-        """Index token lists; term ids follow first appearance, as `rank_bm25`'s idf dict does."""
+    def from_documents(cls, documents: Iterable[Sequence[str]]) -> Postings:
         vocabulary: dict[str, int] = {}
         term_ids: list[int] = []
         doc_ids: list[int] = []
@@ -87,16 +87,82 @@ class BM25Index:
                 term_ids.append(vocabulary.setdefault(term, len(vocabulary)))
                 doc_ids.append(doc)
                 tfs.append(tf)
-        terms = np.asarray(term_ids, dtype=np.int64)
-        order = np.argsort(terms, kind="stable")
-        offsets = np.zeros(len(vocabulary) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(terms, minlength=len(vocabulary)), out=offsets[1:])
-        return cls(vocabulary, offsets,
-                   np.asarray(doc_ids, dtype=np.int64)[order],
-                   np.asarray(tfs, dtype=np.int64)[order],
-                   np.asarray(lengths, dtype=np.int64), params)
+        return cls.from_triples(list(vocabulary), np.asarray(term_ids, dtype=np.int64),
+                                np.asarray(doc_ids, dtype=np.int32), np.asarray(tfs, dtype=np.int32),
+                                np.asarray(lengths, dtype=np.int32))
+
+    @classmethod
+    def from_triples(cls, terms: list[str], term_ids: np.ndarray, docs: np.ndarray, tfs: np.ndarray,
+                     doc_lengths: np.ndarray) -> Postings:
+        """From (term, passage, tf) triples, passages ascending within each term."""
+        order = np.argsort(term_ids, kind="stable")
+        offsets = np.zeros(len(terms) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(term_ids, minlength=len(terms)), out=offsets[1:])
+        return cls(terms, offsets, docs[order], tfs[order], doc_lengths)
+
+    @property
+    def term_of_posting(self) -> np.ndarray:
+        return np.repeat(np.arange(len(self.terms), dtype=np.int64), np.diff(self.offsets))
+
+    def without(self, keep: np.ndarray) -> Postings:
+        """These postings with only the passages where `keep` is true, renumbered in order."""
+        renumber = np.cumsum(keep, dtype=np.int64) - 1
+        kept = keep[self.docs]
+        term_ids = self.term_of_posting[kept]
+        offsets = np.zeros(len(self.terms) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(term_ids, minlength=len(self.terms)), out=offsets[1:])
+        return Postings(self.terms, offsets, renumber[self.docs[kept]].astype(np.int32),
+                        self.tfs[kept], self.doc_lengths[keep])
+
+    def plus(self, documents: Sequence[Sequence[str]]) -> Postings:
+        """These postings with `documents` appended as new passages after the existing ones."""
+        vocabulary = {term: i for i, term in enumerate(self.terms)}
+        terms = list(self.terms)
+        start = len(self.doc_lengths)
+        term_ids, docs, tfs = [], [], []
+        for doc, tokens in enumerate(documents, start):
+            for term, tf in Counter(tokens).items():
+                if term not in vocabulary:
+                    vocabulary[term] = len(terms)
+                    terms.append(term)
+                term_ids.append(vocabulary[term])
+                docs.append(doc)
+                tfs.append(tf)
+        return Postings.from_triples(
+            terms,
+            np.concatenate([self.term_of_posting, np.asarray(term_ids, dtype=np.int64)]),
+            np.concatenate([self.docs, np.asarray(docs, dtype=np.int32)]),
+            np.concatenate([self.tfs, np.asarray(tfs, dtype=np.int32)]),
+            np.concatenate([self.doc_lengths, np.asarray([len(d) for d in documents], dtype=np.int32)]))
+
+
+class BM25Index:
+    """Passages numbered 0..N-1, scored as `rank_bm25` scores them."""
+
+    def __init__(self, postings: Postings, params: BM25Params) -> None:
+        self.postings = postings
+        self.params = params
+        self.vocabulary = {term: i for i, term in enumerate(postings.terms)}
+        self.offsets = postings.offsets
+        self.size = len(postings.doc_lengths)
+        self.avgdl = float(postings.doc_lengths.sum(dtype=np.int64)) / self.size if self.size else 0.0
+        df = np.diff(postings.offsets)
+        self.idf = self._idf(df)
+        self.base = self.idf * params.effective_delta if params.variant == "plus" else np.zeros(len(df))
+        self.impacts = self._impacts(df)
+        nonempty = df > 0
+        self.best_gain = np.zeros(len(df))  # per term: the most a posting adds above `base`
+        if nonempty.any():
+            self.best_gain[nonempty] = np.maximum.reduceat(
+                self.impacts - np.repeat(self.base, df), postings.offsets[:-1][nonempty])
+
+    @classmethod
+    def build(cls, documents: Iterable[Sequence[str]], params: BM25Params = BM25Params()) -> BM25Index:
+        """Index token lists, one per passage."""
+        return cls(Postings.from_documents(documents), params)
 
     def _idf(self, df: np.ndarray) -> np.ndarray:
+        """Per term, as rank_bm25's _calc_idf computes it (math.log, its order of summation)."""
         n, p = self.size, self.params
         if p.variant == "okapi":
             idf = [math.log(n - f + 0.5) - math.log(f + 0.5) for f in df.tolist()]
@@ -107,49 +173,97 @@ class BM25Index:
             idf = [math.log(n + 1) - math.log(f + 0.5) for f in df.tolist()]
         else:
             idf = [math.log((n + 1) / f) for f in df.tolist()]
+        idf = [value or 0 for value in idf]  # rank_bm25: `self.idf.get(q) or 0`
         return np.asarray(idf, dtype=np.float64)
+
+    def _impacts(self, df: np.ndarray) -> np.ndarray:
+        """Each posting's contribution, written exactly as rank_bm25's get_scores writes it."""
+        q_freq = self.postings.tfs.astype(np.int64)
+        doc_len = self.postings.doc_lengths[self.postings.docs].astype(np.int64)
+        idf = np.repeat(self.idf, df)
+        k1, b, avgdl, p = self.params.k1, self.params.b, self.avgdl or 1.0, self.params
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if p.variant == "okapi":
+                return idf * (q_freq * (k1 + 1) / (q_freq + k1 * (1 - b + b * doc_len / avgdl)))
+            delta = p.effective_delta
+            if p.variant == "l":
+                ctd = q_freq / (1 - b + b * doc_len / avgdl)
+                return idf * q_freq * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)
+            return idf * (delta + (q_freq * (k1 + 1)) / (k1 * (1 - b + b * doc_len / avgdl) + q_freq))
 
     def postings_of(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(passages, term frequencies) for one term; empty arrays for an unknown term."""
+        lo, hi = self._range(term)
+        return self.postings.docs[lo:hi], self.postings.tfs[lo:hi]
+
+    def _range(self, term: str) -> tuple[int, int]:
         term_id = self.vocabulary.get(term)
         if term_id is None:
-            return np.empty(0, np.int64), np.empty(0, np.int64)
-        lo, hi = self.offsets[term_id], self.offsets[term_id + 1]
-        return self.postings[lo:hi], self.frequencies[lo:hi]
+            return 0, 0
+        return int(self.offsets[term_id]), int(self.offsets[term_id + 1])
 
-    def search(self, query: Sequence[str], allowed: np.ndarray | None = None) -> Hits:
-        """Every passage holding a query term (and `allowed`, a bool mask, where given), ranked."""
-        lists = [self.postings_of(term) for term in query]
-        present = [docs for docs, _ in lists if len(docs)]
-        if not present or not self.size:
+    def search(self, query: Sequence[str], allowed: np.ndarray | None = None,
+               limit: int | None = None) -> Hits:
+        """Passages holding a query term (and `allowed`, a bool mask, where given), ranked; with
+        `limit`, exactly the best `limit` of them."""
+        known = [term for term in dict.fromkeys(query) if term in self.vocabulary]
+        if not known or not self.size:
             return Hits(np.empty(0, np.int64), np.empty(0, np.float64))
-        candidates = np.unique(np.concatenate(present))
-        if allowed is not None:
-            candidates = candidates[allowed[candidates]]
-        scores = np.zeros(len(candidates))
-        doc_len = self.doc_lengths[candidates]
-        for term, (docs, tfs) in zip(query, lists):
-            scores += self._term_scores(term, candidates, docs, tfs, doc_len)
-        order = np.lexsort((candidates, -scores))
-        return Hits(candidates[order], scores[order])
+        if limit is None:
+            candidates = self._union(known, allowed)
+            scores = self._score(query, candidates)
+        else:
+            candidates, scores = self._top_candidates(query, known, allowed, limit)
+        order = np.lexsort((candidates, -scores))[:limit]
+        return Hits(candidates[order].astype(np.int64), scores[order])
 
-    def _term_scores(self, term: str, candidates: np.ndarray, docs: np.ndarray, tfs: np.ndarray,
-                     doc_len: np.ndarray) -> np.ndarray:
-        """One query term's contribution, written exactly as rank_bm25's get_scores writes it."""
-        term_id = self.vocabulary.get(term)
-        idf = float(self.idf[term_id]) if term_id is not None else 0
-        idf = idf or 0  # rank_bm25: `self.idf.get(q) or 0`
-        q_freq = np.zeros(len(candidates), dtype=np.int64)
-        if len(docs):
+    def _top_candidates(self, query: Sequence[str], known: list[str], allowed: np.ndarray | None,
+                        limit: int) -> tuple[np.ndarray, np.ndarray]:
+        """Scored passages that surely include the best `limit`: the rarest terms' passages,
+        widened term by term until no passage with only the other terms could outscore them."""
+        by_rarity = sorted(known, key=self._length)
+        sizes = np.cumsum([self._length(t) for t in by_rarity])
+        taken = min(int(np.searchsorted(sizes, FIRST_CANDIDATES)) + 1, len(by_rarity))
+        while True:
+            rare, common = by_rarity[:taken], by_rarity[taken:]
+            candidates = self._union(rare, allowed)
+            scores = self._score(query, candidates)
+            if not common:
+                return candidates, scores
+            if len(candidates) >= limit:
+                kth = np.partition(scores, len(scores) - limit)[len(scores) - limit]
+                if self._bound(query, common) < kth:
+                    return candidates, scores
+            taken += 1
+
+    def _length(self, term: str) -> int:
+        lo, hi = self._range(term)
+        return hi - lo
+
+    def _union(self, terms: list[str], allowed: np.ndarray | None) -> np.ndarray:
+        lists = [self.postings.docs[slice(*self._range(t))] for t in terms]
+        candidates = lists[0] if len(lists) == 1 else np.unique(np.concatenate(lists))
+        return candidates[allowed[candidates]] if allowed is not None else candidates
+
+    def _score(self, query: Sequence[str], candidates: np.ndarray) -> np.ndarray:
+        """Exact scores of `candidates`, summed term by term in query order like rank_bm25."""
+        scores = np.zeros(len(candidates))
+        for term in query:
+            term_id = self.vocabulary.get(term)
+            if term_id is None:
+                scores += 0.0
+                continue
+            lo, hi = int(self.offsets[term_id]), int(self.offsets[term_id + 1])
+            docs = self.postings.docs[lo:hi]
             where = np.searchsorted(docs, candidates)
             where[where == len(docs)] = 0
-            hit = docs[where] == candidates
-            q_freq[hit] = tfs[where[hit]]
-        k1, b, avgdl = self.params.k1, self.params.b, self.avgdl
-        if self.params.variant == "okapi":
-            return idf * (q_freq * (k1 + 1) / (q_freq + k1 * (1 - b + b * doc_len / avgdl)))
-        delta = self.params.effective_delta
-        if self.params.variant == "l":
-            ctd = q_freq / (1 - b + b * doc_len / avgdl)
-            return idf * q_freq * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)
-        return idf * (delta + (q_freq * (k1 + 1)) / (k1 * (1 - b + b * doc_len / avgdl) + q_freq))
+            has = docs[where] == candidates
+            scores += np.where(has, self.impacts[lo:hi][where], self.base[term_id])
+        return scores
+
+    def _bound(self, query: Sequence[str], common: list[str]) -> float:
+        """The most a passage holding none but `common` terms can score, with a rounding margin."""
+        counts = Counter(query)
+        bound = sum(float(self.base[self.vocabulary[t]]) * n for t, n in counts.items() if t in self.vocabulary)
+        bound += sum(max(float(self.best_gain[self.vocabulary[t]]), 0.0) * counts[t] for t in common)
+        return bound + 1e-9 * (abs(bound) + 1)

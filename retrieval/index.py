@@ -66,7 +66,7 @@ class Hits:
 @dataclass(frozen=True)
 class Postings:
     """Inverted lists in compressed-row form: term t's passages are docs[offsets[t]:offsets[t+1]],
-    ascending, with their term frequencies in `tfs`. Terms are numbered in first-appearance order."""
+    ascending, with their term frequencies in `tfs`."""
 
     terms: list[str]
     offsets: np.ndarray      # int64, len(terms) + 1
@@ -105,13 +105,17 @@ class Postings:
         return np.repeat(np.arange(len(self.terms), dtype=np.int64), np.diff(self.offsets))
 
     def without(self, keep: np.ndarray) -> Postings:
-        """These postings with only the passages where `keep` is true, renumbered in order."""
+        """These postings with only the passages where `keep` is true, renumbered in order;
+        terms left without passages are dropped."""
         renumber = np.cumsum(keep, dtype=np.int64) - 1
         kept = keep[self.docs]
         term_ids = self.term_of_posting[kept]
-        offsets = np.zeros(len(self.terms) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(term_ids, minlength=len(self.terms)), out=offsets[1:])
-        return Postings(self.terms, offsets, renumber[self.docs[kept]].astype(np.int32),
+        counts = np.bincount(term_ids, minlength=len(self.terms))
+        alive = counts > 0
+        offsets = np.zeros(int(alive.sum()) + 1, dtype=np.int64)
+        np.cumsum(counts[alive], out=offsets[1:])
+        terms = [term for term, live in zip(self.terms, alive.tolist()) if live]
+        return Postings(terms, offsets, renumber[self.docs[kept]].astype(np.int32),
                         self.tfs[kept], self.doc_lengths[keep])
 
     def plus(self, documents: Sequence[Sequence[str]]) -> Postings:
@@ -162,12 +166,14 @@ class BM25Index:
         return cls(Postings.from_documents(documents), params)
 
     def _idf(self, df: np.ndarray) -> np.ndarray:
-        """Per term, as rank_bm25's _calc_idf computes it (math.log, its order of summation)."""
+        """Per term, as rank_bm25's _calc_idf computes it."""
         n, p = self.size, self.params
         if p.variant == "okapi":
             idf = [math.log(n - f + 0.5) - math.log(f + 0.5) for f in df.tolist()]
             if idf:
-                eps = p.epsilon * (sum(idf) / len(idf))
+                # fsum, not rank_bm25's running sum: the same to ~1e-16, and independent of the
+                # order terms were first seen in, which reloads change
+                eps = p.epsilon * (math.fsum(idf) / len(idf))
                 idf = [eps if value < 0 else value for value in idf]
         elif p.variant == "l":
             idf = [math.log(n + 1) - math.log(f + 0.5) for f in df.tolist()]
@@ -251,8 +257,7 @@ class BM25Index:
         for term in query:
             term_id = self.vocabulary.get(term)
             if term_id is None:
-                scores += 0.0
-                continue
+                continue  # rank_bm25 adds 0 for a term it never saw
             lo, hi = int(self.offsets[term_id]), int(self.offsets[term_id + 1])
             docs = self.postings.docs[lo:hi]
             where = np.searchsorted(docs, candidates)

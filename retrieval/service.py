@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-import numpy as np
-
 from retrieval.analysis import Analyzer
 from retrieval.index import BM25Params, Hits
 from retrieval.models import Answer, Citation
@@ -27,6 +25,8 @@ NO_WORDS = ("There is nothing to search for in that question: ask in words, "
 NOTHING_RELEVANT = "Nothing in the archive matches that question{period}. Try other words or a wider date range."
 EMPTY_ARCHIVE = "The archive is empty: ingest some stories first."
 DEFAULT_EXAMPLE = "What did the Kremlin say about NATO?"
+PAGE = 20
+"""Passages fetched per story wanted, at first: several passages of one story often rank together."""
 
 
 class ReloadInProgress(RuntimeError):
@@ -57,8 +57,9 @@ class ArchiveService:
         """Open (or create) the archive file and load its index."""
         store = await Store.open(db_path)
         try:
-            await store.ensure_analyzer(Analyzer(settings.language, settings.stopwords))
-            snapshot = await load_snapshot(store, settings.bm25)
+            analyzer = Analyzer(settings.language, settings.stopwords)
+            await store.ensure_analyzer(analyzer)
+            snapshot = await load_snapshot(store, settings.bm25, analyzer.key)
         except BaseException:
             await store.close()
             raise
@@ -80,8 +81,8 @@ class ArchiveService:
             raise ReloadInProgress("a reload is already running")
         async with self._reload_lock:
             report = await self.store.ingest(paths, self.analyzer, prune=prune, progress=progress)
-            if report.changed or not self.snapshot.passages:
-                self.snapshot = await load_snapshot(self.store, self.settings.bm25)
+            self.snapshot = await load_snapshot(self.store, self.settings.bm25, self.analyzer.key,
+                                                previous=self.snapshot)
             return report
 
     async def ask(self, question: str, k: int = 3, offset: int = 0, since: date | None = None,
@@ -128,15 +129,22 @@ class ArchiveService:
         }
 
     async def _cite(self, snapshot: Snapshot, query: Query, wanted: int) -> list[Citation]:
-        hits = await asyncio.to_thread(snapshot.search, query.terms, query.excluded,
-                                       query.since, query.until)
-        if query.phrases:
-            hits = _holding_all(snapshot, hits, [t for p in query.phrases for t in self.analyzer.terms(p)])
+        """The best passage of each of the first `wanted` stories, quoted. Passages are fetched
+        best first in growing pages; a story whose best passage lacks a phrase may still be cited
+        for a lesser one that holds it."""
+        required = [t for p in query.phrases for t in self.analyzer.terms(p)]
         weights = snapshot.term_weights(query.terms)
         citations: list[Citation] = []
         cited: set[int] = set()
-        position = 0
-        while len(citations) < wanted and position < len(hits):
+        position, limit = 0, PAGE * wanted
+        hits = await self._search(snapshot, query, required, limit)
+        while len(citations) < wanted:
+            if position == len(hits):
+                if len(hits) < limit:
+                    break
+                limit *= 4
+                hits = await self._search(snapshot, query, required, limit)
+                continue
             batch: dict[int, int] = {}  # story position -> its best passage position in hits
             while position < len(hits) and len(batch) < 2 * wanted:
                 story = int(snapshot.passage_story[hits.docs[position]])
@@ -159,13 +167,9 @@ class ArchiveService:
                                           record.body[start:end], float(hits.scores[rank]), record.url))
         return citations[:wanted]
 
-
-def _holding_all(snapshot: Snapshot, hits: Hits, terms: list[str]) -> Hits:
-    """The hits whose passage holds every one of `terms`: a phrase can only be where its words are."""
-    keep = np.ones(len(hits), dtype=bool)
-    for term in set(terms):
-        keep &= np.isin(hits.docs, snapshot.index.postings_of(term)[0])
-    return Hits(hits.docs[keep], hits.scores[keep])
+    async def _search(self, snapshot: Snapshot, query: Query, required: list[str], limit: int) -> Hits:
+        return await asyncio.to_thread(snapshot.search, query.terms, query.excluded, query.since,
+                                       query.until, limit, required)
 
 
 def _period(query: Query) -> str:

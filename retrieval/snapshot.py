@@ -1,22 +1,28 @@
 """An immutable, searchable view of the archive: the BM25 index plus what each passage belongs to.
 
 The service keeps one `Snapshot` in service and swaps in a new one after a reload, in one step.
+Snapshots are saved in the archive file beside the stories, so opening an archive reads arrays
+instead of re-indexing its text; after a reload only new and changed passages are indexed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import math
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import date, datetime
+from functools import cached_property
 
 import numpy as np
 
-from retrieval.index import BM25Index, BM25Params, Hits
+from retrieval.index import BM25Index, BM25Params, Hits, Postings
 from retrieval.store import Store
 
 NO_DATE = np.iinfo(np.int64).min
+FORMAT = 1
+"""Bump when the saved arrays change shape or meaning."""
 
 
 @dataclass(frozen=True)
@@ -33,14 +39,21 @@ class Snapshot:
 
     index: BM25Index
     stories: list[StoryHeader]
+    passage_ids: np.ndarray     # the store's passage ids, ascending
     passage_story: np.ndarray   # story position of each passage
     passage_start: np.ndarray
     passage_end: np.ndarray
-    story_day: np.ndarray       # proleptic ordinal of each story's date, NO_DATE when unknown
+    generation: int
+    key: str
 
     @property
     def passages(self) -> int:
         return self.index.size
+
+    @cached_property
+    def story_day(self) -> np.ndarray:
+        """Proleptic ordinal of each story's date, NO_DATE when unknown."""
+        return np.asarray([s.date.toordinal() if s.date else NO_DATE for s in self.stories], dtype=np.int64)
 
     @cached_property
     def newest_title(self) -> str | None:
@@ -49,9 +62,15 @@ class Snapshot:
         return newest.title if newest else None
 
     def search(self, terms: list[str], excluded: list[str] = (), since: date | None = None,
-               until: date | None = None) -> Hits:
-        """Passages ranked for `terms`, limited to stories in the date range without `excluded`."""
-        return self.index.search(terms, self._allowed(excluded, since, until))
+               until: date | None = None, limit: int | None = None, required: list[str] = ()) -> Hits:
+        """Passages ranked for `terms` (the best `limit` of them), limited to stories in the date
+        range without `excluded`, and to passages holding every `required` term."""
+        allowed = self._allowed(excluded, since, until)
+        for term in dict.fromkeys(required):
+            holding = np.zeros(self.passages, dtype=bool)
+            holding[self.index.postings_of(term)[0]] = True
+            allowed = holding if allowed is None else allowed & holding
+        return self.index.search(terms, allowed, limit)
 
     def term_weights(self, terms: list[str]) -> dict[str, float]:
         """A positive weight per known query term (idf as BM25Plus defines it), for quoting."""
@@ -75,27 +94,108 @@ class Snapshot:
             story_ok[self.passage_story[docs]] = False
         return story_ok[self.passage_story]
 
+    def to_blobs(self) -> dict[str, bytes]:
+        postings = self.index.postings
+        arrays = {"offsets": postings.offsets, "docs": postings.docs, "tfs": postings.tfs,
+                  "doc_lengths": postings.doc_lengths, "passage_ids": self.passage_ids,
+                  "passage_story": self.passage_story, "passage_start": self.passage_start,
+                  "passage_end": self.passage_end}
+        blobs = {name: _to_bytes(array) for name, array in arrays.items()}
+        blobs["terms"] = "\n".join(postings.terms).encode("utf-8")
+        blobs["story_ids"] = json.dumps([s.id for s in self.stories]).encode("utf-8")
+        blobs["meta"] = json.dumps({"format": FORMAT, "key": self.key, "generation": self.generation}).encode()
+        return blobs
 
-async def load_snapshot(store: Store, params: BM25Params) -> Snapshot:
-    """Read the stored passages and terms and index them, off the event loop."""
-    headers = await store.story_headers()
-    rows = await store.passage_rows()
-    return await asyncio.to_thread(build_snapshot, headers, rows, params)
+
+async def load_snapshot(store: Store, params: BM25Params, analyzer_key: str,
+                        previous: Snapshot | None = None) -> Snapshot:
+    """The archive's current snapshot: `previous` if nothing changed, else `previous` (or the
+    saved one) brought up to date with the changed passages, else built from all passages.
+    A snapshot built or updated here is saved for the next open."""
+    generation = await store.generation()
+    key = f"{analyzer_key}|format={FORMAT}"
+    if previous is not None and previous.key == key and previous.generation == generation:
+        return previous
+    headers = {sid: StoryHeader(sid, title, datetime.fromisoformat(d) if d else None, url)
+               for sid, title, d, url in await store.story_headers()}
+    if previous is None or previous.key != key:
+        previous = await _saved(store, params, key, headers)
+        if previous is not None and previous.generation == generation:
+            return previous
+    if previous is not None:
+        rows = await store.passage_rows(after=int(previous.passage_ids.max(initial=0)))
+        ids = np.asarray(await store.passage_ids(), dtype=np.int64)
+        snapshot = await asyncio.to_thread(_updated, previous, headers, ids, rows, params, generation)
+    else:
+        rows = await store.passage_rows()
+        snapshot = await asyncio.to_thread(_built, headers, rows, params, generation, key)
+    await store.save_blobs(await asyncio.to_thread(snapshot.to_blobs))
+    return snapshot
 
 
-def build_snapshot(headers: list[tuple[str, str, str | None, str | None]],
-                   rows: list[tuple[str, int, int, str]], params: BM25Params) -> Snapshot:
-    """A snapshot from story headers (id, title, ISO date, url) and passage rows
-    (story id, start, end, space-separated terms) in passage order."""
-    stories = [StoryHeader(sid, title, datetime.fromisoformat(d) if d else None, url)
-               for sid, title, d, url in headers]
+async def _saved(store: Store, params: BM25Params, key: str,
+                 headers: dict[str, StoryHeader]) -> Snapshot | None:
+    blobs = await store.load_blobs()
+    if not blobs or json.loads(blobs["meta"]).get("key") != key:
+        return None
+    return await asyncio.to_thread(_from_blobs, blobs, params, headers)
+
+
+def _from_blobs(blobs: dict[str, bytes], params: BM25Params, headers: dict[str, StoryHeader]) -> Snapshot | None:
+    meta = json.loads(blobs["meta"])
+    story_ids = json.loads(blobs["story_ids"])
+    if any(sid not in headers for sid in story_ids):
+        return None  # the stories table moved on without the snapshot: rebuild
+    arrays = {name: _from_bytes(data) for name, data in blobs.items()
+              if name not in ("terms", "story_ids", "meta")}
+    terms = blobs["terms"].decode("utf-8").split("\n") if blobs["terms"] else []
+    postings = Postings(terms, arrays["offsets"], arrays["docs"], arrays["tfs"], arrays["doc_lengths"])
+    return Snapshot(BM25Index(postings, params), [headers[sid] for sid in story_ids],
+                    arrays["passage_ids"], arrays["passage_story"], arrays["passage_start"],
+                    arrays["passage_end"], meta["generation"], meta["key"])
+
+
+def _built(headers: dict[str, StoryHeader], rows: list, params: BM25Params, generation: int,
+           key: str) -> Snapshot:
+    stories = list(headers.values())
     position = {story.id: i for i, story in enumerate(stories)}
     return Snapshot(
-        index=BM25Index.build((terms.split() for *_, terms in rows), params),
+        index=BM25Index(Postings.from_documents(terms.split() for *_, terms in rows), params),
         stories=stories,
-        passage_story=np.asarray([position[row[0]] for row in rows], dtype=np.int64),
-        passage_start=np.asarray([row[1] for row in rows], dtype=np.int64),
-        passage_end=np.asarray([row[2] for row in rows], dtype=np.int64),
-        story_day=np.asarray([s.date.toordinal() if s.date else NO_DATE for s in stories],
-                             dtype=np.int64),
-    )
+        passage_ids=np.asarray([row[0] for row in rows], dtype=np.int64),
+        passage_story=np.asarray([position[row[1]] for row in rows], dtype=np.int32),
+        passage_start=np.asarray([row[2] for row in rows], dtype=np.int32),
+        passage_end=np.asarray([row[3] for row in rows], dtype=np.int32),
+        generation=generation, key=key)
+
+
+def _updated(previous: Snapshot, headers: dict[str, StoryHeader], ids: np.ndarray, rows: list,
+             params: BM25Params, generation: int) -> Snapshot:
+    """`previous` without its removed passages and with the new ones appended; stories keep
+    their positions, new stories come after them."""
+    keep = np.isin(previous.passage_ids, ids, assume_unique=True)
+    stories = [headers[s.id] for s in previous.stories if s.id in headers]
+    known = {s.id for s in stories}
+    stories += [h for sid, h in headers.items() if sid not in known]
+    position = {story.id: i for i, story in enumerate(stories)}
+    remap = np.asarray([position.get(s.id, -1) for s in previous.stories], dtype=np.int32)
+    postings = previous.index.postings.without(keep).plus([terms.split() for *_, terms in rows])
+    return Snapshot(
+        index=BM25Index(postings, params),
+        stories=stories,
+        passage_ids=np.concatenate([previous.passage_ids[keep], np.asarray([r[0] for r in rows], dtype=np.int64)]),
+        passage_story=np.concatenate([remap[previous.passage_story[keep]],
+                                      np.asarray([position[r[1]] for r in rows], dtype=np.int32)]),
+        passage_start=np.concatenate([previous.passage_start[keep], np.asarray([r[2] for r in rows], dtype=np.int32)]),
+        passage_end=np.concatenate([previous.passage_end[keep], np.asarray([r[3] for r in rows], dtype=np.int32)]),
+        generation=generation, key=previous.key)
+
+
+def _to_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def _from_bytes(data: bytes) -> np.ndarray:
+    return np.load(io.BytesIO(data), allow_pickle=False)

@@ -68,6 +68,10 @@ MIGRATIONS: list[str] = [
         question TEXT
     );
     """,
+    """
+    CREATE TABLE snapshot_blobs (name TEXT PRIMARY KEY, data BLOB NOT NULL);
+    INSERT OR IGNORE INTO settings VALUES ('generation', '0');
+    """,
 ]
 
 _UPSERT_STORY = """
@@ -222,6 +226,8 @@ class Store:
                 report.unchanged += 1
             else:
                 fresh.append((article, origin, digest, story_id in stored))
+        if not fresh:
+            return
         analyzed = await asyncio.to_thread(_analyze, [a for a, *_ in fresh], analyzer)
         now = _now()
         async with self._transaction():
@@ -235,6 +241,7 @@ class Store:
                 'INSERT INTO passages (story_id, seq, start, "end", terms) VALUES (?, ?, ?, ?, ?)',
                 [(a.id, seq, start, end, terms) for (a, *_), passages in zip(fresh, analyzed)
                  for seq, (start, end, terms) in enumerate(passages)])
+            await self._bump_generation()
         report.updated += sum(1 for *_, existed in fresh if existed)
         report.added += sum(1 for *_, existed in fresh if not existed)
 
@@ -263,10 +270,13 @@ class Store:
                 dropped = origin in clean_files and story_id not in seen[origin]
                 if gone or dropped:
                     doomed.append(story_id)
+        if not doomed:
+            return 0
         async with self._transaction():
             for chunk in _chunks(doomed, 900):
                 await self.db.execute(
                     f"DELETE FROM stories WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            await self._bump_generation()
         return len(doomed)
 
     async def _start_record(self, report: IngestReport) -> int:
@@ -299,14 +309,38 @@ class Store:
             updates = await asyncio.to_thread(
                 lambda: [(" ".join(analyzer.terms(body[start:end])), pid) for pid, body, start, end in rows])
             await self.db.executemany("UPDATE passages SET terms = ? WHERE id = ?", updates)
+            await self._bump_generation()
 
     # reading --------------------------------------------------------------------------------
 
-    async def passage_rows(self) -> list[tuple[str, int, int, str]]:
-        """Every passage in passage order: (story id, start, end, space-separated terms)."""
+    async def generation(self) -> int:
+        """A number that changes whenever passages are added, changed or removed."""
+        return int(await self._scalar("SELECT value FROM settings WHERE key = 'generation'"))
+
+    async def _bump_generation(self) -> None:
+        await self.db.execute(
+            "UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+
+    async def passage_rows(self, after: int = 0) -> list[tuple[int, str, int, int, str]]:
+        """Passages with ids above `after`, in id order: (id, story id, start, end, terms)."""
         async with self.db.execute(
-                'SELECT story_id, start, "end", terms FROM passages ORDER BY id') as cursor:
+                'SELECT id, story_id, start, "end", terms FROM passages WHERE id > ? ORDER BY id',
+                (after,)) as cursor:
             return list(await cursor.fetchall())
+
+    async def passage_ids(self) -> list[int]:
+        async with self.db.execute("SELECT id FROM passages ORDER BY id") as cursor:
+            return [row[0] for row in await cursor.fetchall()]
+
+    async def save_blobs(self, blobs: dict[str, bytes]) -> None:
+        """Replace the stored index snapshot with `blobs`, in one transaction."""
+        async with self._transaction():
+            await self.db.execute("DELETE FROM snapshot_blobs")
+            await self.db.executemany("INSERT INTO snapshot_blobs VALUES (?, ?)", list(blobs.items()))
+
+    async def load_blobs(self) -> dict[str, bytes]:
+        async with self.db.execute("SELECT name, data FROM snapshot_blobs") as cursor:
+            return {name: data for name, data in await cursor.fetchall()}
 
     async def story_headers(self) -> list[tuple[str, str, str | None, str | None]]:
         """(id, title, ISO date, url) of every story."""

@@ -1,0 +1,98 @@
+"""Snapshots: saved with the archive, updated in place on reload, always equal to a fresh build."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+
+from retrieval.service import ArchiveService
+from retrieval.snapshot import _built
+
+QUESTIONS = ["cocoa Bahia arrivals", "NATO Ukraine Russia", "coffee export quota", "oil price"]
+
+
+def write_jsonl(path, stories):
+    path.write_text("".join(json.dumps(s) + "\n" for s in stories), encoding="utf-8")
+
+
+def story(i, body, day="1987-03-01"):
+    return {"id": f"s{i}", "title": f"Story {i}", "date": day, "body": body}
+
+
+def rankings(service):
+    return [(h.docs.tolist(), h.scores.tolist()) for h in
+            (service.snapshot.search(service.analyzer.terms(q)) for q in QUESTIONS)]
+
+
+async def fresh_rankings(service):
+    rows = await service.store.passage_rows()
+    headers = {h.id: h for h in service.snapshot.stories}
+    rebuilt = _built(headers, rows, service.settings.bm25, 0, service.snapshot.key)
+    ordered = {pid: i for i, pid in enumerate(service.snapshot.passage_ids.tolist())}
+    assert [r[0] for r in rows] == sorted(ordered), "same passages"
+    return [(h.docs.tolist(), h.scores.tolist()) for h in
+            (rebuilt.search(service.analyzer.terms(q)) for q in QUESTIONS)]
+
+
+async def test_reloads_update_the_snapshot_as_a_fresh_build_would(tmp_path):
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", [story(i, f"Cocoa arrivals in Bahia week {i}.\n\nOil price rose {i} pct.")
+                                     for i in range(20)])
+    write_jsonl(folder / "b.jsonl", [story(100 + i, f"Coffee export quota talks {i}.\n\nNATO and Ukraine {i}.")
+                                     for i in range(10)])
+    service = await ArchiveService.open(tmp_path / "a.sqlite")
+    try:
+        await service.ingest([folder])
+        assert rankings(service) == await fresh_rankings(service)
+
+        # change some stories, add others, remove a file's stories
+        write_jsonl(folder / "a.jsonl", [story(i, f"Cocoa arrivals in Bahia week {i}. Russia said.")
+                                         for i in range(0, 20, 2)] + [story(50, "Oil price fell sharply.")])
+        (folder / "b.jsonl").unlink()
+        report = await service.ingest([folder], prune=True)
+        assert (report.added, report.updated, report.removed) == (1, 10, 20)
+        assert rankings(service) == await fresh_rankings(service)
+    finally:
+        await service.close()
+
+
+async def test_an_archive_reopens_from_its_saved_snapshot(tmp_path, monkeypatch):
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", [story(i, f"Cocoa arrivals in Bahia week {i}.") for i in range(5)])
+    service = await ArchiveService.open(tmp_path / "a.sqlite")
+    await service.ingest([folder])
+    before = rankings(service)
+    await service.close()
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the saved snapshot should be used, not a rebuild")
+
+    monkeypatch.setattr("retrieval.snapshot._built", refuse)
+    monkeypatch.setattr("retrieval.snapshot._updated", refuse)
+    reopened = await ArchiveService.open(tmp_path / "a.sqlite")
+    try:
+        assert rankings(reopened) == before
+        assert np.array_equal(reopened.snapshot.passage_story, np.arange(5))
+    finally:
+        await reopened.close()
+
+
+async def test_a_changed_analyzer_rebuilds_instead_of_loading(tmp_path):
+    from retrieval.service import RetrievalSettings
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", [story(1, "The running of the bulls.")])
+    service = await ArchiveService.open(tmp_path / "a.sqlite")
+    await service.ingest([folder])
+    assert "run" in service.snapshot.index.vocabulary
+    await service.close()
+    plain = await ArchiveService.open(tmp_path / "a.sqlite", RetrievalSettings(language="porter"))
+    try:
+        assert plain.snapshot.key != service.snapshot.key
+        assert plain.snapshot.passages == 1
+    finally:
+        await plain.close()

@@ -31,7 +31,7 @@ def render_text(answer: Answer, first_number: int = 1) -> str:
     """The answer for a terminal: numbered quotes, each with its source line."""
     if not answer.citations:
         return answer.message or "Nothing relevant found."
-    blocks = []
+    blocks = [answer.message] if answer.message else []
     for number, citation in enumerate(answer.citations, first_number):
         lines = [f"{number}. «{citation.quote}»", f"   {citation_source(citation)}"]
         if citation.url:
@@ -79,15 +79,15 @@ def render_citation(citation: Citation, number: int | None = None) -> Html:
     return piece
 
 
-def render_answer(answer: Answer, first_number: int = 1, header: str | None = None) -> list[str]:
+def render_answer(answer: Answer, first_number: int = 1) -> list[str]:
     """The answer as one or more HTML messages, split between citations."""
     if not answer.citations:
         return [str(Html.text(answer.message or "Nothing relevant found."))]
     numbered = len(answer.citations) > 1 or first_number > 1
     pieces = [render_citation(c, n if numbered else None)
               for n, c in enumerate(answer.citations, first_number)]
-    if header:
-        pieces.insert(0, Html.text(header))
+    if answer.message:
+        pieces.insert(0, Html.tag("i", Html.text(answer.message)))
     return pack(pieces, separator="\n\n")
 
 

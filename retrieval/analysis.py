@@ -10,7 +10,7 @@ from functools import lru_cache
 
 import snowballstemmer
 
-ANALYZER_VERSION = 1
+ANALYZER_VERSION = 2
 """Bump when tokenizing changes, so stored tokens are re-analyzed (see `Analyzer.key`)."""
 
 # The Snowball project's English stop list, plus the fragments left by splitting contractions.

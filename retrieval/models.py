@@ -71,7 +71,8 @@ class Answer:
     citations: list[Citation]
     took_ms: float
     message: str | None = None
-    """Set when there are no citations: why (no searchable words, nothing relevant, empty archive)."""
+    """Why there are no citations (no searchable words, nothing relevant, empty archive), or a
+    note to read before them (they come from outside the dates asked for)."""
     more: bool = False
     """Whether citations ranked after these exist."""
 

@@ -24,6 +24,8 @@ class Query:
 
     text: str
     terms: list[str]
+    names: list[str] = field(default_factory=list)
+    """Capitalized searched words as written (names of people, places, things), stopwords left out."""
     phrases: list[str] = field(default_factory=list)
     excluded: list[str] = field(default_factory=list)
     since: date | None = None
@@ -47,6 +49,7 @@ _WHEN_PLAIN = re.sub(r"\(\?P<\w+>", "(?:", _WHEN)
 _BETWEEN = re.compile(rf"\bbetween\s+(?P<a>{_WHEN_PLAIN})\s+and\s+(?P<b>{_WHEN_PLAIN})\b", re.IGNORECASE)
 _PHRASE = re.compile(r'["“”„«»]([^"“”„«»]+)["“”„«»]')
 _EXCLUDE = re.compile(r"(?:(?<=\s)|^)-(?P<word>[^\W_][\w'’.-]*)")
+_NAME = re.compile(r"\b[^\W\d_a-z][\w'’-]*|\b\w+[A-Z]\w*")  # Merkel, U.S, iPhone, COVID
 _WHEN_ALONE = re.compile(rf"^\s*{_WHEN}\s*$", re.IGNORECASE)
 
 
@@ -60,10 +63,12 @@ def parse_query(text: str, analyzer: Analyzer, since: date | None = None,
     excluded = [term for word in _EXCLUDE.findall(rest) for term in analyzer.terms(word)]
     rest = _EXCLUDE.sub(" ", rest)
     rest, word_since, word_until = _take_dates(rest)
-    terms = analyzer.terms(rest) + [t for p in phrases for t in analyzer.terms(p)]
+    searched = " ".join([rest, *phrases])
+    terms = analyzer.terms(searched)
     return Query(
         text=text,
         terms=[t for t in terms if t not in excluded],
+        names=[w for w in dict.fromkeys(_NAME.findall(searched)) if not analyzer.is_stopword(w)],
         phrases=phrases,
         excluded=excluded,
         since=_later(since, word_since),

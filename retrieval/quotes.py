@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -13,12 +14,43 @@ SHORT_QUOTE = 80
 LONG_QUOTE = 500
 """A sentence longer than this (tables, run-ons) is quoted around its first matching word."""
 PHRASE_BONUS = 100.0
+FOCUS_BONUS = 1.2
+CUE_BONUS = 1.5
+
+
+def answer_cue(question: str) -> re.Pattern | None:
+    """What a sentence that answers this kind of question tends to hold: a reason for "why",
+    a figure for "how much", a date for "when", the question's own modal verb for "can X ...?"."""
+    words = question.casefold().split()
+    if not words:
+        return None
+    first = words[0].strip("¿¡")
+    if first == "why":
+        return _REASON
+    if first == "how" and len(words) > 1 and words[1] in ("much", "many", "big", "large", "high", "low"):
+        return _FIGURE
+    if first == "when":
+        return _WHEN
+    if first in _MODALS:
+        return re.compile(rf"\b{first}(?:not|n't| not)?\b", re.IGNORECASE)
+    return None
+
+
+_REASON = re.compile(r"\b(?:because|due to|as a result|owing to|citing|reason|after|since)\b", re.I)
+_FIGURE = re.compile(r"\d")
+_WHEN = re.compile(r"\b(?:\d{4}|jan|feb|march|april|may|june|july|aug|sept?|oct|nov|dec|monday|tuesday|"
+                   r"wednesday|thursday|friday|saturday|sunday|yesterday|today|week|month|year)\w*", re.I)
+_MODALS = {"can", "could", "will", "would", "should", "may", "might", "must", "does", "do", "did",
+           "is", "are", "was", "were", "has", "have"}
 
 
 def choose_quote(text: str, span: Span, weights: Mapping[str, float], analyzer: Analyzer,
-                 phrases: Sequence[str] = ()) -> Span:
+                 phrases: Sequence[str] = (), focus: Span | None = None,
+                 cue: re.Pattern | None = None) -> Span:
     """The span within `text[span]` to quote: the window of one or two sentences that scores best
-    as a BM25 document among the passage's sentences (term `weights` as idf), phrases first."""
+    as a BM25 document among its sentences (term `weights` as idf), phrases first; windows inside
+    `focus` (the passage that ranked best) count FOCUS_BONUS times more, windows holding the
+    question's `cue` CUE_BONUS times more."""
     sentences = sentence_spans(text, *span) or [span]
     terms = [analyzer.terms(text[s:e]) for s, e in sentences]
     average = max(1.0, sum(map(len, terms)) / len(terms))
@@ -28,6 +60,10 @@ def choose_quote(text: str, span: Span, weights: Mapping[str, float], analyzer: 
             window = text[sentences[first][0]:sentences[last][1]]
             score = _bm25(sum(terms[first:last + 1], []), weights, average) + sum(
                 PHRASE_BONUS for p in phrases if contains_phrase(window, p))
+            if focus and focus[0] <= sentences[first][0] and sentences[last][1] <= focus[1]:
+                score *= FOCUS_BONUS
+            if cue and cue.search(window):
+                score *= CUE_BONUS
             if score > best_score + 1e-9:
                 best, best_score = (first, last), score
     first, last = best

@@ -8,23 +8,28 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
 from retrieval.analysis import Analyzer
-from retrieval.index import BM25Params, Hits
+from retrieval.index import BM25Params
 from retrieval.models import Answer, Citation
 from retrieval.query import Query, parse_query
-from retrieval.quotes import choose_quote, contains_phrase
+from retrieval.quotes import answer_cue, choose_quote, contains_phrase
+from retrieval.ranking import RELEVANCE_FLOOR, rank_stories
 from retrieval.snapshot import Snapshot, load_snapshot
 from retrieval.store import IngestReport, Progress, Store, StoryRecord
 
 NO_WORDS = ("There is nothing to search for in that question: ask in words, "
             "for example \u201c{example}\u201d.")
 NOTHING_RELEVANT = "Nothing in the archive matches that question{period}. Try other words or a wider date range."
+OTHER_DATES = "Nothing in the archive was reported{period}; these stories from other dates match."
+NEVER_MENTIONED = "The archive never mentions {words}, so it cannot answer that."
 EMPTY_ARCHIVE = "The archive is empty: ingest some stories first."
 DEFAULT_EXAMPLE = "What did the Kremlin say about NATO?"
+TITLE_DISCOUNT = 0.7
+"""Title words say which story, not which sentence: they count less when choosing the quote."""
 PAGE = 20
 """Passages fetched per story wanted, at first: several passages of one story often rank together."""
 
@@ -97,10 +102,17 @@ class ArchiveService:
             message = EMPTY_ARCHIVE
         elif query.is_empty:
             message = NO_WORDS.format(example=DEFAULT_EXAMPLE)
+        elif unknown := snapshot.unknown_words(query.names, self.analyzer):
+            message = NEVER_MENTIONED.format(words=", ".join(f"“{w}”" for w in unknown))
         else:
             found = await self._cite(snapshot, query, offset + k + 1)
-            citations, more = found[offset:offset + k], len(found) > offset + k
             message = None if found else NOTHING_RELEVANT.format(period=_period(query))
+            if not found and since is None and until is None and (query.since or query.until):
+                # the date was in the question's words, and may be when things happened rather
+                # than when they were reported: look again without it
+                found = await self._cite(snapshot, replace(query, since=None, until=None), offset + k + 1)
+                message = OTHER_DATES.format(period=_period(query)) if found else message
+            citations, more = found[offset:offset + k], len(found) > offset + k
         return Answer(question=query.text, citations=citations, more=more, message=message,
                       took_ms=(time.perf_counter() - started) * 1000)
 
@@ -129,47 +141,40 @@ class ArchiveService:
         }
 
     async def _cite(self, snapshot: Snapshot, query: Query, wanted: int) -> list[Citation]:
-        """The best passage of each of the first `wanted` stories, quoted. Passages are fetched
-        best first in growing pages; a story whose best passage lacks a phrase may still be cited
-        for a lesser one that holds it."""
+        """The first `wanted` relevant stories, each quoted from its best passage. A story whose
+        best passage lacks a phrase is left out."""
         required = [t for p in query.phrases for t in self.analyzer.terms(p)]
+        limit = PAGE * wanted
+        while True:
+            ranked, complete = await asyncio.to_thread(rank_stories, snapshot, query, required, limit)
+            relevant = [r for r in ranked if r.coverage >= RELEVANCE_FLOOR]
+            if len(relevant) >= wanted or complete:
+                break
+            limit *= 4
         weights = snapshot.term_weights(query.terms)
+        cue = answer_cue(query.text)
         citations: list[Citation] = []
-        cited: set[int] = set()
-        position, limit = 0, PAGE * wanted
-        hits = await self._search(snapshot, query, required, limit)
-        while len(citations) < wanted:
-            if position == len(hits):
-                if len(hits) < limit:
-                    break
-                limit *= 4
-                hits = await self._search(snapshot, query, required, limit)
-                continue
-            batch: dict[int, int] = {}  # story position -> its best passage position in hits
-            while position < len(hits) and len(batch) < 2 * wanted:
-                story = int(snapshot.passage_story[hits.docs[position]])
-                if story not in cited and story not in batch:
-                    batch[story] = position
-                position += 1
-            records = await self.store.stories(snapshot.stories[s].id for s in batch)
-            for story, rank in batch.items():
-                record = records.get(snapshot.stories[story].id)
-                doc = int(hits.docs[rank])
-                span = (int(snapshot.passage_start[doc]), int(snapshot.passage_end[doc]))
-                if record is None:
-                    cited.add(story)
+        for page in _pages(relevant, 2 * wanted):
+            if len(citations) >= wanted:
+                break
+            records = await self.store.stories(snapshot.stories[r.story].id for r in page)
+            for r in page:
+                record = records.get(snapshot.stories[r.story].id)
+                span = (int(snapshot.passage_start[r.doc]), int(snapshot.passage_end[r.doc]))
+                if record is None or not all(contains_phrase(record.body[span[0]:span[1]], p)
+                                             for p in query.phrases):
                     continue
-                if not all(contains_phrase(record.body[span[0]:span[1]], p) for p in query.phrases):
-                    continue  # a lesser passage of the story may hold the phrase
-                cited.add(story)
-                start, end = choose_quote(record.body, span, weights, self.analyzer, query.phrases)
+                title_terms = set(snapshot.stories[r.story].title_terms.split())
+                own = {t: w * (TITLE_DISCOUNT if t in title_terms else 1.0) for t, w in weights.items()}
+                start, end = choose_quote(record.body, (0, len(record.body)), own, self.analyzer,
+                                          query.phrases, focus=span, cue=cue)
                 citations.append(Citation(record.id, record.title, record.date,
-                                          record.body[start:end], float(hits.scores[rank]), record.url))
+                                          record.body[start:end], r.score, record.url))
         return citations[:wanted]
 
-    async def _search(self, snapshot: Snapshot, query: Query, required: list[str], limit: int) -> Hits:
-        return await asyncio.to_thread(snapshot.search, query.terms, query.excluded, query.since,
-                                       query.until, limit, required)
+
+def _pages(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def _period(query: Query) -> str:

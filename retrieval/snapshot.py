@@ -17,6 +17,7 @@ from functools import cached_property
 
 import numpy as np
 
+from retrieval.analysis import Analyzer
 from retrieval.index import BM25Index, BM25Params, Hits, Postings
 from retrieval.store import Store
 
@@ -31,6 +32,7 @@ class StoryHeader:
     title: str
     date: datetime | None
     url: str | None
+    title_terms: str = ""
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,11 @@ class Snapshot:
         return self.index.size
 
     @cached_property
+    def titles(self) -> BM25Index:
+        """BM25 over story titles, one document per story, in story order."""
+        return BM25Index.build((story.title_terms.split() for story in self.stories), self.index.params)
+
+    @cached_property
     def story_day(self) -> np.ndarray:
         """Proleptic ordinal of each story's date, NO_DATE when unknown."""
         return np.asarray([s.date.toordinal() if s.date else NO_DATE for s in self.stories], dtype=np.int64)
@@ -65,23 +72,22 @@ class Snapshot:
                until: date | None = None, limit: int | None = None, required: list[str] = ()) -> Hits:
         """Passages ranked for `terms` (the best `limit` of them), limited to stories in the date
         range without `excluded`, and to passages holding every `required` term."""
-        allowed = self._allowed(excluded, since, until)
+        return self.index.search(terms, self.allowed(excluded, since, until, required), limit)
+
+    def allowed(self, excluded: list[str] = (), since: date | None = None, until: date | None = None,
+                required: list[str] = ()) -> np.ndarray | None:
+        """A mask of the passages a search may return; None for all."""
+        stories = self.stories_allowed(excluded, since, until)
+        allowed = None if stories is None else stories[self.passage_story]
         for term in dict.fromkeys(required):
             holding = np.zeros(self.passages, dtype=bool)
             holding[self.index.postings_of(term)[0]] = True
             allowed = holding if allowed is None else allowed & holding
-        return self.index.search(terms, allowed, limit)
+        return allowed
 
-    def term_weights(self, terms: list[str]) -> dict[str, float]:
-        """A positive weight per known query term (idf as BM25Plus defines it), for quoting."""
-        weights = {}
-        for term in terms:
-            docs, _ = self.index.postings_of(term)
-            if len(docs):
-                weights[term] = math.log((self.passages + 1) / len(docs))
-        return weights
-
-    def _allowed(self, excluded: list[str], since: date | None, until: date | None) -> np.ndarray | None:
+    def stories_allowed(self, excluded: list[str] = (), since: date | None = None,
+                        until: date | None = None) -> np.ndarray | None:
+        """A mask of the stories in the date range that hold no `excluded` term; None for all."""
         if not excluded and since is None and until is None:
             return None
         story_ok = np.ones(len(self.stories), dtype=bool)
@@ -92,7 +98,29 @@ class Snapshot:
         for term in excluded:
             docs, _ = self.index.postings_of(term)
             story_ok[self.passage_story[docs]] = False
-        return story_ok[self.passage_story]
+            story_ok[self.titles.postings_of(term)[0]] = False
+        return story_ok
+
+    def term_weights(self, terms: list[str]) -> dict[str, float]:
+        """A positive weight per query term (idf as BM25Plus defines it over passages); a term
+        no passage holds weighs as much as the rarest."""
+        rarest = math.log(self.passages + 1) if self.passages else 1.0
+        weights = {}
+        for term in terms:
+            docs, _ = self.index.postings_of(term)
+            weights[term] = math.log((self.passages + 1) / len(docs)) if len(docs) else rarest
+        return weights
+
+    def unknown_words(self, words: list[str], analyzer: Analyzer) -> list[str]:
+        """Those of `words` that no passage or title holds, in any case."""
+        return [w for w in words if any(t not in self.index.vocabulary and t not in self.titles.vocabulary
+                                        for t in analyzer.terms(w))]
+
+    def holds(self, doc: int, term: str) -> bool:
+        """Whether passage `doc` holds `term`."""
+        docs, _ = self.index.postings_of(term)
+        at = int(np.searchsorted(docs, doc))
+        return at < len(docs) and int(docs[at]) == doc
 
     def to_blobs(self) -> dict[str, bytes]:
         postings = self.index.postings
@@ -116,11 +144,12 @@ async def load_snapshot(store: Store, params: BM25Params, analyzer_key: str,
     key = f"{analyzer_key}|format={FORMAT}"
     if previous is not None and previous.key == key and previous.generation == generation:
         return previous
-    headers = {sid: StoryHeader(sid, title, datetime.fromisoformat(d) if d else None, url)
-               for sid, title, d, url in await store.story_headers()}
+    headers = {sid: StoryHeader(sid, title, datetime.fromisoformat(d) if d else None, url, terms)
+               for sid, title, d, url, terms in await store.story_headers()}
     if previous is None or previous.key != key:
         previous = await _saved(store, params, key, headers)
         if previous is not None and previous.generation == generation:
+            await asyncio.to_thread(lambda: previous.titles)
             return previous
     if previous is not None:
         rows = await store.passage_rows(after=int(previous.passage_ids.max(initial=0)))
@@ -129,6 +158,7 @@ async def load_snapshot(store: Store, params: BM25Params, analyzer_key: str,
     else:
         rows = await store.passage_rows()
         snapshot = await asyncio.to_thread(_built, headers, rows, params, generation, key)
+    await asyncio.to_thread(lambda: snapshot.titles)  # built off the event loop
     await store.save_blobs(await asyncio.to_thread(snapshot.to_blobs))
     return snapshot
 

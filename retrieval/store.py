@@ -72,12 +72,17 @@ MIGRATIONS: list[str] = [
     CREATE TABLE snapshot_blobs (name TEXT PRIMARY KEY, data BLOB NOT NULL);
     INSERT OR IGNORE INTO settings VALUES ('generation', '0');
     """,
+    """
+    ALTER TABLE stories ADD COLUMN title_terms TEXT NOT NULL DEFAULT '';
+    """,
 ]
 
 _UPSERT_STORY = """
-    INSERT INTO stories (id, title, date, url, source, metadata, body, content_hash, origin, ingested_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    INSERT INTO stories (id, title, date, url, source, metadata, body, content_hash, origin, ingested_at,
+                         title_terms)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT(id) DO UPDATE SET title = excluded.title, date = excluded.date, url = excluded.url,
+        title_terms = excluded.title_terms,
         source = excluded.source, metadata = excluded.metadata, body = excluded.body,
         content_hash = excluded.content_hash, origin = excluded.origin, ingested_at = excluded.ingested_at
 """
@@ -235,11 +240,12 @@ class Store:
                                       [(a.id,) for a, _, _, existed in fresh if existed])
             await self.db.executemany(_UPSERT_STORY, [
                 (a.id, a.title, a.date.isoformat() if a.date else None, a.url, a.source,
-                 json.dumps(a.metadata, ensure_ascii=False, default=str), a.body, digest, origin, now)
-                for a, origin, digest, _ in fresh])
+                 json.dumps(a.metadata, ensure_ascii=False, default=str), a.body, digest, origin, now,
+                 title_terms)
+                for (a, origin, digest, _), (title_terms, _) in zip(fresh, analyzed)])
             await self.db.executemany(
                 'INSERT INTO passages (story_id, seq, start, "end", terms) VALUES (?, ?, ?, ?, ?)',
-                [(a.id, seq, start, end, terms) for (a, *_), passages in zip(fresh, analyzed)
+                [(a.id, seq, start, end, terms) for (a, *_), (_, passages) in zip(fresh, analyzed)
                  for seq, (start, end, terms) in enumerate(passages)])
             await self._bump_generation()
         report.updated += sum(1 for *_, existed in fresh if existed)
@@ -309,6 +315,10 @@ class Store:
             updates = await asyncio.to_thread(
                 lambda: [(" ".join(analyzer.terms(body[start:end])), pid) for pid, body, start, end in rows])
             await self.db.executemany("UPDATE passages SET terms = ? WHERE id = ?", updates)
+            async with self.db.execute("SELECT id, title FROM stories") as cur:
+                titles = await cur.fetchall()
+            await self.db.executemany("UPDATE stories SET title_terms = ? WHERE id = ?",
+                                      [(" ".join(analyzer.terms(title)), sid) for sid, title in titles])
             await self._bump_generation()
 
     # reading --------------------------------------------------------------------------------
@@ -342,9 +352,9 @@ class Store:
         async with self.db.execute("SELECT name, data FROM snapshot_blobs") as cursor:
             return {name: data for name, data in await cursor.fetchall()}
 
-    async def story_headers(self) -> list[tuple[str, str, str | None, str | None]]:
-        """(id, title, ISO date, url) of every story."""
-        async with self.db.execute("SELECT id, title, date, url FROM stories") as cursor:
+    async def story_headers(self) -> list[tuple[str, str, str | None, str | None, str]]:
+        """(id, title, ISO date, url, title terms) of every story."""
+        async with self.db.execute("SELECT id, title, date, url, title_terms FROM stories") as cursor:
             return list(await cursor.fetchall())
 
     async def stories(self, ids: Iterable[str]) -> dict[str, StoryRecord]:
@@ -390,9 +400,11 @@ class Store:
         return row[0] if row else None
 
 
-def _analyze(articles: list[Article], analyzer: Analyzer) -> list[list[tuple[int, int, str]]]:
-    return [[(start, end, " ".join(analyzer.terms(a.body[start:end])))
-             for start, end in passage_spans(a.body)] for a in articles]
+def _analyze(articles: list[Article], analyzer: Analyzer) -> list[tuple[str, list[tuple[int, int, str]]]]:
+    """Per article: its title's terms, and its passages' spans and terms."""
+    return [(" ".join(analyzer.terms(a.title)),
+             [(start, end, " ".join(analyzer.terms(a.body[start:end]))) for start, end in passage_spans(a.body)])
+            for a in articles]
 
 
 async def _migrate(db: aiosqlite.Connection) -> None:

@@ -105,17 +105,19 @@ async def test_a_question_without_searchable_words_gets_a_message(archive, quest
     assert "nothing to search for" in answer.message
 
 
-@pytest.mark.parametrize("question, options", [
-    ("NATO before 2021", {}),
-    ("NATO after 2021", {}),
-    ("NATO in 1987", {}),
-    ("NATO", {"since": date(2022, 1, 1)}),
-    ("NATO", {"until": date(2021, 10, 24)}),
-])
-async def test_a_date_range_without_the_story_finds_nothing(archive, question, options):
-    answer = await archive.ask(question, **options)
+@pytest.mark.parametrize("options", [{"since": date(2022, 1, 1)}, {"until": date(2021, 10, 24)}])
+async def test_a_date_option_without_the_story_finds_nothing(archive, options):
+    answer = await archive.ask("NATO", **options)
     assert answer.citations == []
     assert answer.message.startswith("Nothing in the archive matches")
+
+
+@pytest.mark.parametrize("question", ["NATO before 2021", "NATO after 2021", "NATO in 1987"])
+async def test_a_date_in_words_without_the_story_falls_back_with_a_note(archive, question):
+    """A date in the question may be when things happened, not when they were reported."""
+    answer = await archive.ask(question)
+    assert [c.story_id for c in answer.citations] == ["960351"]
+    assert answer.message.startswith("Nothing in the archive was reported")
 
 
 @pytest.mark.parametrize("question, options", [
@@ -183,7 +185,7 @@ async def test_a_phrase_ignores_case_and_spacing(cocoa_archive):
 
 
 @pytest.mark.parametrize("words, excluded, stories", [
-    ("cocoa prices", "Ghana", {"c1", "c3", "c4", "c5"}),
+    ("cocoa prices", "Ghana", {"c1", "c4"}),  # c3 and c5 say nothing of prices: below the floor
     ("cocoa", "Bahia", {"c2", "c3", "c4", "c5"}),
     ("cocoa", "london", {"c1", "c3", "c4"}),  # any case; c2 and c5 mention London
 ])
@@ -199,7 +201,7 @@ async def test_excluding_a_word_of_the_only_story_finds_nothing(archive):
 
 
 async def test_each_story_is_cited_once_with_its_best_passage(cocoa_archive):
-    answer = await cocoa_archive.ask("cocoa prices", k=10)
+    answer = await cocoa_archive.ask("cocoa", k=10)
     ids = [c.story_id for c in answer.citations]
     assert len(ids) == len(set(ids))
     assert set(ids) == {"c1", "c2", "c3", "c4", "c5"}

@@ -1,0 +1,79 @@
+"""Ranking stories for a question: each story's best passage by BM25, its title as evidence, and
+a floor below which a match is noise rather than an answer.
+
+The passage and title scores are `rank_bm25`'s, each over its own field; a story's score is its
+best passage's plus `TITLE_WEIGHT` times its title's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from retrieval.query import Query
+from retrieval.snapshot import Snapshot
+
+TITLE_WEIGHT = 1.5
+RELEVANCE_FLOOR = 0.4
+"""The least share of the question's term weight a story must match, in its best passage and
+title together, to be cited."""
+
+
+@dataclass(frozen=True)
+class RankedStory:
+    story: int       # position in snapshot.stories
+    doc: int         # its best passage
+    score: float
+    coverage: float  # share of the question's term weight found in the passage and title
+
+
+def rank_stories(snapshot: Snapshot, query: Query, required: list[str], limit: int
+                 ) -> tuple[list[RankedStory], bool]:
+    """Stories for `query`, best first, from the best `limit` passages and titles; and whether
+    that saw every matching passage (so asking with a larger limit would add nothing)."""
+    terms = query.terms
+    stories_ok = snapshot.stories_allowed(query.excluded, query.since, query.until)
+    allowed = snapshot.allowed(query.excluded, query.since, query.until, required)
+    hits = snapshot.index.search(terms, allowed, limit)
+    best: dict[int, tuple[int, float]] = {}
+    for doc, score in zip(hits.docs.tolist(), hits.scores.tolist()):
+        best.setdefault(int(snapshot.passage_story[doc]), (doc, score))
+    by_title = snapshot.titles.search(terms, stories_ok, limit)
+    _add_best_passages(snapshot, terms, allowed, [s for s in by_title.docs.tolist() if s not in best], best)
+    title_scores = _title_scores(snapshot, terms, list(best))
+    weights = snapshot.term_weights(terms)
+    total = sum(weights[t] for t in set(terms)) or 1.0
+    ranked = []
+    for story, (doc, score) in best.items():
+        title_terms = set(snapshot.stories[story].title_terms.split())
+        found = sum(weights[t] for t in set(terms)
+                    if t in title_terms or (doc >= 0 and snapshot.holds(doc, t)))
+        ranked.append(RankedStory(story, doc, score + TITLE_WEIGHT * title_scores.get(story, 0.0),
+                                  found / total))
+    ranked.sort(key=lambda r: (-r.score, r.doc))
+    return ranked, len(hits) < limit
+
+
+def _add_best_passages(snapshot: Snapshot, terms: list[str], allowed: np.ndarray | None,
+                       stories: list[int], best: dict[int, tuple[int, float]]) -> None:
+    """The best passage of each of `stories` (found by title); the first one if none matches."""
+    if not stories:
+        return
+    mask = np.isin(snapshot.passage_story, stories)
+    if allowed is not None:
+        mask &= allowed
+    hits = snapshot.index.search(terms, mask)
+    for doc, score in zip(hits.docs.tolist(), hits.scores.tolist()):
+        best.setdefault(int(snapshot.passage_story[doc]), (doc, score))
+    for doc in np.flatnonzero(mask).tolist():
+        best.setdefault(int(snapshot.passage_story[doc]), (doc, 0.0))
+
+
+def _title_scores(snapshot: Snapshot, terms: list[str], stories: list[int]) -> dict[int, float]:
+    if not stories:
+        return {}
+    mask = np.zeros(len(snapshot.stories), dtype=bool)
+    mask[stories] = True
+    hits = snapshot.titles.search(terms, mask)
+    return dict(zip(hits.docs.tolist(), hits.scores.tolist()))

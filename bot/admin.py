@@ -131,7 +131,7 @@ class _ProgressMessage:
             return
         self.last = now
         task = asyncio.get_running_loop().create_task(
-            _edit(self.message, f"Reloading the archive… {done}/{total} files, {stories:,} stories read"))
+            _edit(self.message, f"Reloading the archive… {done}/{total} files read, stories so far: {stories:,}"))
         self.pending.add(task)
         task.add_done_callback(self.pending.discard)
 

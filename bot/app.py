@@ -7,12 +7,14 @@ import logging
 import signal
 
 from telegram import BotCommand, Update
+from telegram.error import TimedOut
 from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
                           ContextTypes, InlineQueryHandler, MessageHandler, filters)
 
 from bot import admin, handlers
 from bot.config import Settings
 from bot.delivery import ResilientRateLimiter
+from bot.health import start_health_server
 from bot.logs import setup_logging
 from bot.runtime import Runtime, runtime
 from retrieval.service import ArchiveService
@@ -26,6 +28,8 @@ COMMANDS = [
     BotCommand("reload", "Reload the archive (admins)"),
 ]
 CONCURRENT_UPDATES = 64
+BOOTSTRAP_RETRIES = 5
+"""deleteWebhook / setWebhook at start: retried this often (timeouts too) before the start fails."""
 
 
 def build_application(settings: Settings, service: ArchiveService) -> Application:
@@ -91,6 +95,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if isinstance(update, Update):
         chat = update.effective_chat
         where = f" (update {update.update_id}, chat type {chat.type if chat else '-'})"
+    if isinstance(context.error, TimedOut):
+        # The request may well have taken effect (the answer sent): no retry, and no apology after it.
+        log.warning("a Bot API request timed out%s; it may have gone through, so it is not repeated", where)
+        return
     log.error("error while handling an update%s", where, exc_info=context.error)
     if isinstance(update, Update) and update.effective_message and update.effective_chat.type != "channel":
         try:
@@ -117,18 +125,29 @@ async def serve(app: Application, settings: Settings, stop: asyncio.Event,
     """Run `app` until `stop` is set: long polling, or a webhook when WEBHOOK_URL is set."""
     async with app:
         await app.start()
-        if settings.webhook_url:
-            await app.updater.start_webhook(
-                listen=settings.webhook_listen, port=settings.webhook_port,
-                url_path=_webhook_path(settings.webhook_url), webhook_url=settings.webhook_url,
-                secret_token=settings.webhook_secret, allowed_updates=Update.ALL_TYPES)
-        else:
-            await app.updater.start_polling(timeout=int(poll_timeout), poll_interval=0,
-                                            allowed_updates=Update.ALL_TYPES)
-        log.info("bot @%s is up (%s)", app.bot.username, "webhook" if settings.webhook_url else "polling")
-        await stop.wait()
-        await app.updater.stop()
-        await app.stop()
+        try:  # a failed start must still stop the app, or leaving `async with` hides the error
+            if settings.webhook_url:
+                await app.updater.start_webhook(
+                    listen=settings.webhook_listen, port=settings.webhook_port,
+                    url_path=_webhook_path(settings.webhook_url), webhook_url=settings.webhook_url,
+                    secret_token=settings.webhook_secret, allowed_updates=Update.ALL_TYPES,
+                    bootstrap_retries=BOOTSTRAP_RETRIES)
+            else:
+                await app.updater.start_polling(timeout=int(poll_timeout), poll_interval=0,
+                                                allowed_updates=Update.ALL_TYPES,
+                                                bootstrap_retries=BOOTSTRAP_RETRIES,
+                                                error_callback=_polling_failed)
+            log.info("bot @%s is up (%s)", app.bot.username, "webhook" if settings.webhook_url else "polling")
+            await stop.wait()
+        finally:
+            if app.updater.running:
+                await app.updater.stop()
+            await app.stop()
+
+
+def _polling_failed(error: Exception) -> None:
+    """getUpdates failed; the updater retries with a backoff: a warning, not an ERROR traceback."""
+    log.warning("getUpdates failed (%s); polling goes on", error)
 
 
 def _webhook_path(url: str) -> str:
@@ -142,6 +161,7 @@ async def run_bot(settings: Settings) -> int:
     setup_logging(settings.log_level, settings.log_format, [settings.token or "", settings.webhook_secret or ""])
     settings.require_token()
     service = await ArchiveService.open(settings.db_path, settings.retrieval)
+    health = None
     try:
         if not service.snapshot.passages and settings.archive_paths:
             report = await service.ingest(settings.archive_paths)
@@ -150,8 +170,11 @@ async def run_bot(settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        health = await start_health_server(settings, service)  # None unless HEALTH_PORT is set
         await serve(build_application(settings, service), settings, stop)
     finally:
+        if health is not None:
+            health.close()
         await service.close()
     log.info("bot stopped")
     return 0

@@ -4,6 +4,9 @@
     archive-bot ask "QUESTION" [--json]   answer one question (or one per line from stdin)
     archive-bot stats                     what the archive holds
     archive-bot run                       the Telegram bot (settings from the environment)
+    archive-bot health [--offline]        is the archive (and the token) fine? exit 0 or 1
+    archive-bot backup FILE               a consistent copy of the archive, safe while the bot runs
+    archive-bot restore FILE              put a backup in place of the archive (stop the bot first)
 
 `--db FILE` picks the archive file everywhere (default: $ARCHIVE_DB or data/archive.sqlite).
 """
@@ -13,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +25,7 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.render import render_text
 from retrieval.query import DateError, parse_date_option
 from retrieval.service import ArchiveService
-from retrieval.store import IngestReport
+from retrieval.store import ArchiveError, IngestReport
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,9 +38,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(args.command(args, settings)) or 0
     except (ConfigError, DateError) as error:
         print(f"archive-bot: {error}", file=sys.stderr)
-        return 2
+        return getattr(args, "config_exit_code", 2)
+    except ArchiveError as error:
+        print(f"archive-bot: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # the reader went away (`archive-bot ask ... | head`)
+        sys.stdout = open(os.devnull, "w")
+        return 0
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,6 +74,18 @@ def _parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="run the Telegram bot")
     run.set_defaults(command=_run)
+
+    health = commands.add_parser("health", help="check the archive, its index and the token (exit 0 or 1)")
+    health.add_argument("--offline", action="store_true", help="skip the token check (getMe)")
+    health.set_defaults(command=_health, config_exit_code=1)  # exit 2 means "reserved" to Docker
+
+    backup = commands.add_parser("backup", help="copy the archive consistently, even while the bot runs")
+    backup.add_argument("file", metavar="FILE", help="the backup file (or a directory for a dated one)")
+    backup.set_defaults(command=_backup)
+
+    restore = commands.add_parser("restore", help="replace the archive with a backup (stop the bot first)")
+    restore.add_argument("file", metavar="FILE", help="a file made by archive-bot backup")
+    restore.set_defaults(command=_restore)
     return parser
 
 
@@ -112,9 +134,57 @@ async def _stats(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
+    from telegram.error import InvalidToken, TelegramError
+
     from bot.app import run_bot
 
-    return await run_bot(settings)
+    try:
+        return await run_bot(settings)
+    except InvalidToken:  # its message holds the token
+        print("archive-bot: the Bot API rejected TELEGRAM_BOT_TOKEN: check it with @BotFather", file=sys.stderr)
+        return 2
+    except TelegramError as error:  # the Bot API unreachable at start: one line, and exit 1 to be restarted
+        print(f"archive-bot: could not start: {str(error).replace(settings.token or '', '[redacted]')}",
+              file=sys.stderr)
+        return 1
+
+
+async def _health(args: argparse.Namespace, settings: Settings) -> int:
+    import logging
+
+    from bot.maintenance import check_health
+
+    logging.disable(logging.CRITICAL)  # the verdict is one line; libraries' warnings would add more
+    health = await check_health(settings, offline=args.offline)
+    print(health.line([settings.token, settings.webhook_secret]), file=sys.stdout if health.ok else sys.stderr)
+    return 0 if health.ok else 1
+
+
+async def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.maintenance import backup
+    from retrieval.backup import BackupError
+
+    try:
+        copy = await backup(settings, args.file)
+    except BackupError as error:
+        print(f"archive-bot: backup failed: {error}", file=sys.stderr)
+        return 1
+    print(f"Backed up {settings.db_path} to {copy.summary()}; integrity check ok.")
+    return 0
+
+
+async def _restore(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.maintenance import restore
+    from retrieval.backup import BackupError
+
+    try:
+        restored, kept = await restore(settings, args.file)
+    except BackupError as error:
+        print(f"archive-bot: restore failed: {error}", file=sys.stderr)
+        return 1
+    print(f"Restored {args.file} into {restored.summary()}."
+          + (f" The archive it replaced is kept as {kept}." if kept else ""))
+    return 0
 
 
 def _stdin_lines():

@@ -39,6 +39,8 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8443
+    health_port: int = 0  # 0: no HTTP health path
+    health_listen: str = "127.0.0.1"
     allowed_chats: frozenset[int] = frozenset()
     rate_limit_per_minute: int = 20
     citations: int = 3
@@ -85,6 +87,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: bool = True)
         webhook_secret=secret,
         webhook_listen=env.get("WEBHOOK_LISTEN", "0.0.0.0"),
         webhook_port=_int(env, "WEBHOOK_PORT", 8443, 1, 65535),
+        health_port=_int(env, "HEALTH_PORT", 0, 0, 65535),
+        health_listen=env.get("HEALTH_LISTEN", "127.0.0.1"),
         allowed_chats=_ids(env, "ALLOWED_CHATS"),
         rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 20, 0, 10_000),
         citations=_int(env, "ANSWER_CITATIONS", 3, 1, 10),

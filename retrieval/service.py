@@ -30,6 +30,7 @@ EMPTY_ARCHIVE = "The archive is empty: ingest some stories first."
 DEFAULT_EXAMPLE = "What did the Kremlin say about NATO?"
 TITLE_DISCOUNT = 0.7
 """Title words say which story, not which sentence: they count less when choosing the quote."""
+QUOTE_REACH = 3000
 PAGE = 20
 """Passages fetched per story wanted, at first: several passages of one story often rank together."""
 
@@ -166,11 +167,18 @@ class ArchiveService:
                     continue
                 title_terms = set(snapshot.stories[r.story].title_terms.split())
                 own = {t: w * (TITLE_DISCOUNT if t in title_terms else 1.0) for t, w in weights.items()}
-                start, end = choose_quote(record.body, (0, len(record.body)), own, self.analyzer,
+                start, end = choose_quote(record.body, _around(record.body, span), own, self.analyzer,
                                           query.phrases, focus=span, cue=cue)
                 citations.append(Citation(record.id, record.title, record.date,
                                           record.body[start:end], r.score, record.url))
         return citations[:wanted]
+
+
+def _around(body: str, span: tuple[int, int]) -> tuple[int, int]:
+    """The paragraphs within QUOTE_REACH characters of `span`: where the quote may come from."""
+    start = body.rfind("\n\n", 0, max(0, span[0] - QUOTE_REACH)) + 1 if span[0] > QUOTE_REACH else 0
+    end = body.find("\n\n", span[1] + QUOTE_REACH)
+    return start, len(body) if end < 0 else end
 
 
 def _pages(items: list, size: int) -> list[list]:

@@ -91,6 +91,10 @@ BATCH = 500
 """Stories analyzed and committed together; each batch is one transaction."""
 
 
+class ArchiveError(RuntimeError):
+    """The archive file cannot be used by this program (e.g. made by a newer version)."""
+
+
 @dataclass
 class IngestReport:
     """What one ingest did."""
@@ -411,7 +415,7 @@ async def _migrate(db: aiosqlite.Connection) -> None:
     async with db.execute("PRAGMA user_version") as cursor:
         (version,) = await cursor.fetchone()
     if version > len(MIGRATIONS):
-        raise RuntimeError(f"the archive file has schema version {version}, newer than this "
+        raise ArchiveError(f"the archive file has schema version {version}, newer than this "
                            f"program knows ({len(MIGRATIONS)}): upgrade archive-bot")
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
         await db.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")

@@ -14,7 +14,7 @@ import numpy as np
 from retrieval.query import Query
 from retrieval.snapshot import Snapshot
 
-TITLE_WEIGHT = 1.5
+TITLE_WEIGHT = 1.0
 RELEVANCE_FLOOR = 0.4
 """The least share of the question's term weight a story must match, in its best passage and
 title together, to be cited."""

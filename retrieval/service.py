@@ -26,6 +26,7 @@ NO_WORDS = ("There is nothing to search for in that question: ask in words, "
 NOTHING_RELEVANT = "Nothing in the archive matches that question{period}. Try other words or a wider date range."
 OTHER_DATES = "Nothing in the archive was reported{period}; these stories from other dates match."
 NEVER_MENTIONED = "The archive never mentions {words}, so it cannot answer that."
+WHEN = "Reported on {date}:"
 EMPTY_ARCHIVE = "The archive is empty: ingest some stories first."
 DEFAULT_EXAMPLE = "What did the Kremlin say about NATO?"
 TITLE_DISCOUNT = 0.7
@@ -114,6 +115,9 @@ class ArchiveService:
                 found = await self._cite(snapshot, replace(query, since=None, until=None), offset + k + 1)
                 message = OTHER_DATES.format(period=_period(query)) if found else message
             citations, more = found[offset:offset + k], len(found) > offset + k
+            if citations and message is None and _asks_when(query.text) and citations[0].date:
+                day = citations[0].date
+                message = WHEN.format(date=f"{day.day} {day:%B %Y}")
         return Answer(question=query.text, citations=citations, more=more, message=message,
                       took_ms=(time.perf_counter() - started) * 1000)
 
@@ -183,6 +187,10 @@ def _around(body: str, span: tuple[int, int]) -> tuple[int, int]:
 
 def _pages(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def _asks_when(question: str) -> bool:
+    return question.lstrip("¿¡ ").casefold().startswith(("when ", "what date", "what day"))
 
 
 def _period(query: Query) -> str:

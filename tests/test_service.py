@@ -239,3 +239,15 @@ async def test_stats_count_what_the_archive_holds(cocoa_archive):
     assert stats["questions"] == 1
     assert stats["first_date"].startswith("1987-02-26") and stats["last_date"].startswith("2021-10-25")
     assert stats["last_ingest"]["added"] == 5
+
+
+async def test_a_when_question_puts_the_date_first(archive):
+    answer = await archive.ask("When did Lavrov announce the suspension?")
+    assert answer.message == "Reported on 25 October 2021:"
+    assert "Lavrov announced earlier" in answer.citations[0].quote
+
+
+async def test_an_unknown_name_is_answered_plainly(archive):
+    answer = await archive.ask("What did Zelensky say about NATO?")
+    assert answer.citations == []
+    assert "never mentions “Zelensky”" in answer.message

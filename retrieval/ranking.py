@@ -41,18 +41,24 @@ def rank_stories(snapshot: Snapshot, query: Query, required: list[str], limit: i
         best.setdefault(int(snapshot.passage_story[doc]), (doc, score))
     by_title = snapshot.titles.search(terms, stories_ok, limit)
     _add_best_passages(snapshot, terms, allowed, [s for s in by_title.docs.tolist() if s not in best], best)
-    title_scores = _title_scores(snapshot, terms, list(best))
-    weights = snapshot.term_weights(terms)
-    total = sum(weights[t] for t in set(terms)) or 1.0
-    ranked = []
-    for story, (doc, score) in best.items():
-        title_terms = set(snapshot.stories[story].title_terms.split())
-        found = sum(weights[t] for t in set(terms)
-                    if t in title_terms or (doc >= 0 and snapshot.holds(doc, t)))
-        ranked.append(RankedStory(story, doc, score + TITLE_WEIGHT * title_scores.get(story, 0.0),
-                                  found / total))
-    ranked.sort(key=lambda r: (-r.score, r.doc))
+    stories = np.fromiter(best, dtype=np.int64, count=len(best))
+    docs = np.asarray([doc for doc, _ in best.values()], dtype=np.int64)
+    scores = np.asarray([score for _, score in best.values()]) + TITLE_WEIGHT * _title_scores(snapshot, terms, stories)
+    coverage = _coverage(snapshot, terms, stories, docs)
+    order = np.lexsort((docs, -scores))
+    ranked = [RankedStory(int(stories[i]), int(docs[i]), float(scores[i]), float(coverage[i])) for i in order]
     return ranked, len(hits) < limit
+
+
+def _coverage(snapshot: Snapshot, terms: list[str], stories: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """Per story: the share of the question's term weight its best passage or its title holds."""
+    weights = snapshot.term_weights(terms)
+    found = np.zeros(len(stories))
+    for term in set(terms):
+        holds = np.isin(docs, snapshot.index.postings_of(term)[0])
+        holds |= np.isin(stories, snapshot.titles.postings_of(term)[0])
+        found += weights[term] * holds
+    return found / (sum(weights[t] for t in set(terms)) or 1.0)
 
 
 def _add_best_passages(snapshot: Snapshot, terms: list[str], allowed: np.ndarray | None,
@@ -70,10 +76,12 @@ def _add_best_passages(snapshot: Snapshot, terms: list[str], allowed: np.ndarray
         best.setdefault(int(snapshot.passage_story[doc]), (doc, 0.0))
 
 
-def _title_scores(snapshot: Snapshot, terms: list[str], stories: list[int]) -> dict[int, float]:
-    if not stories:
-        return {}
-    mask = np.zeros(len(snapshot.stories), dtype=bool)
-    mask[stories] = True
-    hits = snapshot.titles.search(terms, mask)
-    return dict(zip(hits.docs.tolist(), hits.scores.tolist()))
+def _title_scores(snapshot: Snapshot, terms: list[str], stories: np.ndarray) -> np.ndarray:
+    """The title BM25 score of each of `stories` (0 where the title holds no query term)."""
+    scores = np.zeros(len(snapshot.stories))
+    if len(stories):
+        mask = np.zeros(len(snapshot.stories), dtype=bool)
+        mask[stories] = True
+        hits = snapshot.titles.search(terms, mask)
+        scores[hits.docs] = hits.scores
+    return scores[stories]

@@ -87,7 +87,7 @@ def _ends_sentence(text: str, match: re.Match, end: int) -> bool:
         return False
     if not match.group().startswith(".") or match.group().startswith(".."):
         return True
-    word = _WORD_BEFORE.search(text, 0, match.start())
+    word = _WORD_BEFORE.search(text, max(0, match.start() - 40), match.start())
     if not word:
         return True
     token = word.group(1).lower().strip(".")

@@ -34,6 +34,8 @@ TITLE_DISCOUNT = 0.7
 QUOTE_REACH = 3000
 PAGE = 20
 """Passages fetched per story wanted, at first: several passages of one story often rank together."""
+MAX_PAGE = 20 * 4 ** 3
+"""Past this many passages per story wanted, what is left ranks too low to be relevant."""
 
 
 class ReloadInProgress(RuntimeError):
@@ -153,7 +155,7 @@ class ArchiveService:
         while True:
             ranked, complete = await asyncio.to_thread(rank_stories, snapshot, query, required, limit)
             relevant = [r for r in ranked if r.coverage >= RELEVANCE_FLOOR]
-            if len(relevant) >= wanted or complete:
+            if len(relevant) >= wanted or complete or limit >= MAX_PAGE * wanted:
                 break
             limit *= 4
         weights = snapshot.term_weights(query.terms)

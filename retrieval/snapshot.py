@@ -116,12 +116,6 @@ class Snapshot:
         return [w for w in words if any(t not in self.index.vocabulary and t not in self.titles.vocabulary
                                         for t in analyzer.terms(w))]
 
-    def holds(self, doc: int, term: str) -> bool:
-        """Whether passage `doc` holds `term`."""
-        docs, _ = self.index.postings_of(term)
-        at = int(np.searchsorted(docs, doc))
-        return at < len(docs) and int(docs[at]) == doc
-
     def to_blobs(self) -> dict[str, bytes]:
         postings = self.index.postings
         arrays = {"offsets": postings.offsets, "docs": postings.docs, "tfs": postings.tfs,

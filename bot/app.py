@@ -7,13 +7,13 @@ import logging
 import signal
 
 from telegram import BotCommand, Update
-from telegram.error import TimedOut
+from telegram.error import TelegramError, TimedOut
 from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
                           ContextTypes, InlineQueryHandler, MessageHandler, filters)
 
 from bot import admin, handlers
 from bot.config import Settings
-from bot.delivery import ResilientRateLimiter
+from bot.delivery import ResilientRateLimiter, is_transient
 from bot.health import start_health_server
 from bot.logs import setup_logging
 from bot.runtime import Runtime, runtime
@@ -29,7 +29,7 @@ COMMANDS = [
 ]
 CONCURRENT_UPDATES = 64
 BOOTSTRAP_RETRIES = 5
-"""deleteWebhook / setWebhook at start: retried this often (timeouts too) before the start fails."""
+"""getMe, deleteWebhook / setWebhook at start: tried this often (timeouts too) before the start fails."""
 
 
 def build_application(settings: Settings, service: ArchiveService) -> Application:
@@ -123,6 +123,7 @@ def _file_url(base_url: str) -> str:
 async def serve(app: Application, settings: Settings, stop: asyncio.Event,
                 poll_timeout: float = 10) -> None:
     """Run `app` until `stop` is set: long polling, or a webhook when WEBHOOK_URL is set."""
+    await _initialize(app)
     async with app:
         await app.start()
         try:  # a failed start must still stop the app, or leaving `async with` hides the error
@@ -143,6 +144,20 @@ async def serve(app: Application, settings: Settings, stop: asyncio.Event,
             if app.updater.running:
                 await app.updater.stop()
             await app.stop()
+
+
+async def _initialize(app: Application) -> None:
+    """`app.initialize()` (getMe), retried like the webhook set-up when the request fails in
+    passing (a timeout included: getMe changes nothing, so repeating it is safe)."""
+    for attempt in range(1, BOOTSTRAP_RETRIES + 1):
+        try:
+            await app.initialize()
+            return
+        except TelegramError as error:
+            if attempt == BOOTSTRAP_RETRIES or not (isinstance(error, TimedOut) or is_transient(error)):
+                raise
+            log.warning("getMe failed at start (%s); retry %d of %d", error, attempt, BOOTSTRAP_RETRIES)
+            await asyncio.sleep(attempt)
 
 
 def _polling_failed(error: Exception) -> None:

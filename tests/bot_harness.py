@@ -94,7 +94,7 @@ async def start_bot(api: BotAPIServer, folder: Path, **overrides) -> RunningBot:
     task = asyncio.create_task(serve(build_application(settings, service), settings, stop, poll_timeout=1))
     running = RunningBot(api, settings, service, archive, stop, task)
     if not settings.webhook_url:
-        await api.wait_for("getUpdates")
+        await api.wait_for("getUpdates", timeout=30)
     return running
 
 

@@ -269,3 +269,13 @@ async def test_token_never_appears_in_logs(bot, api, caplog):
     await bot.ask_private(SEED_QUESTION)
     assert api.token not in caplog.text
     assert api.token.split(":")[1] not in caplog.text
+
+
+async def test_a_get_me_timing_out_at_start_is_retried(api, tmp_path):
+    api.inject(Fault.slow(11), method="getMe")  # past the bot's 10 s read timeout
+    running = await start_bot(api, tmp_path)
+    try:
+        assert len([c for c in api.calls if c.method == "getMe"]) >= 2
+        assert_seed_answer(plain((await running.ask_private(SEED_QUESTION))[0]))
+    finally:
+        await stop_bot(running)

@@ -86,17 +86,17 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: bool = True)
         webhook_url=env.get("WEBHOOK_URL"),
         webhook_secret=secret,
         webhook_listen=env.get("WEBHOOK_LISTEN", "0.0.0.0"),
-        webhook_port=_int(env, "WEBHOOK_PORT", 8443, 1, 65535),
-        health_port=_int(env, "HEALTH_PORT", 0, 0, 65535),
+        webhook_port=_number(env, "WEBHOOK_PORT", 8443, 1, 65535, kind=int),
+        health_port=_number(env, "HEALTH_PORT", 0, 0, 65535, kind=int),
         health_listen=env.get("HEALTH_LISTEN", "127.0.0.1"),
         allowed_chats=_ids(env, "ALLOWED_CHATS"),
-        rate_limit_per_minute=_int(env, "RATE_LIMIT_PER_MINUTE", 20, 0, 10_000),
-        citations=_int(env, "ANSWER_CITATIONS", 3, 1, 10),
+        rate_limit_per_minute=_number(env, "RATE_LIMIT_PER_MINUTE", 20, 0, 10_000, kind=int),
+        citations=_number(env, "ANSWER_CITATIONS", 3, 1, 10, kind=int),
         record_question_text=_bool(env, "RECORD_QUESTION_TEXT"),
         retrieval=RetrievalSettings(
             language=env.get("ANALYZER_LANGUAGE", "english").lower(),
-            bm25=BM25Params(variant=variant, k1=_float(env, "BM25_K1", 1.5, 0.001, 100),
-                            b=_float(env, "BM25_B", 0.75, 0, 1)),
+            bm25=BM25Params(variant=variant, k1=_number(env, "BM25_K1", 1.5, 0.001, 100),
+                            b=_number(env, "BM25_B", 0.75, 0, 1)),
         ),
         log_level=_log_level(env.get("LOG_LEVEL", "INFO")),
         log_format=log_format,
@@ -114,21 +114,13 @@ def _ids(env: Mapping[str, str], name: str) -> frozenset[int]:
         raise ConfigError(f"{name} must be comma-separated numeric ids, got {env[name]!r}") from None
 
 
-def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _number(env: Mapping[str, str], name: str, default: float, low: float, high: float,
+            kind: type = float) -> float:
     try:
-        value = int(env.get(name, default))
+        value = kind(env.get(name, default))
     except ValueError:
-        raise ConfigError(f"{name} must be a whole number, got {env[name]!r}") from None
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
-    return value
-
-
-def _float(env: Mapping[str, str], name: str, default: float, low: float, high: float) -> float:
-    try:
-        value = float(env.get(name, default))
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {env[name]!r}") from None
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{name} must be {what}, got {env[name]!r}") from None
     if not low <= value <= high:
         raise ConfigError(f"{name} must be between {low} and {high}, got {value}")
     return value

@@ -101,22 +101,7 @@ def backup(source: str | Path, target: str | Path, *, pages: int = PAGES_PER_STE
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        src = _connect_read_only(source)
-        try:
-            dst = sqlite3.connect(partial)
-            try:
-                # One read transaction for every step: the copy is one instant of the archive.
-                src.execute("BEGIN")
-                src.execute("SELECT count(*) FROM sqlite_master").fetchone()
-                src.backup(dst, pages=pages,
-                           progress=(lambda _status, remaining, total: progress(total - remaining, total))
-                           if progress else None)
-                src.execute("COMMIT")
-                dst.execute("PRAGMA journal_mode=DELETE")  # a backup is one self-contained file
-            finally:
-                dst.close()
-        finally:
-            src.close()
+        _copy(source, partial, "DELETE", pages, progress)  # a backup is one self-contained file
         result = check(partial)
         if not result.ok:
             raise BackupError(f"the copy failed its check ({result.detail}); nothing was written")
@@ -148,16 +133,7 @@ def restore(backup_file: str | Path, target: str | Path) -> tuple[FileCheck, Pat
     kept = None
     partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
     try:
-        src = _connect_read_only(backup_file)
-        try:
-            dst = sqlite3.connect(partial)
-            try:
-                src.backup(dst)
-                dst.execute("PRAGMA journal_mode=WAL")  # as the bot keeps it
-            finally:
-                dst.close()
-        finally:
-            src.close()
+        _copy(backup_file, partial, "WAL")  # as the bot keeps it
         _fsync(partial)
         if target.exists():
             kept = target.with_name(f"{target.name}.before-restore-{_stamp()}")
@@ -198,6 +174,27 @@ def in_use(path: str | Path) -> bool:
         return False
     finally:
         os.close(fd)
+
+
+def _copy(source: Path, target: Path, journal_mode: str, pages: int = -1,
+          progress: Callable[[int, int], None] | None = None) -> None:
+    """SQLite's online backup of `source` into a new file `target`, in `pages`-page steps."""
+    src = _connect_read_only(source)
+    try:
+        dst = sqlite3.connect(target)
+        try:
+            # One read transaction for every step: the copy is one instant of the archive.
+            src.execute("BEGIN")
+            src.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            src.backup(dst, pages=pages,
+                       progress=(lambda _status, remaining, total: progress(total - remaining, total))
+                       if progress else None)
+            src.execute("COMMIT")
+            dst.execute(f"PRAGMA journal_mode={journal_mode}")
+        finally:
+            dst.close()
+    finally:
+        src.close()
 
 
 def _connect_read_only(path: Path) -> sqlite3.Connection:

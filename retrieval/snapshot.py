@@ -18,7 +18,8 @@ from functools import cached_property
 import numpy as np
 
 from retrieval.analysis import Analyzer
-from retrieval.index import BM25Index, BM25Params, Hits, Postings
+from retrieval.index import BM25Index, BM25Params, Hits
+from retrieval.postings import Postings
 from retrieval.store import Store
 
 NO_DATE = np.iinfo(np.int64).min

@@ -2,7 +2,9 @@
 a floor below which a match is noise rather than an answer.
 
 The passage and title scores are `rank_bm25`'s, each over its own field; a story's score is its
-best passage's plus `TITLE_WEIGHT` times its title's.
+best passage's plus `TITLE_WEIGHT` times its title's, times its coverage (the share of the
+question's term weight the two hold) to the power `COVERAGE_POWER`: a story that matches every
+word of the question ranks above one that matches a few of them many times.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ TITLE_WEIGHT = 1.0
 RELEVANCE_FLOOR = 0.4
 """The least share of the question's term weight a story must match, in its best passage and
 title together, to be cited."""
+COVERAGE_POWER = 1.5
+"""How strongly coverage scales a story's score (0 would rank by BM25 alone)."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ def rank_stories(snapshot: Snapshot, query: Query, required: list[str], limit: i
     docs = np.asarray([doc for doc, _ in best.values()], dtype=np.int64)
     scores = np.asarray([score for _, score in best.values()]) + TITLE_WEIGHT * _title_scores(snapshot, terms, stories)
     coverage = _coverage(snapshot, terms, stories, docs)
+    scores *= coverage ** COVERAGE_POWER
     order = np.lexsort((docs, -scores))
     ranked = [RankedStory(int(stories[i]), int(docs[i]), float(scores[i]), float(coverage[i])) for i in order]
     return ranked, len(hits) < limit

@@ -2,26 +2,23 @@
 
 `rank_bm25` is the definition (see docs/DESIGN.md, "Retrieval contract"). This index keeps
 inverted lists with each posting's contribution ("impact") precomputed by the very expression
-`rank_bm25`'s `get_scores` evaluates, and sums them in query order, so its scores equal
-`rank_bm25`'s for the passages it returns. A top-k search skips passages that provably cannot
-enter the top k (MaxScore): the rare terms' passages are scored first, and passages holding only
-common terms are left out once their best possible score falls below the k-th score found.
+`rank_bm25`'s `get_scores` evaluates, and a search sums them in query order (in compiled code,
+`kernels.py`), so its scores equal `rank_bm25`'s for the passages it returns, bit for bit for
+BM25Okapi and BM25L.
 """
 
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from retrieval.kernels import NO_FILTER, best_passages
 from retrieval.postings import Postings
 
 VARIANTS = ("okapi", "plus", "l")
-FIRST_CANDIDATES = 20_000
-"""Postings of the rarest query terms scored before the bound on the others is checked."""
 
 
 @dataclass(frozen=True)
@@ -78,12 +75,9 @@ class BM25Index:
         df = np.diff(postings.offsets)
         self.idf = self._idf(df)
         self.base = self.idf * params.effective_delta if params.variant == "plus" else np.zeros(len(df))
-        self.impacts = self._impacts(df)
-        nonempty = df > 0
-        self.best_gain = np.zeros(len(df))  # per term: the most a posting adds above `base`
-        if nonempty.any():
-            self.best_gain[nonempty] = np.maximum.reduceat(
-                self.impacts - np.repeat(self.base, df), postings.offsets[:-1][nonempty])
+        # what a posting adds above `base`, which every passage gets for every query term
+        impacts = self._impacts(df)
+        self.gains = impacts - np.repeat(self.base, df) if self.base.any() else impacts
 
     @classmethod
     def build(cls, documents: Iterable[Sequence[str]], params: BM25Params = BM25Params()) -> BM25Index:
@@ -137,63 +131,13 @@ class BM25Index:
                limit: int | None = None) -> Hits:
         """Passages holding a query term (and `allowed`, a bool mask, where given), ranked; with
         `limit`, exactly the best `limit` of them."""
-        known = [term for term in dict.fromkeys(query) if term in self.vocabulary]
-        if not known or not self.size:
+        terms = np.asarray([self.vocabulary[t] for t in query if t in self.vocabulary], dtype=np.int64)
+        if not len(terms) or not self.size or limit == 0:
             return Hits(np.empty(0, np.int64), np.empty(0, np.float64))
         if limit is None:
-            candidates = self._union(known, allowed)
-            scores = self._score(query, candidates)
-        else:
-            candidates, scores = self._top_candidates(query, known, allowed, limit)
-        order = np.lexsort((candidates, -scores))[:limit]
-        return Hits(candidates[order].astype(np.int64), scores[order])
-
-    def _top_candidates(self, query: Sequence[str], known: list[str], allowed: np.ndarray | None,
-                        limit: int) -> tuple[np.ndarray, np.ndarray]:
-        """Scored passages that surely include the best `limit`: the rarest terms' passages,
-        widened term by term until no passage with only the other terms could outscore them."""
-        by_rarity = sorted(known, key=self._length)
-        sizes = np.cumsum([self._length(t) for t in by_rarity])
-        taken = min(int(np.searchsorted(sizes, FIRST_CANDIDATES)) + 1, len(by_rarity))
-        while True:
-            rare, common = by_rarity[:taken], by_rarity[taken:]
-            candidates = self._union(rare, allowed)
-            scores = self._score(query, candidates)
-            if not common:
-                return candidates, scores
-            if len(candidates) >= limit:
-                kth = np.partition(scores, len(scores) - limit)[len(scores) - limit]
-                if self._bound(query, common) < kth:
-                    return candidates, scores
-            taken += 1
-
-    def _length(self, term: str) -> int:
-        lo, hi = self._range(term)
-        return hi - lo
-
-    def _union(self, terms: list[str], allowed: np.ndarray | None) -> np.ndarray:
-        lists = [self.postings.docs[slice(*self._range(t))] for t in terms]
-        candidates = lists[0] if len(lists) == 1 else np.unique(np.concatenate(lists))
-        return candidates[allowed[candidates]] if allowed is not None else candidates
-
-    def _score(self, query: Sequence[str], candidates: np.ndarray) -> np.ndarray:
-        """Exact scores of `candidates`, summed term by term in query order like rank_bm25."""
-        scores = np.zeros(len(candidates))
-        for term in query:
-            term_id = self.vocabulary.get(term)
-            if term_id is None:
-                continue  # rank_bm25 adds 0 for a term it never saw
-            lo, hi = int(self.offsets[term_id]), int(self.offsets[term_id + 1])
-            docs = self.postings.docs[lo:hi]
-            where = np.searchsorted(docs, candidates)
-            where[where == len(docs)] = 0
-            has = docs[where] == candidates
-            scores += np.where(has, self.impacts[lo:hi][where], self.base[term_id])
-        return scores
-
-    def _bound(self, query: Sequence[str], common: list[str]) -> float:
-        """The most a passage holding none but `common` terms can score, with a rounding margin."""
-        counts = Counter(query)
-        bound = sum(float(self.base[self.vocabulary[t]]) * n for t, n in counts.items() if t in self.vocabulary)
-        bound += sum(max(float(self.best_gain[self.vocabulary[t]]), 0.0) * counts[t] for t in common)
-        return bound + 1e-9 * (abs(bound) + 1)
+            limit = int(sum(self.offsets[t + 1] - self.offsets[t] for t in set(terms.tolist())))
+        docs, sums = best_passages(self.offsets, self.postings.docs, self.gains, terms,
+                                   NO_FILTER if allowed is None else allowed, max(limit, 1), self.size)
+        scores = sums + sum(float(self.base[t]) for t in terms.tolist())  # rank_bm25 adds 0 for unknown terms
+        order = np.lexsort((docs, -scores))
+        return Hits(docs[order], scores[order])

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from unittest.mock import patch
-
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
@@ -86,8 +84,7 @@ def test_the_seed_story_ranks_the_answering_paragraph_first(seed_dir, variant):
 def test_top_k_equals_the_head_of_the_full_ranking(variant, corpus, query, limit, data):
     allowed = np.asarray(data.draw(st.lists(st.booleans(), min_size=len(corpus), max_size=len(corpus))))
     index = BM25Index.build(corpus, BM25Params(variant=variant))
-    with patch("retrieval.index.FIRST_CANDIDATES", 1):  # prune from the rarest term on
-        for mask in (None, allowed):
-            full, top = index.search(query, mask), index.search(query, mask, limit=limit)
-            assert top.docs.tolist() == full.docs[:limit].tolist()
-            assert top.scores.tolist() == full.scores[:limit].tolist()
+    for mask in (None, allowed):
+        full, top = index.search(query, mask), index.search(query, mask, limit=limit)
+        assert top.docs.tolist() == full.docs[:limit].tolist()
+        assert top.scores.tolist() == full.scores[:limit].tolist()

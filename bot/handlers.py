@@ -5,9 +5,12 @@ Each handler finds the question in its kind of update and hands it to `reply_wit
 
 from __future__ import annotations
 
+import asyncio
 import html
 import logging
 import re
+from collections.abc import Awaitable
+from typing import TypeVar
 
 from telegram import (InlineKeyboardButton, InlineKeyboardMarkup, InlineQueryResultArticle,
                       InlineQueryResultsButton, InputTextMessageContent, Message, MessageEntity,
@@ -20,8 +23,11 @@ from bot.runtime import Runtime, runtime
 from retrieval.models import Answer
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_CALLBACK_BYTES = 64
+TYPING_AFTER = 0.5
+"""Seconds an answer may take before the chat is shown "typing…"."""
 INLINE_RESULTS = 10
 TIPS = ("Tips: use the names, places and things you are after (“Peskov NATO”), "
         "put exact wording in quotes, and add a date such as “in October 2021”.")
@@ -87,8 +93,8 @@ async def reply_with_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, 
         await message.reply_text(f"You are asking faster than I can read: try again in {wait:.0f} s.",
                                  do_quote=_quote(message))
         return
-    await _typing(context, chat.id, message.message_thread_id if message.is_topic_message else None)
-    answer = await rt.service.ask(question, k=rt.settings.citations)
+    answer = await _typing_if_slow(context, chat.id, message.message_thread_id if message.is_topic_message else None,
+                                   rt.service.ask(question, k=rt.settings.citations))
     await rt.service.record(answer, chat.type, rt.settings.record_question_text)
     log.info("answered chat_type=%s latency_ms=%.1f citations=%d", chat.type, answer.took_ms,
              len(answer.citations))
@@ -227,8 +233,16 @@ def _quote(message: Message):
     return message.build_reply_arguments(allow_sending_without_reply=True)
 
 
-async def _typing(context: ContextTypes.DEFAULT_TYPE, chat_id: int, thread_id: int | None) -> None:
-    try:
-        await context.bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=thread_id)
-    except Exception as error:  # non-essential: never stops an answer
-        log.warning("send_chat_action failed: %s", error)
+async def _typing_if_slow(context: ContextTypes.DEFAULT_TYPE, chat_id: int, thread_id: int | None,
+                          work: Awaitable[T]) -> T:
+    """`work`'s result; the chat is shown "typing…" if it takes more than TYPING_AFTER seconds.
+    (Most answers take milliseconds: a chat action for each would halve how many answers fit
+    under Telegram's flood limit.)"""
+    task = asyncio.ensure_future(work)
+    done, _ = await asyncio.wait({task}, timeout=TYPING_AFTER)
+    if not done:
+        try:
+            await context.bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=thread_id)
+        except Exception as error:  # non-essential: never stops an answer
+            log.warning("send_chat_action failed: %s", error)
+    return await task

@@ -53,6 +53,20 @@ async def test_private_question_is_answered_with_quote_and_date(bot):
     assert_seed_answer(plain(replies[0]))
 
 
+async def test_a_quick_answer_comes_without_a_typing_action(bot, api):
+    await bot.ask_private(SEED_QUESTION)
+    assert not api.sent("sendChatAction")
+
+
+async def test_a_slow_answer_shows_typing_first(bot, api, monkeypatch):
+    monkeypatch.setattr("bot.handlers.TYPING_AFTER", 0.0)  # every answer counts as slow
+    replies = await bot.ask_private(SEED_QUESTION)
+    [typing] = api.sent("sendChatAction")
+    assert typing.params["action"] == "typing" and int(typing.params["chat_id"]) == USER
+    assert api.calls.index(typing) < api.calls.index(replies[0])
+    assert_seed_answer(plain(replies[0]))
+
+
 async def test_start_and_help_explain_with_the_archive_itself(bot):
     for command in ("/start", "/help"):
         (reply,) = await bot.ask_private(command)

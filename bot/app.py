@@ -37,7 +37,7 @@ def build_application(settings: Settings, service: ArchiveService) -> Applicatio
     builder = (
         ApplicationBuilder()
         .token(settings.require_token())
-        .rate_limiter(ResilientRateLimiter())
+        .rate_limiter(ResilientRateLimiter(overall_max_rate=settings.messages_per_second))
         .concurrent_updates(CONCURRENT_UPDATES)
         .connection_pool_size(CONCURRENT_UPDATES + 8)
         .connect_timeout(5).read_timeout(10).write_timeout(10).pool_timeout(10)

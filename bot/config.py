@@ -43,6 +43,7 @@ class Settings:
     health_listen: str = "127.0.0.1"
     allowed_chats: frozenset[int] = frozenset()
     rate_limit_per_minute: int = 20
+    messages_per_second: float = 30  # Telegram's limit for a bot's messages across all chats
     citations: int = 3
     record_question_text: bool = False
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
@@ -91,6 +92,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: bool = True)
         health_listen=env.get("HEALTH_LISTEN", "127.0.0.1"),
         allowed_chats=_ids(env, "ALLOWED_CHATS"),
         rate_limit_per_minute=_number(env, "RATE_LIMIT_PER_MINUTE", 20, 0, 10_000, kind=int),
+        messages_per_second=_number(env, "MESSAGES_PER_SECOND", 30, 1, 1000),
         citations=_number(env, "ANSWER_CITATIONS", 3, 1, 10, kind=int),
         record_question_text=_bool(env, "RECORD_QUESTION_TEXT"),
         retrieval=RetrievalSettings(

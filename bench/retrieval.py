@@ -1,7 +1,7 @@
 """Retrieval speed: this archive's BM25 index against rank_bm25, tantivy, SQLite FTS5 and bm25s.
 
     python -m bench.retrieval [--passages N] [--json] [--workdir DIR] [--skip ANCHOR ...]
-    python -m bench.retrieval --bot [--passages N] [--users 50] [--no-limiter]
+    python -m bench.retrieval --bot [--passages N] [--users 50] [--messages-per-second 30]
 
 One run, one machine, every engine over the same passages of the replicated Reuters corpus
 (`bench.corpus`) and the same fixed questions (`bench/questions.txt`). Each engine builds in a
@@ -811,15 +811,10 @@ BOT_ADMIN = 4242
 FIRST_USER = 500_000
 
 
-def _bot_child_main(no_limiter: bool) -> int:
-    """`archive-bot run`, optionally without the Telegram flood limiter (to see what the code
-    itself can do); settings from the environment, as in production."""
-    from bot import app as bot_app
+def _bot_child_main() -> int:
+    """`archive-bot run`, its settings from the environment, as in production."""
     from bot.cli import main as cli_main
 
-    if no_limiter:
-        limiter = bot_app.ResilientRateLimiter
-        bot_app.ResilientRateLimiter = lambda: limiter(overall_max_rate=0, group_max_rate=0)
     return cli_main(["run"])
 
 
@@ -878,15 +873,15 @@ async def run_bot_bench(args, corpus: Corpus) -> dict:
     env = {"TELEGRAM_BOT_TOKEN": api.token, "TELEGRAM_BASE_URL": api.base_url,
            "TELEGRAM_BASE_FILE_URL": api.base_file_url, "ADMIN_IDS": str(BOT_ADMIN),
            "ARCHIVE_DB": str(db), "ARCHIVE_PATHS": f"{corpus.path},{extra}",
-           "RATE_LIMIT_PER_MINUTE": "10000", "WEBHOOK_URL": "",
+           "RATE_LIMIT_PER_MINUTE": "10000", "WEBHOOK_URL": "", "MESSAGES_PER_SECOND": str(args.messages_per_second),
            "LOG_LEVEL": os.environ.get("BENCH_BOT_LOG_LEVEL", "WARNING")}
-    argv = [sys.executable, "-m", "bench.retrieval", "--bot-child"] + (["--no-limiter"] if args.no_limiter else [])
+    argv = [sys.executable, "-m", "bench.retrieval", "--bot-child"]
     started = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(*argv, cwd=ROOT, env={**os.environ, **env},
                                                 stdout=sys.stderr, stderr=sys.stderr)
     sampler = _RSSSampler(proc.pid, interval=0.2)
     sampler.start()
-    result: dict = {"passages": corpus.passages, "limiter": not args.no_limiter, "users": args.users,
+    result: dict = {"passages": corpus.passages, "messages_per_second": args.messages_per_second, "users": args.users,
                     "reload_timeout_s": args.reload_timeout}
     try:
         while not any(c.method == "getUpdates" for c in api.calls):  # its first long poll arrived
@@ -1005,8 +1000,8 @@ def render_bot(result: dict) -> str:
              f"| during the reload: questions/s | {rl['whole_phase']['questions_per_s']} |",
              f"| bot process: start until polling s; peak RSS MB | {_fmt(result['bot_start_s'])}; {_fmt(result['bot_peak_rss_mb'], 0)} |",
              "",
-             f"{result['passages']:,} passages; Telegram flood limiter "
-             f"{'ON (as shipped: 30 requests/s with a chat_id)' if result['limiter'] else 'OFF (--no-limiter)'}; "
+             f"{result['passages']:,} passages; the bot's flood limiter at MESSAGES_PER_SECOND="
+             f"{result['messages_per_second']:g} (shipped default 30); "
              f"reload report: {rl['summary']}",
              _machine()]
     return "\n".join(lines)
@@ -1035,8 +1030,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="--bot: seconds between one user's questions (default 0.25)")
     parser.add_argument("--reload-timeout", type=float, default=900,
                         help="--bot: give up waiting for the reload's summary after this many seconds (default 900)")
-    parser.add_argument("--no-limiter", action="store_true",
-                        help="--bot: run the bot without Telegram's flood limiter")
+    parser.add_argument("--messages-per-second", type=float, default=30,
+                        help="--bot: the bot's MESSAGES_PER_SECOND, its flood limiter's rate (default 30, "
+                             "Telegram's usual limit; at most 1000)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--bot-child", action="store_true", help=argparse.SUPPRESS)
     return parser
@@ -1047,7 +1043,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.child:
         return _child_main(args.child)
     if args.bot_child:
-        return _bot_child_main(args.no_limiter)
+        return _bot_child_main()
     unknown = [a for a in args.skip if a.lower() not in ALIASES]
     if unknown:
         print(f"bench.retrieval: unknown anchor {', '.join(unknown)} (known: {', '.join(ANCHORS)})", file=sys.stderr)

@@ -121,6 +121,14 @@ class BM25Index:
         lo, hi = self._range(term)
         return self.postings.docs[lo:hi], self.postings.tfs[lo:hi]
 
+    def holding(self, term: str, docs: np.ndarray) -> np.ndarray:
+        """Per passage in `docs`, whether it holds `term` (a binary search per passage)."""
+        listed, _ = self.postings_of(term)
+        if not len(listed):
+            return np.zeros(len(docs), dtype=bool)
+        where = np.minimum(np.searchsorted(listed, docs), len(listed) - 1)
+        return listed[where] == docs
+
     def _range(self, term: str) -> tuple[int, int]:
         term_id = self.vocabulary.get(term)
         if term_id is None:

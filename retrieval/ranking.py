@@ -60,8 +60,7 @@ def _coverage(snapshot: Snapshot, terms: list[str], stories: np.ndarray, docs: n
     weights = snapshot.term_weights(terms)
     found = np.zeros(len(stories))
     for term in set(terms):
-        holds = np.isin(docs, snapshot.index.postings_of(term)[0])
-        holds |= np.isin(stories, snapshot.titles.postings_of(term)[0])
+        holds = snapshot.index.holding(term, docs) | snapshot.titles.holding(term, stories)
         found += weights[term] * holds
     return found / (sum(weights[t] for t in set(terms)) or 1.0)
 

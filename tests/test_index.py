@@ -88,3 +88,10 @@ def test_top_k_equals_the_head_of_the_full_ranking(variant, corpus, query, limit
         full, top = index.search(query, mask), index.search(query, mask, limit=limit)
         assert top.docs.tolist() == full.docs[:limit].tolist()
         assert top.scores.tolist() == full.scores[:limit].tolist()
+
+
+@given(corpus=_CORPUS, term=_TERM | st.just("unknown"), data=st.data())
+def test_holding_tells_which_passages_hold_a_term(corpus, term, data):
+    docs = np.asarray(data.draw(st.lists(st.integers(0, len(corpus) - 1), max_size=8)), dtype=np.int64)
+    holds = BM25Index.build(corpus).holding(term, docs)
+    assert holds.tolist() == [term in corpus[d] for d in docs.tolist()]

@@ -30,6 +30,9 @@ class Query:
     excluded: list[str] = field(default_factory=list)
     since: date | None = None
     until: date | None = None
+    date_terms: list[str] = field(default_factory=list)
+    """Analyzed terms of the dates read as filters ("in January 1988" -> januari, 1988): not
+    searched, since the filter does their work, but evidence for which sentence to quote."""
 
     @property
     def is_empty(self) -> bool:
@@ -50,6 +53,9 @@ _BETWEEN = re.compile(rf"\bbetween\s+(?P<a>{_WHEN_PLAIN})\s+and\s+(?P<b>{_WHEN_P
 _PHRASE = re.compile(r'["“”„«»]([^"“”„«»]+)["“”„«»]')
 _EXCLUDE = re.compile(r"(?:(?<=\s)|^)-(?P<word>[^\W_][\w'’.-]*)")
 _NAME = re.compile(r"\b[^\W\d_a-z][\w'’-]*|\b\w+[A-Z]\w*")  # Merkel, U.S, iPhone, COVID
+_FILLER = re.compile(r"\b(?:how\s+(?:much|many|long|big|large|high|low|fast|far|often|soon)|"
+                     r"happen(?:s|ed)?|going\s+to|tell\s+me|do\s+you\s+know|please)\b", re.IGNORECASE)
+"""Words that shape a question rather than name what it is about (stopwords aside)."""
 _WHEN_ALONE = re.compile(rf"^\s*{_WHEN}\s*$", re.IGNORECASE)
 
 
@@ -62,7 +68,8 @@ def parse_query(text: str, analyzer: Analyzer, since: date | None = None,
     rest = _PHRASE.sub(" ", rest)
     excluded = [term for word in _EXCLUDE.findall(rest) for term in analyzer.terms(word)]
     rest = _EXCLUDE.sub(" ", rest)
-    rest, word_since, word_until = _take_dates(rest)
+    rest, word_since, word_until, dates = _take_dates(rest)
+    rest = _FILLER.sub(" ", rest)
     searched = " ".join([rest, *phrases])
     terms = analyzer.terms(searched)
     return Query(
@@ -73,6 +80,7 @@ def parse_query(text: str, analyzer: Analyzer, since: date | None = None,
         excluded=excluded,
         since=_later(since, word_since),
         until=_earlier(until, word_until),
+        date_terms=analyzer.terms(" ".join(dates)),
     )
 
 
@@ -93,14 +101,17 @@ def cut(text: str, limit: int = MAX_QUESTION_CHARS) -> str:
     return head.rsplit(None, 1)[0] if " " in head else head
 
 
-def _take_dates(text: str) -> tuple[str, date | None, date | None]:
+def _take_dates(text: str) -> tuple[str, date | None, date | None, list[str]]:
+    """`text` without the dates it names as filters, the range they give, and the dates' words."""
     since = until = None
+    taken: list[str] = []
     if (match := _BETWEEN.search(text)):
         a, b = _WHEN_ALONE.match(match["a"]), _WHEN_ALONE.match(match["b"])
         if a and b:
             with contextlib.suppress(DateError):  # an impossible date stays words
                 since, until = _period(a)[0], _period(b)[1]
                 text = text[:match.start()] + " " + text[match.end():]
+                taken += [match["a"], match["b"]]
     for match in list(_DATE_FILTER.finditer(text)):
         try:
             first, last = _period(match)
@@ -118,7 +129,8 @@ def _take_dates(text: str) -> tuple[str, date | None, date | None]:
         except (DateError, OverflowError):  # 2021-13-45, year 0, after 9999: words, not a filter
             continue
         text = text.replace(match.group(0), " ", 1)
-    return text, since, until
+        taken.append(match.group(0)[len(match["op"]):])
+    return text, since, until, taken
 
 
 def _period(match: re.Match) -> tuple[date, date]:

@@ -16,6 +16,8 @@ LONG_QUOTE = 500
 PHRASE_BONUS = 100.0
 FOCUS_BONUS = 1.2
 CUE_BONUS = 1.5
+LEAD_BONUS = 1.5
+"""A news story's first sentence sums it up: windows starting there count this much more."""
 
 
 def answer_cue(question: str) -> re.Pattern | None:
@@ -50,7 +52,8 @@ def choose_quote(text: str, span: Span, weights: Mapping[str, float], analyzer: 
     """The span within `text[span]` to quote: the window of one or two sentences that scores best
     as a BM25 document among its sentences (term `weights` as idf), phrases first; windows inside
     `focus` (the passage that ranked best) count FOCUS_BONUS times more, windows holding the
-    question's `cue` CUE_BONUS times more."""
+    question's `cue` CUE_BONUS times more, windows starting the story (when `span` does)
+    LEAD_BONUS times more."""
     sentences = sentence_spans(text, *span) or [span]
     terms = [analyzer.terms(text[s:e]) for s, e in sentences]
     average = max(1.0, sum(map(len, terms)) / len(terms))
@@ -64,6 +67,8 @@ def choose_quote(text: str, span: Span, weights: Mapping[str, float], analyzer: 
                 score *= FOCUS_BONUS
             if cue and cue.search(window):
                 score *= CUE_BONUS
+            if first == 0 and span[0] == 0:
+                score *= LEAD_BONUS
             if score > best_score + 1e-9:
                 best, best_score = (first, last), score
     first, last = best

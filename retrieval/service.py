@@ -158,7 +158,7 @@ class ArchiveService:
             if len(relevant) >= wanted or complete or limit >= MAX_PAGE * wanted:
                 break
             limit *= 4
-        weights = snapshot.term_weights(query.terms)
+        weights = snapshot.term_weights(query.terms + query.date_terms)
         cue = answer_cue(query.text)
         citations: list[Citation] = []
         for page in _pages(relevant, 2 * wanted):

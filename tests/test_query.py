@@ -150,3 +150,23 @@ def test_parse_query_never_raises(text):
     assert len(query.text) <= MAX_QUESTION_CHARS
     assert query.is_empty == (not query.terms)
     assert not set(query.terms) & set(query.excluded)
+
+
+def test_the_dates_read_as_filters_keep_their_words_as_quote_evidence():
+    query = parse("What sales tax did Nakasone plan in January 1988?")
+    assert query.date_terms == ["januari", "1988"]
+    assert "1988" not in query.terms
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("How much cocoa arrived in Bahia?", ["cocoa", "arriv", "bahia"]),
+    ("How long must investors hold shares?", ["must", "investor", "hold", "share"]),
+    ("What happened with Combustion Engineering?", ["combust", "engin"]),
+    ("Is Cheyenne going to issue a news release?", ["cheyenn", "issu", "news", "releas"]),
+])
+def test_question_shaping_words_are_not_searched(text, expected):
+    assert parse(text).terms == expected
+
+
+def test_a_question_shaping_word_alone_is_still_a_word():
+    assert parse("long-term bonds").terms == ["long", "term", "bond"]

@@ -9,6 +9,7 @@ word of the question ranks above one that matches a few of them many times.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -53,6 +54,16 @@ def rank_stories(snapshot: Snapshot, query: Query, required: list[str], limit: i
     order = np.lexsort((docs, -scores))
     ranked = [RankedStory(int(stories[i]), int(docs[i]), float(scores[i]), float(coverage[i])) for i in order]
     return ranked, len(hits) < limit
+
+
+def stories_holding(snapshot: Snapshot, terms: Sequence[str]) -> set[int]:
+    """The stories (positions) that hold every one of `terms` in a passage or in the title."""
+    holding: set[int] | None = None
+    for term in dict.fromkeys(terms):
+        stories = set(snapshot.passage_story[snapshot.index.postings_of(term)[0]].tolist())
+        stories.update(snapshot.titles.postings_of(term)[0].tolist())
+        holding = stories if holding is None else holding & stories
+    return holding or set()
 
 
 def _coverage(snapshot: Snapshot, terms: list[str], stories: np.ndarray, docs: np.ndarray) -> np.ndarray:

@@ -17,7 +17,7 @@ from retrieval.index import BM25Params
 from retrieval.models import Answer, Citation
 from retrieval.query import Query, parse_query
 from retrieval.quotes import answer_cue, choose_quote, contains_phrase
-from retrieval.ranking import RELEVANCE_FLOOR, rank_stories
+from retrieval.ranking import RELEVANCE_FLOOR, rank_stories, stories_holding
 from retrieval.snapshot import Snapshot, load_snapshot
 from retrieval.store import IngestReport, Progress, Store, StoryRecord
 
@@ -113,8 +113,9 @@ class ArchiveService:
             message = None if found else NOTHING_RELEVANT.format(period=_period(query))
             if not found and since is None and until is None and (query.since or query.until):
                 # the date was in the question's words, and may be when things happened rather
-                # than when they were reported: look again without it
-                found = await self._cite(snapshot, replace(query, since=None, until=None), offset + k + 1)
+                # than when they were reported: look again without it, for stories that name it
+                undated = replace(query, since=None, until=None, terms=query.terms + query.date_terms)
+                found = await self._cite(snapshot, undated, offset + k + 1, mentioning=query.date_terms)
                 message = OTHER_DATES.format(period=_period(query)) if found else message
             citations, more = found[offset:offset + k], len(found) > offset + k
             if citations and message is None and _asks_when(query.text) and citations[0].date:
@@ -147,14 +148,17 @@ class ArchiveService:
             "latency_p95_ms": _percentile(latencies, 0.95),
         }
 
-    async def _cite(self, snapshot: Snapshot, query: Query, wanted: int) -> list[Citation]:
-        """The first `wanted` relevant stories, each quoted from its best passage. A story whose
-        best passage lacks a phrase is left out."""
+    async def _cite(self, snapshot: Snapshot, query: Query, wanted: int,
+                    mentioning: Sequence[str] = ()) -> list[Citation]:
+        """The first `wanted` relevant stories that hold every term of `mentioning`, each quoted
+        from its best passage. A story whose best passage lacks a phrase is left out."""
         required = [t for p in query.phrases for t in self.analyzer.terms(p)]
+        holding = stories_holding(snapshot, mentioning) if mentioning else None
         limit = PAGE * wanted
         while True:
             ranked, complete = await asyncio.to_thread(rank_stories, snapshot, query, required, limit)
-            relevant = [r for r in ranked if r.coverage >= RELEVANCE_FLOOR]
+            relevant = [r for r in ranked if r.coverage >= RELEVANCE_FLOOR
+                        and (holding is None or r.story in holding)]
             if len(relevant) >= wanted or complete or limit >= MAX_PAGE * wanted:
                 break
             limit *= 4

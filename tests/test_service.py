@@ -112,12 +112,22 @@ async def test_a_date_option_without_the_story_finds_nothing(archive, options):
     assert answer.message.startswith("Nothing in the archive matches")
 
 
-@pytest.mark.parametrize("question", ["NATO before 2021", "NATO after 2021", "NATO in 1987"])
-async def test_a_date_in_words_without_the_story_falls_back_with_a_note(archive, question):
+async def test_a_date_in_words_without_the_story_falls_back_to_stories_naming_it(cocoa_archive, tmp_path):
     """A date in the question may be when things happened, not when they were reported."""
-    answer = await archive.ask(question)
-    assert [c.story_id for c in answer.citations] == ["960351"]
+    path = tmp_path / "late.jsonl"
+    path.write_text(json.dumps({"id": "late", "title": "Cocoa review", "date": "1987-07-01",
+                                "body": "Ghana cocoa output rose in 1986, the board said."}), encoding="utf-8")
+    await cocoa_archive.ingest([path])
+    answer = await cocoa_archive.ask("Ghana cocoa output in 1986")
+    assert [c.story_id for c in answer.citations] == ["late"]
     assert answer.message.startswith("Nothing in the archive was reported")
+
+
+@pytest.mark.parametrize("question", ["NATO before 2021", "NATO after 2021", "NATO in 1987"])
+async def test_a_date_in_words_that_no_story_names_finds_nothing(archive, question):
+    answer = await archive.ask(question)
+    assert answer.citations == []
+    assert answer.message.startswith("Nothing in the archive matches")
 
 
 @pytest.mark.parametrize("question, options", [

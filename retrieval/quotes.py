@@ -17,6 +17,8 @@ PHRASE_BONUS = 100.0
 FOCUS_BONUS = 1.2
 CUE_BONUS = 1.5
 LEAD_BONUS = 1.5
+CUE_REACH = 2
+"""How many sentences a quote may grow by to take in the reason, date or figure asked for."""
 """A news story's first sentence sums it up: windows starting there count this much more."""
 
 
@@ -38,10 +40,19 @@ def answer_cue(question: str) -> re.Pattern | None:
     return None
 
 
-_REASON = re.compile(r"\b(?:because|due to|as a result|owing to|citing|reason|after|since)\b", re.I)
+_REASON = re.compile(r"\b(?:because|due to|as a result|owing to|citing|reason|after|since|in response to|"
+                     r"response to|in order to|so as to|aimed at)\b", re.I)
 _FIGURE = re.compile(r"\d")
-_WHEN = re.compile(r"\b(?:\d{4}|jan|feb|march|april|may|june|july|aug|sept?|oct|nov|dec|monday|tuesday|"
-                   r"wednesday|thursday|friday|saturday|sunday|yesterday|today|week|month|year)\w*", re.I)
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)\.?|january|february|march|april|june|july|" \
+         r"august|september|october|november|december"
+_WHEN = re.compile(rf"\b(?:(?:1[89]|20)\d\d|(?:{_MONTH})\s+\d{{1,2}}|\d{{1,2}}\s+(?:{_MONTH})|"
+                   rf"(?:in|by|from|until|since|before|after|early|late|mid|end of)\s+(?:{_MONTH})|"
+                   r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tomorrow|"
+                   r"(?:last|next|this|earlier|later)\s+(?:week|month|year|spring|summer|autumn|winter)|ago)\b", re.I)
+"""A point in time: a year, a day of a month, "in March", a weekday, "last week" ("four years"
+of something is a span, not a date)."""
+_ANSWER_CUES = (_REASON, _FIGURE, _WHEN)
+"""Cues that are the answer itself, not just a sign of it: a quote without one reaches for it."""
 _MODALS = {"can", "could", "will", "would", "should", "may", "might", "must", "does", "do", "did",
            "is", "are", "was", "were", "has", "have"}
 
@@ -72,12 +83,25 @@ def choose_quote(text: str, span: Span, weights: Mapping[str, float], analyzer: 
             if score > best_score + 1e-9:
                 best, best_score = (first, last), score
     first, last = best
+    if cue in _ANSWER_CUES and not cue.search(text, sentences[first][0], sentences[last][1]):
+        last = _extend_to_cue(text, sentences, first, last, cue)
     if first == last and last + 1 < len(sentences) and sentences[last][1] - sentences[first][0] < SHORT_QUOTE:
         last += 1
     start, end = _balance_quotes(text, sentences[first][0], sentences[last][1])
     if end - start > LONG_QUOTE:
         start, end = _around_match(text, start, end, weights, analyzer)
     return start, end
+
+
+def _extend_to_cue(text: str, sentences: list[Span], first: int, last: int, cue: re.Pattern) -> int:
+    """The last sentence of the quote: `last`, or one of the CUE_REACH sentences after it that
+    holds the `cue` (the reason, the date, the figure), if the quote stays within LONG_QUOTE."""
+    for after in range(last + 1, min(last + 1 + CUE_REACH, len(sentences))):
+        if sentences[after][1] - sentences[first][0] > LONG_QUOTE:
+            break
+        if cue.search(text, *sentences[after]):
+            return after
+    return last
 
 
 def _bm25(terms: list[str], weights: Mapping[str, float], average: float, k1: float = 1.5,

@@ -1,0 +1,49 @@
+"""Choosing the quote: which sentences of a story answer the question."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.analysis import Analyzer
+from retrieval.quotes import answer_cue, choose_quote
+
+ANALYZER = Analyzer()
+
+
+def quote(text: str, question: str, weights: dict[str, float]) -> str:
+    start, end = choose_quote(text, (0, len(text)), weights, ANALYZER, cue=answer_cue(question))
+    return text[start:end]
+
+
+@pytest.mark.parametrize("sentence, is_date", [
+    ("It left the market in 1978.", True),
+    ("The rule takes effect from March 13.", True),
+    ("Delegates agreed on Friday.", True),
+    ("The plan was announced last week.", True),
+    ("It follows four years of austerity.", False),
+    ("Prices may fall.", False),
+])
+def test_a_when_cue_is_a_point_in_time_not_a_span(sentence, is_date):
+    assert bool(answer_cue("When did it happen?").search(sentence)) is is_date
+
+
+def test_a_why_quote_reaches_for_the_reason_in_a_following_sentence():
+    text = ("The cooperative voted to dissolve the firm, its president said. "
+            "Most members voting favored it. "
+            "The directors recommended the move, citing falling volume and higher costs. "
+            "Trading continues until April.")
+    chosen = quote(text, "Why did the cooperative dissolve?", {"cooper": 5.0, "dissolv": 6.0})
+    assert chosen.startswith("The cooperative voted") and chosen.endswith("higher costs.")
+
+
+def test_a_quote_that_holds_the_cue_does_not_grow():
+    first = "The farm cooperative dissolved because its trading volume fell and its costs rose sharply."
+    text = first + " The directors met in April. Trading ended."
+    assert quote(text, "Why did the cooperative dissolve?", {"cooper": 5.0, "dissolv": 6.0}) == first
+
+
+def test_the_first_sentence_of_a_story_is_preferred_among_equals():
+    text = ("The council reached agreement on buffer stock rules, delegates said. "
+            "An earlier council meeting could not agree on buffer stock rules, they added.")
+    chosen = quote(text, "What did the council decide?", {"council": 5.0, "buffer": 6.0, "stock": 3.0, "rule": 4.0})
+    assert chosen.startswith("The council reached agreement")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import calendar
 import contextlib
 import re
+from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -30,6 +31,9 @@ class Query:
     excluded: list[str] = field(default_factory=list)
     since: date | None = None
     until: date | None = None
+    alternatives: dict[str, str] = field(default_factory=dict)
+    """Terms searched besides the question's own (at the end of `terms`), each mapped to the
+    question's term it stands for: "qtr" for "quarter", "tire" for "tyre"."""
     date_terms: list[str] = field(default_factory=list)
     """Analyzed terms of the dates read as filters ("in January 1988" -> januari, 1988): not
     searched, since the filter does their work, but evidence for which sentence to quote."""
@@ -56,6 +60,19 @@ _NAME = re.compile(r"\b[^\W\d_a-z][\w'’-]*|\b\w+[A-Z]\w*")  # Merkel, U.S, iPh
 _FILLER = re.compile(r"\b(?:how\s+(?:much|many|long|big|large|high|low|fast|far|often|soon)|"
                      r"happen(?:s|ed)?|going\s+to|tell\s+me|do\s+you\s+know|please)\b", re.IGNORECASE)
 """Words that shape a question rather than name what it is about (stopwords aside)."""
+ALIASES = (
+    # Reuters writes its own abbreviations; people write the words
+    ("quarter", "qtr"), ("quarterly", "qtly"), ("share", "shr"), ("million", "mln"),
+    ("billion", "bln"), ("dollar", "dlr"), ("dollars", "dlrs"), ("percent", "pct"), ("cents", "cts"),
+    ("sterling", "stg"), ("first", "1st"), ("second", "2nd"), ("third", "3rd"), ("fourth", "4th"),
+    ("months", "mths"), ("revenues", "revs"), ("government", "govt"), ("international", "intl"),
+    # British and American spellings
+    ("tyre", "tire"), ("aluminium", "aluminum"), ("labour", "labor"), ("programme", "program"),
+    ("defence", "defense"), ("centre", "center"), ("organisation", "organization"),
+    ("favour", "favor"), ("licence", "license"),
+)
+"""Words that mean the same in this archive: a question's word is searched with the others of
+its group."""
 _WHEN_ALONE = re.compile(rf"^\s*{_WHEN}\s*$", re.IGNORECASE)
 
 
@@ -71,10 +88,13 @@ def parse_query(text: str, analyzer: Analyzer, since: date | None = None,
     rest, word_since, word_until, dates = _take_dates(rest)
     rest = _FILLER.sub(" ", rest)
     searched = " ".join([rest, *phrases])
-    terms = analyzer.terms(searched)
+    terms = [t for t in analyzer.terms(searched) if t not in excluded]
+    alternatives = {alias: term for term in terms for alias in _aliases(analyzer).get(term, ())
+                    if alias not in terms and alias not in excluded}
     return Query(
         text=text,
-        terms=[t for t in terms if t not in excluded],
+        terms=terms + list(dict.fromkeys(alternatives)),
+        alternatives=alternatives,
         names=[w for w in dict.fromkeys(_NAME.findall(searched)) if not analyzer.is_stopword(w)],
         phrases=phrases,
         excluded=excluded,
@@ -82,6 +102,17 @@ def parse_query(text: str, analyzer: Analyzer, since: date | None = None,
         until=_earlier(until, word_until),
         date_terms=analyzer.terms(" ".join(dates)),
     )
+
+
+@lru_cache(maxsize=8)
+def _aliases(analyzer: Analyzer) -> dict[str, tuple[str, ...]]:
+    """Each analyzed term of ALIASES -> the other terms of its groups."""
+    table: dict[str, dict[str, None]] = {}
+    for group in ALIASES:
+        terms = [t for word in group for t in analyzer.terms(word)]
+        for term in terms:
+            table.setdefault(term, {}).update(dict.fromkeys(t for t in terms if t != term))
+    return {term: tuple(others) for term, others in table.items()}
 
 
 def parse_date_option(value: str, end: bool = False) -> date:

@@ -33,13 +33,20 @@ def answer_cue(question: str) -> re.Pattern | None:
         return _REASON
     if first == "how" and len(words) > 1 and words[1] in ("much", "many", "big", "large", "high", "low"):
         return _FIGURE
-    if first == "when":
+    if asks_when(question):
         return _WHEN
     if first in _MODALS:
         return re.compile(rf"\b{first}(?:not|n't| not)?\b", re.IGNORECASE)
     return None
 
 
+def asks_when(question: str) -> bool:
+    """Whether the question asks for a point in time ("When ...?", "By what date ...?")."""
+    return bool(_ASKS_WHEN.match(question))
+
+
+_ASKS_WHEN = re.compile(r"\W*(?:when\b|(?:(?:by|from|until|since|on|at)\s+)?what\s+(?:date|day|time)\b|"
+                        r"how\s+soon\b)", re.IGNORECASE)
 _REASON = re.compile(r"\b(?:because|due to|as a result|owing to|citing|reason|after|since|in response to|"
                      r"response to|in order to|so as to|aimed at)\b", re.I)
 _FIGURE = re.compile(r"\d")

@@ -49,7 +49,7 @@ def rank_stories(snapshot: Snapshot, query: Query, required: list[str], limit: i
     stories = np.fromiter(best, dtype=np.int64, count=len(best))
     docs = np.asarray([doc for doc, _ in best.values()], dtype=np.int64)
     scores = np.asarray([score for _, score in best.values()]) + TITLE_WEIGHT * _title_scores(snapshot, terms, stories)
-    coverage = _coverage(snapshot, terms, stories, docs)
+    coverage = _coverage(snapshot, query, stories, docs)
     scores *= coverage ** COVERAGE_POWER
     order = np.lexsort((docs, -scores))
     ranked = [RankedStory(int(stories[i]), int(docs[i]), float(scores[i]), float(coverage[i])) for i in order]
@@ -66,14 +66,18 @@ def stories_holding(snapshot: Snapshot, terms: Sequence[str]) -> set[int]:
     return holding or set()
 
 
-def _coverage(snapshot: Snapshot, terms: list[str], stories: np.ndarray, docs: np.ndarray) -> np.ndarray:
-    """Per story: the share of the question's term weight its best passage or its title holds."""
-    weights = snapshot.term_weights(terms)
-    found = np.zeros(len(stories))
-    for term in set(terms):
-        holds = snapshot.index.holding(term, docs) | snapshot.titles.holding(term, stories)
-        found += weights[term] * holds
-    return found / (sum(weights[t] for t in set(terms)) or 1.0)
+def _coverage(snapshot: Snapshot, query: Query, stories: np.ndarray, docs: np.ndarray) -> np.ndarray:
+    """Per story: the share of the question's term weight its best passage or its title holds;
+    a term counts as held when one of its alternatives is."""
+    weights = snapshot.term_weights(query.terms)
+    held: dict[str, np.ndarray] = {}
+    for term in set(query.terms):
+        holds = np.isin(docs, snapshot.index.postings_of(term)[0])
+        holds |= np.isin(stories, snapshot.titles.postings_of(term)[0])
+        own = query.alternatives.get(term, term)
+        held[own] = held[own] | holds if own in held else holds
+    found = sum((weights[term] * holds for term, holds in held.items()), np.zeros(len(stories)))
+    return found / (sum(weights[term] for term in held) or 1.0)
 
 
 def _add_best_passages(snapshot: Snapshot, terms: list[str], allowed: np.ndarray | None,

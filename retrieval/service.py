@@ -16,7 +16,7 @@ from retrieval.analysis import Analyzer
 from retrieval.index import BM25Params
 from retrieval.models import Answer, Citation
 from retrieval.query import Query, parse_query
-from retrieval.quotes import answer_cue, choose_quote, contains_phrase
+from retrieval.quotes import answer_cue, asks_when, choose_quote, contains_phrase
 from retrieval.ranking import RELEVANCE_FLOOR, rank_stories, stories_holding
 from retrieval.snapshot import Snapshot, load_snapshot
 from retrieval.store import IngestReport, Progress, Store, StoryRecord
@@ -118,7 +118,7 @@ class ArchiveService:
                 found = await self._cite(snapshot, undated, offset + k + 1, mentioning=query.date_terms)
                 message = OTHER_DATES.format(period=_period(query)) if found else message
             citations, more = found[offset:offset + k], len(found) > offset + k
-            if citations and message is None and _asks_when(query.text) and citations[0].date:
+            if citations and message is None and asks_when(query.text) and citations[0].date:
                 day = citations[0].date
                 message = WHEN.format(date=f"{day.day} {day:%B %Y}")
         return Answer(question=query.text, citations=citations, more=more, message=message,
@@ -193,10 +193,6 @@ def _around(body: str, span: tuple[int, int]) -> tuple[int, int]:
 
 def _pages(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
-
-
-def _asks_when(question: str) -> bool:
-    return question.lstrip("¿¡ ").casefold().startswith(("when ", "what date", "what day"))
 
 
 def _period(query: Query) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from retrieval.analysis import Analyzer
-from retrieval.quotes import answer_cue, choose_quote
+from retrieval.quotes import answer_cue, asks_when, choose_quote
 
 ANALYZER = Analyzer()
 
@@ -47,3 +47,14 @@ def test_the_first_sentence_of_a_story_is_preferred_among_equals():
             "An earlier council meeting could not agree on buffer stock rules, they added.")
     chosen = quote(text, "What did the council decide?", {"council": 5.0, "buffer": 6.0, "stock": 3.0, "rule": 4.0})
     assert chosen.startswith("The council reached agreement")
+
+
+@pytest.mark.parametrize("question, is_when", [
+    ("When did Lavrov announce it?", True),
+    ("By what date will Firestone shut the plants?", True),
+    ("From what date will the mission stop working?", True),
+    ("What did Lavrov announce?", False),
+    ("Whenever", False),
+])
+def test_questions_asking_for_a_point_in_time(question, is_when):
+    assert asks_when(question) is is_when

@@ -6,8 +6,6 @@ Stories and questions go through the same `Analyzer`, so a question's terms meet
 from __future__ import annotations
 
 import re
-from functools import lru_cache
-
 import snowballstemmer
 
 ANALYZER_VERSION = 2
@@ -30,11 +28,16 @@ ENGLISH_STOPWORDS = frozenset(
 
 STOPWORDS = {"english": ENGLISH_STOPWORDS}
 
+# Every token starts with a letter or digit, matched first so that the regex engine can skip to
+# the next one quickly; the lookbehinds then pick the alternative the first character allows:
 _WORD = re.compile(
-    r"(?:[^\W\d_]\.){2,}"           # acronyms with dots: U.S., U.K.
-    r"|\d+(?:[.,]\d+)+"              # numbers with separators: 6.4, 155,221
-    r"|[^\W_]+(?:['’][^\W_]+)*"      # words, apostrophes inside: alliance's, don't
+    r"[^\W_](?:"
+    r"(?<=[^\W\d_])\.(?:[^\W\d_]\.)+"   # acronyms with dots: U.S., U.K.
+    r"|(?<=\d)\d*(?:[.,]\d+)+"           # numbers with separators: 6.4, 155,221
+    r"|[^\W_]*(?:['’][^\W_]+)*)"         # words, apostrophes inside: alliance's, don't
 )
+TERM_CACHE = 1_000_000
+"""Distinct words whose terms an analyzer remembers before it starts afresh."""
 
 
 class Analyzer:
@@ -45,7 +48,8 @@ class Analyzer:
             raise ValueError(f"no Snowball stemmer for language {language!r}")
         self.language = language
         self.stopwords: frozenset[str] = STOPWORDS.get(language, frozenset()) if stopwords else frozenset()
-        self._stem = lru_cache(maxsize=500_000)(snowballstemmer.stemmer(language).stemWord)
+        self._stem = snowballstemmer.stemmer(language).stemWord
+        self._terms: dict[str, str] = {}  # word as matched -> its term, "" for a stopword
 
     @property
     def key(self) -> str:
@@ -58,9 +62,26 @@ class Analyzer:
 
     def terms(self, text: str) -> list[str]:
         """Index terms: words without stopwords, stemmed; order and repeats kept."""
-        stem, stop = self._stem, self.stopwords
-        return [stem(word) if word.isalpha() else word
-                for word in self.words(text) if word not in stop]
+        known = self._terms
+        words = _WORD.findall(text.casefold())
+        try:
+            return list(filter(None, map(known.__getitem__, words)))
+        except KeyError:
+            pass
+        for word in set(words).difference(known):
+            known[word] = self._term(_normalize(word))
+        if len(known) > TERM_CACHE:
+            self._terms = {}  # a new dict, not clear(): another thread may be reading this one
+        return list(filter(None, map(known.__getitem__, words)))
+
+    def _term(self, word: str) -> str:
+        if word in self.stopwords:
+            return ""
+        return self._stem(word) if word.isalpha() else word
+
+    def __reduce__(self) -> tuple:
+        """Pickled as its settings (for worker processes), without its cache."""
+        return type(self), (self.language, bool(self.stopwords))
 
     def is_stopword(self, word: str) -> bool:
         return _normalize(word.casefold()) in self.stopwords

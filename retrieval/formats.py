@@ -242,21 +242,26 @@ def _read_jsonl(path: Path) -> Iterator[Article | Problem]:
                 if chunk is not None and not chunk.strip():
                     continue
                 seen_any = True
-                try:
-                    if chunk is None:
-                        raise FormatError(f"line longer than {MAX_STORY_BYTES // 2**20} MB")
-                    yield parse_record(json.loads(_decode(chunk)))
-                except json.JSONDecodeError as error:
-                    yield Problem(str(path), number, f"not valid JSON: {error.msg}")
-                except RecursionError:
-                    yield Problem(str(path), number, "not valid JSON: nested too deeply")
-                except FormatError as error:
-                    yield Problem(str(path), number, error.reason)
+                yield parse_line(str(path), number, chunk)
     except (EOFError, gzip.BadGzipFile, zlib.error) as error:
         yield Problem(str(path), number + 1 if number else None, f"corrupt or truncated gzip: {error}")
         return
     if not seen_any:
         yield Problem(str(path), None, "empty file")
+
+
+def parse_line(path: str, number: int, chunk: bytes | None) -> Article | Problem:
+    """One line of a JSON Lines file (None: a line too long to read) as an Article, or why not."""
+    try:
+        if chunk is None:
+            raise FormatError(f"line longer than {MAX_STORY_BYTES // 2**20} MB")
+        return parse_record(json.loads(_decode(chunk)))
+    except json.JSONDecodeError as error:
+        return Problem(path, number, f"not valid JSON: {error.msg}")
+    except RecursionError:
+        return Problem(path, number, "not valid JSON: nested too deeply")
+    except FormatError as error:
+        return Problem(path, number, error.reason)
 
 
 def _read_csv(path: Path) -> Iterator[Article | Problem]:

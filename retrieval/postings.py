@@ -1,12 +1,19 @@
-"""Inverted lists: for each term, the passages that hold it and how often, in compressed-row form."""
+"""Inverted lists: for each term, the passages that hold it and how often, in compressed-row form.
+
+Built with numpy sorts over whole arrays rather than a counter per passage: an archive of a
+million passages holds some 25 million postings.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import chain, islice
 
 import numpy as np
+
+CHUNK = 50_000
+"""Passages turned into term ids at a time (bounds the memory of the split strings)."""
 
 
 @dataclass(frozen=True)
@@ -22,26 +29,49 @@ class Postings:
 
     @classmethod
     def from_documents(cls, documents: Iterable[Sequence[str]]) -> Postings:
+        """From token lists, one per passage."""
         vocabulary: dict[str, int] = {}
-        term_ids: list[int] = []
-        doc_ids: list[int] = []
-        tfs: list[int] = []
-        lengths: list[int] = []
-        for doc, tokens in enumerate(documents):
-            lengths.append(len(tokens))
-            for term, tf in Counter(tokens).items():
-                term_ids.append(vocabulary.setdefault(term, len(vocabulary)))
-                doc_ids.append(doc)
-                tfs.append(tf)
-        return cls.from_triples(list(vocabulary), np.asarray(term_ids, dtype=np.int64),
-                                np.asarray(doc_ids, dtype=np.int32), np.asarray(tfs, dtype=np.int32),
-                                np.asarray(lengths, dtype=np.int32))
+        ids, lengths = [], []
+        documents = iter(documents)
+        while chunk := list(islice(documents, CHUNK)):
+            tokens = list(chain.from_iterable(chunk))
+            ids.append(_term_ids(tokens, vocabulary))
+            lengths.append(np.fromiter(map(len, chunk), dtype=np.int32, count=len(chunk)))
+        return cls.from_token_ids(list(vocabulary), _joined(ids, np.int32), _joined(lengths, np.int32))
+
+    @classmethod
+    def from_texts(cls, texts: Sequence[str]) -> Postings:
+        """From space-separated terms, one string per passage (as the store keeps them)."""
+        vocabulary: dict[str, int] = {}
+        ids, lengths = [], []
+        for start in range(0, len(texts), CHUNK):
+            chunk = texts[start:start + CHUNK]
+            joined = "\n".join(chunk)
+            tokens = joined.split()
+            counts = _words_per_line(joined, len(chunk))
+            if counts.sum() != len(tokens):  # other whitespace than single spaces: split each
+                return cls.from_documents(text.split() for text in texts)
+            ids.append(_term_ids(tokens, vocabulary))
+            lengths.append(counts)
+        return cls.from_token_ids(list(vocabulary), _joined(ids, np.int32), _joined(lengths, np.int32))
+
+    @classmethod
+    def from_token_ids(cls, terms: list[str], token_ids: np.ndarray, lengths: np.ndarray) -> Postings:
+        """From every passage's tokens as ids into `terms`, passage after passage (`lengths`)."""
+        doc = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        pairs = (doc << 32) | token_ids.astype(np.int64)
+        pairs.sort()
+        first = np.flatnonzero(np.concatenate([pairs[:1] == pairs[:1], pairs[1:] != pairs[:-1]]))
+        tfs = np.diff(np.append(first, len(pairs))).astype(np.int32)
+        pairs = pairs[first]
+        return cls.from_triples(terms, pairs & 0xFFFFFFFF, (pairs >> 32).astype(np.int32), tfs,
+                                lengths.astype(np.int32))
 
     @classmethod
     def from_triples(cls, terms: list[str], term_ids: np.ndarray, docs: np.ndarray, tfs: np.ndarray,
                      doc_lengths: np.ndarray) -> Postings:
         """From (term, passage, tf) triples, passages ascending within each term."""
-        order = np.argsort(term_ids, kind="stable")
+        order = _stable_order(term_ids.astype(np.int64))
         offsets = np.zeros(len(terms) + 1, dtype=np.int64)
         np.cumsum(np.bincount(term_ids, minlength=len(terms)), out=offsets[1:])
         return cls(terms, offsets, docs[order], tfs[order], doc_lengths)
@@ -53,6 +83,8 @@ class Postings:
     def without(self, keep: np.ndarray) -> Postings:
         """These postings with only the passages where `keep` is true, renumbered in order;
         terms left without passages are dropped."""
+        if keep.all():
+            return self
         renumber = np.cumsum(keep, dtype=np.int64) - 1
         kept = keep[self.docs]
         term_ids = self.term_of_posting[kept]
@@ -64,23 +96,56 @@ class Postings:
         return Postings(terms, offsets, renumber[self.docs[kept]].astype(np.int32),
                         self.tfs[kept], self.doc_lengths[keep])
 
-    def plus(self, documents: Sequence[Sequence[str]]) -> Postings:
-        """These postings with `documents` appended as new passages after the existing ones."""
-        vocabulary = {term: i for i, term in enumerate(self.terms)}
-        terms = list(self.terms)
-        start = len(self.doc_lengths)
-        term_ids, docs, tfs = [], [], []
-        for doc, tokens in enumerate(documents, start):
-            for term, tf in Counter(tokens).items():
-                if term not in vocabulary:
-                    vocabulary[term] = len(terms)
-                    terms.append(term)
-                term_ids.append(vocabulary[term])
-                docs.append(doc)
-                tfs.append(tf)
-        return Postings.from_triples(
-            terms,
-            np.concatenate([self.term_of_posting, np.asarray(term_ids, dtype=np.int64)]),
-            np.concatenate([self.docs, np.asarray(docs, dtype=np.int32)]),
-            np.concatenate([self.tfs, np.asarray(tfs, dtype=np.int32)]),
-            np.concatenate([self.doc_lengths, np.asarray([len(d) for d in documents], dtype=np.int32)]))
+    def plus(self, other: Postings) -> Postings:
+        """These postings with `other`'s passages appended after the existing ones: each term's
+        new postings go after its old ones, placed by offset arithmetic, without a sort."""
+        known = {term: i for i, term in enumerate(self.terms)}
+        terms = self.terms + [term for term in other.terms if term not in known]
+        known.update((term, i) for i, term in enumerate(terms[len(self.terms):], len(self.terms)))
+        target = np.fromiter(map(known.__getitem__, other.terms), dtype=np.int64, count=len(other.terms))
+        old_counts = np.zeros(len(terms), dtype=np.int64)
+        old_counts[:len(self.terms)] = np.diff(self.offsets)
+        new_counts = np.zeros(len(terms), dtype=np.int64)
+        new_counts[target] = np.diff(other.offsets)
+        offsets = np.zeros(len(terms) + 1, dtype=np.int64)
+        np.cumsum(old_counts + new_counts, out=offsets[1:])
+        # a posting moves by the new postings of the terms before its own (and, if new, its term's old ones)
+        old_at = np.arange(len(self.docs), dtype=np.int64) + np.repeat(
+            offsets[:len(self.terms)] - self.offsets[:-1], old_counts[:len(self.terms)])
+        new_at = np.arange(len(other.docs), dtype=np.int64) + np.repeat(
+            offsets[target] + old_counts[target] - other.offsets[:-1], np.diff(other.offsets))
+        docs = np.empty(len(self.docs) + len(other.docs), dtype=np.int32)
+        tfs = np.empty(len(docs), dtype=np.int32)
+        docs[old_at], tfs[old_at] = self.docs, self.tfs
+        docs[new_at], tfs[new_at] = other.docs + len(self.doc_lengths), other.tfs
+        return Postings(terms, offsets, docs, tfs, np.concatenate([self.doc_lengths, other.doc_lengths]))
+
+
+def _term_ids(tokens: list[str], vocabulary: dict[str, int]) -> np.ndarray:
+    """`tokens` as ids, new terms added to `vocabulary` in the order first seen."""
+    for token in dict.fromkeys(tokens):
+        vocabulary.setdefault(token, len(vocabulary))
+    return np.fromiter(map(vocabulary.__getitem__, tokens), dtype=np.int32, count=len(tokens))
+
+
+def _words_per_line(text: str, lines: int) -> np.ndarray:
+    """Space-separated words on each of the `lines` lines of `text` (no empty words assumed)."""
+    data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    ends = np.append(np.flatnonzero(data == 10), len(data))
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    spaces = np.searchsorted(np.flatnonzero(data == 32), ends)
+    counts = np.diff(np.concatenate([[0], spaces])) + 1
+    counts[ends == starts] = 0
+    return counts.astype(np.int32)[:lines]
+
+
+def _stable_order(keys: np.ndarray) -> np.ndarray:
+    """The stable argsort of non-negative `keys` below 2**31, as one sort of (key, index) pairs,
+    which is much faster than numpy's stable argsort."""
+    packed = (keys << 32) | np.arange(len(keys), dtype=np.int64)
+    packed.sort()
+    return packed & 0xFFFFFFFF
+
+
+def _joined(arrays: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(arrays) if arrays else np.empty(0, dtype=dtype)

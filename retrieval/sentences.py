@@ -24,7 +24,9 @@ ABBREVIATIONS = frozenset(
 NUMBER_ABBREVIATIONS = frozenset({"no", "nos"})
 """Abbreviations only before a number ("No. 5"); elsewhere the word ends a sentence ("he said no.")."""
 
-_BOUNDARY = re.compile(r"(?:[.!?]+|…|\.\.\.)[\"'”’»)\]]*(?=\s|$)")
+# Sentence-ending punctuation (a run of .!? or one …), closing quotes, then a space or the end.
+# It starts with a single character class so that the regex engine can skip to candidates quickly.
+_BOUNDARY = re.compile(r"[.!?…](?:(?<=…)|(?<=[.!?])[.!?]*)[\"'”’»)\]]*(?=\s|$)")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\u00a0]*\n\s*")
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
 
@@ -99,8 +101,8 @@ def _ends_sentence(text: str, match: re.Match, end: int) -> bool:
 
 
 def _trim(text: str, start: int, end: int) -> Span | None:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return (start, end) if start < end else None
+    part = text[start:end]
+    stripped = part.lstrip()
+    if not stripped:
+        return None
+    return start + len(part) - len(stripped), end - (len(stripped) - len(stripped.rstrip()))

@@ -185,7 +185,7 @@ def _built(headers: dict[str, StoryHeader], rows: list, params: BM25Params, gene
     stories = list(headers.values())
     position = {story.id: i for i, story in enumerate(stories)}
     return Snapshot(
-        index=BM25Index(Postings.from_documents(terms.split() for *_, terms in rows), params),
+        index=BM25Index(Postings.from_texts([terms for *_, terms in rows]), params),
         stories=stories,
         passage_ids=np.asarray([row[0] for row in rows], dtype=np.int64),
         passage_story=np.asarray([position[row[1]] for row in rows], dtype=np.int32),
@@ -204,7 +204,7 @@ def _updated(previous: Snapshot, headers: dict[str, StoryHeader], ids: np.ndarra
     stories += [h for sid, h in headers.items() if sid not in known]
     position = {story.id: i for i, story in enumerate(stories)}
     remap = np.asarray([position.get(s.id, -1) for s in previous.stories], dtype=np.int32)
-    postings = previous.index.postings.without(keep).plus([terms.split() for *_, terms in rows])
+    postings = previous.index.postings.without(keep).plus(Postings.from_texts([terms for *_, terms in rows]))
     return Snapshot(
         index=BM25Index(postings, params),
         stories=stories,

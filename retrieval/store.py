@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,9 +16,8 @@ from pathlib import Path
 import aiosqlite
 
 from retrieval.analysis import Analyzer
-from retrieval.formats import Problem, archive_files, read_file
-from retrieval.models import Article
-from retrieval.sentences import passage_spans
+from retrieval import intake
+from retrieval.formats import Problem, archive_files
 
 MIGRATIONS: list[str] = [
     """
@@ -75,6 +74,10 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE stories ADD COLUMN title_terms TEXT NOT NULL DEFAULT '';
     """,
+    # passage ids are handed out from this mark, never reused: a snapshot tells new passages by id
+    """
+    INSERT OR IGNORE INTO settings VALUES ('last_passage', (SELECT coalesce(max(id), 0) FROM passages));
+    """,
 ]
 
 _UPSERT_STORY = """
@@ -89,6 +92,9 @@ _UPSERT_STORY = """
 
 BATCH = 500
 """Stories analyzed and committed together; each batch is one transaction."""
+INGEST_CACHE_KB = 256 * 1024
+"""SQLite's page cache during an ingest (2 MB by default): with less, writing a million passages
+spends much of its time evicting and re-reading index pages."""
 
 
 class ArchiveError(RuntimeError):
@@ -137,6 +143,70 @@ Progress = Callable[[int, int, int], None]
 """Called as files are read: (files done, files in all, stories read so far)."""
 
 
+class _Reading:
+    """One ingest's reading: what each file held, and the batches of stories to write."""
+
+    def __init__(self, report: IngestReport, hashes: dict[str, str], files: int,
+                 progress: Progress | None) -> None:
+        self.report = report
+        self.hashes = hashes  # story id -> content hash in the store, as this ingest writes
+        self.files, self.progress = files, progress
+        self.seen: dict[str, set[str]] = {}  # story ids by the file they were read from
+        self.read_ids: set[str] = set()
+        self.clean: set[str] = set()
+        self._done = 0
+        self._lines = 0  # non-blank lines of the JSON Lines file being read
+        self._faulty = False
+        self._batch: list[tuple[intake.Story, str]] = []
+
+    def needs_content(self, reads: list[intake.FileRead]) -> bool:
+        """Whether a story left unanalyzed (the store held its content when the ingest began)
+        was read before in this ingest: its earlier copy may have been written over it."""
+        in_part: set[str] = set()
+        for read in reads:
+            for record in read.records:
+                if isinstance(record, intake.Story):
+                    if record.passages is None and (record.id in self.read_ids or record.id in in_part):
+                        return True
+                    in_part.add(record.id)
+        return False
+
+    def take(self, part: intake.Part, reads: list[intake.FileRead]) -> Iterator[list[tuple[intake.Story, str]]]:
+        """Note what `part` held; yield each batch of stories that fills up."""
+        for read in reads:
+            ids = self.seen.setdefault(read.path, set())
+            self._lines += read.lines
+            for record in read.records:
+                if isinstance(record, Problem):
+                    self.report.problems.append(record)
+                    self._faulty = True
+                    continue
+                ids.add(record.id)
+                self.read_ids.add(record.id)
+                self._batch.append((record, read.path))
+                if len(self._batch) >= BATCH:
+                    yield self.rest()
+            if part.lines is None or part.last:
+                self._file_done(read.path, empty=part.lines is not None and not self._lines and not part.problem)
+
+    def rest(self) -> list[tuple[intake.Story, str]]:
+        """The stories not yet handed out in a batch."""
+        batch, self._batch = self._batch, []
+        return batch
+
+    def _file_done(self, path: str, empty: bool) -> None:
+        if empty:
+            self.report.problems.append(Problem(path, None, "empty file"))
+            self._faulty = True
+        self.report.files += 1
+        if not self._faulty:
+            self.clean.add(path)
+        self._done += 1
+        self._lines, self._faulty = 0, False
+        if self.progress:
+            self.progress(self._done, self.files, len(self.read_ids))
+
+
 class Store:
     """The archive's SQLite file. Open with `await Store.open(path)`; close when done."""
 
@@ -175,94 +245,85 @@ class Store:
             raise
         await self.db.commit()
 
+    @contextlib.asynccontextmanager
+    async def _large_cache(self) -> AsyncIterator[None]:
+        """A page cache large enough for bulk writes to the passages index, while it lasts."""
+        previous = await self._scalar("PRAGMA cache_size")
+        await self.db.execute(f"PRAGMA cache_size = {-INGEST_CACHE_KB}")
+        try:
+            yield
+        finally:
+            await self.db.execute(f"PRAGMA cache_size = {int(previous)}")
+
     async def schema_version(self) -> int:
         return await self._scalar("PRAGMA user_version")
 
     # ingest ---------------------------------------------------------------------------------
 
     async def ingest(self, paths: Sequence[str | Path], analyzer: Analyzer, *,
-                     prune: bool = False, progress: Progress | None = None) -> IngestReport:
+                     prune: bool = False, progress: Progress | None = None,
+                     workers: int | None = None) -> IngestReport:
         """Read `paths` into the store: new stories added, changed ones replaced, bad files
         reported and skipped. With `prune`, stories whose file is gone from `paths` (or whose
-        file was read cleanly without them) are removed."""
+        file was read cleanly without them) are removed. Files are read and analyzed on
+        `workers` processes (None: as many as pay, 0: on one thread)."""
         async with self._write_lock:
             await self.ensure_analyzer(analyzer)
             started = time.monotonic()
             report = IngestReport(paths=[str(p) for p in paths])
             ingest_id = await self._start_record(report)
-            seen: dict[str, set[str]] = {}
-            clean_files: set[str] = set()
             files = list(archive_files(paths))
-            batch: list[tuple[Article, str]] = []
-            for done, item in enumerate(files, 1):
-                if isinstance(item, Problem):
-                    report.problems.append(item)
-                    continue
-                report.files += 1
-                ids = seen.setdefault(str(item), set())
-                clean = True
-                for record in await asyncio.to_thread(list, read_file(item)):
-                    if isinstance(record, Problem):
-                        report.problems.append(record)
-                        clean = False
+            hashes = await self._all_hashes()
+            workers = intake.workers_for(files) if workers is None else workers
+            reading = _Reading(report, dict(hashes), sum(not isinstance(f, Problem) for f in files), progress)
+            async with self._large_cache(), intake.PartReader(analyzer, hashes, workers) as reader:
+                async for part, reads in reader.read(files):
+                    if isinstance(part, Problem):
+                        report.problems.append(part)
                         continue
-                    ids.add(record.id)
-                    batch.append((record, str(item)))
-                    if len(batch) >= BATCH:
-                        await self._write_batch(batch, analyzer, report)
-                        batch = []
-                if clean:
-                    clean_files.add(str(item))
-                if progress:
-                    progress(done, len(files), sum(map(len, seen.values())))
-            await self._write_batch(batch, analyzer, report)
+                    if reading.needs_content(reads):
+                        reads = await reader.submit(part, force=True)
+                    for batch in reading.take(part, reads):
+                        await self._write_batch(batch, reading)
+            await self._write_batch(reading.rest(), reading)
             if prune:
-                report.removed = await self._prune(paths, seen, clean_files)
+                report.removed = await self._prune(paths, reading.seen, reading.clean)
             report.seconds = time.monotonic() - started
             await self._finish_record(ingest_id, report)
             return report
 
-    async def _write_batch(self, batch: list[tuple[Article, str]], analyzer: Analyzer,
-                           report: IngestReport) -> None:
-        if not batch:
-            return
-        latest = {article.id: (article, origin) for article, origin in batch}  # last copy wins
-        stored = await self._hashes(list(latest))
+    async def _write_batch(self, batch: list[tuple[intake.Story, str]], reading: _Reading) -> None:
+        latest = {story.id: (story, origin) for story, origin in batch}  # last copy wins
         fresh = []
-        for story_id, (article, origin) in latest.items():
-            digest = article.content_hash()
-            if stored.get(story_id) == digest:
-                report.unchanged += 1
+        for story, origin in latest.values():
+            if reading.hashes.get(story.id) == story.digest:
+                reading.report.unchanged += 1
             else:
-                fresh.append((article, origin, digest, story_id in stored))
+                fresh.append((story, origin, story.id in reading.hashes))
         if not fresh:
             return
-        analyzed = await asyncio.to_thread(_analyze, [a for a, *_ in fresh], analyzer)
         now = _now()
         async with self._transaction():
             await self.db.executemany("DELETE FROM passages WHERE story_id = ?",
-                                      [(a.id,) for a, _, _, existed in fresh if existed])
-            await self.db.executemany(_UPSERT_STORY, [
-                (a.id, a.title, a.date.isoformat() if a.date else None, a.url, a.source,
-                 json.dumps(a.metadata, ensure_ascii=False, default=str), a.body, digest, origin, now,
-                 title_terms)
-                for (a, origin, digest, _), (title_terms, _) in zip(fresh, analyzed)])
+                                      [(s.id,) for s, _, existed in fresh if existed])
+            await self.db.executemany(_UPSERT_STORY, [(*s.row, origin, now, s.title_terms)
+                                                      for s, origin, _ in fresh])
+            first = int(await self._scalar("SELECT value FROM settings WHERE key = 'last_passage'")) + 1
+            rows = [(s.id, seq, start, end, terms) for s, _, _ in fresh
+                    for seq, (start, end, terms) in enumerate(s.passages)]
             await self.db.executemany(
-                'INSERT INTO passages (story_id, seq, start, "end", terms) VALUES (?, ?, ?, ?, ?)',
-                [(a.id, seq, start, end, terms) for (a, *_), (_, passages) in zip(fresh, analyzed)
-                 for seq, (start, end, terms) in enumerate(passages)])
+                'INSERT INTO passages (id, story_id, seq, start, "end", terms) VALUES (?, ?, ?, ?, ?, ?)',
+                [(first + i, *row) for i, row in enumerate(rows)])
+            await self.db.execute("UPDATE settings SET value = ? WHERE key = 'last_passage'",
+                                  (str(first + len(rows) - 1),))
             await self._bump_generation()
-        report.updated += sum(1 for *_, existed in fresh if existed)
-        report.added += sum(1 for *_, existed in fresh if not existed)
+        reading.hashes.update((s.id, s.digest) for s, _, _ in fresh)
+        reading.report.updated += sum(1 for *_, existed in fresh if existed)
+        reading.report.added += sum(1 for *_, existed in fresh if not existed)
 
-    async def _hashes(self, ids: list[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
-        for chunk in _chunks(ids, 900):
-            marks = ",".join("?" * len(chunk))
-            async with self.db.execute(
-                    f"SELECT id, content_hash FROM stories WHERE id IN ({marks})", chunk) as cursor:
-                found.update({row[0]: row[1] async for row in cursor})
-        return found
+    async def _all_hashes(self) -> dict[str, str]:
+        async with self.db.execute("SELECT id, content_hash FROM stories") as cursor:
+            return dict(await cursor.fetchall())
 
     async def _prune(self, paths: Sequence[str | Path], seen: dict[str, set[str]],
                      clean_files: set[str]) -> int:
@@ -270,16 +331,17 @@ class Store:
         read_now = set().union(*seen.values())  # a story read from another file (moved) stays
         doomed = []
         async with self.db.execute("SELECT id, origin FROM stories") as cursor:
-            async for story_id, origin in cursor:
-                if story_id in read_now:
-                    continue
-                if origin is None or not any(origin == r or origin.startswith(r.rstrip("/") + "/")
-                                             for r in roots):
-                    continue
-                gone = origin not in seen and not Path(origin).exists()
-                dropped = origin in clean_files and story_id not in seen[origin]
-                if gone or dropped:
-                    doomed.append(story_id)
+            stored = await cursor.fetchall()
+        for story_id, origin in stored:
+            if story_id in read_now:
+                continue
+            if origin is None or not any(origin == r or origin.startswith(r.rstrip("/") + "/")
+                                         for r in roots):
+                continue
+            gone = origin not in seen and not Path(origin).exists()
+            dropped = origin in clean_files and story_id not in seen[origin]
+            if gone or dropped:
+                doomed.append(story_id)
         if not doomed:
             return 0
         async with self._transaction():
@@ -402,13 +464,6 @@ class Store:
         async with self.db.execute(sql, params) as cursor:
             row = await cursor.fetchone()
         return row[0] if row else None
-
-
-def _analyze(articles: list[Article], analyzer: Analyzer) -> list[tuple[str, list[tuple[int, int, str]]]]:
-    """Per article: its title's terms, and its passages' spans and terms."""
-    return [(" ".join(analyzer.terms(a.title)),
-             [(start, end, " ".join(analyzer.terms(a.body[start:end]))) for start, end in passage_spans(a.body)])
-            for a in articles]
 
 
 async def _migrate(db: aiosqlite.Connection) -> None:

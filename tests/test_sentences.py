@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retrieval.sentences import (WINDOW_MAX_CHARS, WINDOW_SENTENCES, paragraph_spans, passage_spans,
+from retrieval.sentences import (_BOUNDARY, WINDOW_MAX_CHARS, WINDOW_SENTENCES, paragraph_spans, passage_spans,
                                  sentence_spans)
 
 
@@ -141,3 +143,13 @@ def test_passages_are_ordered_slices_within_paragraphs_that_cover_the_text(text)
     paragraphs = paragraph_spans(text)
     for start, end in spans:
         assert any(p_start <= start and end <= p_end for p_start, p_end in paragraphs)
+
+
+PLAIN_BOUNDARY = re.compile(r"(?:[.!?]+|…|\.\.\.)[\"'”’»)\]]*(?=\s|$)")
+"""The definition of a sentence end that the faster `_BOUNDARY` keeps to."""
+
+
+@given(st.text(alphabet=st.sampled_from(list(".!?…\"'”’»)] \n\tab")), max_size=60))
+def test_sentence_ends_are_those_of_the_plain_definition(text):
+    assert ([m.span() for m in _BOUNDARY.finditer(text)]
+            == [m.span() for m in PLAIN_BOUNDARY.finditer(text)])

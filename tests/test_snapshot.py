@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
+from retrieval.postings import Postings
 from retrieval.service import ArchiveService
 from retrieval.snapshot import _built
 
@@ -96,3 +100,42 @@ async def test_a_changed_analyzer_rebuilds_instead_of_loading(tmp_path):
         assert plain.snapshot.passages == 1
     finally:
         await plain.close()
+
+
+# Postings ----------------------------------------------------------------------------------------
+
+DOCUMENTS = st.lists(st.lists(st.sampled_from(["cocoa", "bahia", "oil", "nato", "u.s", "6.4", "ß"]), max_size=8),
+                     max_size=12)
+
+
+def inverted(postings: Postings) -> dict[str, list[tuple[int, int]]]:
+    """term -> [(passage, tf)], as plain lists."""
+    return {term: list(zip(postings.docs[lo:hi].tolist(), postings.tfs[lo:hi].tolist()))
+            for term, lo, hi in zip(postings.terms, postings.offsets[:-1].tolist(), postings.offsets[1:].tolist())}
+
+
+def counted(documents: list[list[str]]) -> dict[str, list[tuple[int, int]]]:
+    """The definition: for each term in the order first seen, its passages and counts."""
+    lists: dict[str, list[tuple[int, int]]] = {}
+    for doc, tokens in enumerate(documents):
+        for term, tf in Counter(tokens).items():
+            lists.setdefault(term, []).append((doc, tf))
+    return lists
+
+
+@given(DOCUMENTS)
+def test_postings_count_each_term_per_passage(documents):
+    postings = Postings.from_documents(documents)
+    assert list(inverted(postings).items()) == list(counted(documents).items())
+    assert postings.doc_lengths.tolist() == [len(d) for d in documents]
+    from_texts = Postings.from_texts([" ".join(d) for d in documents])
+    assert (from_texts.terms, inverted(from_texts)) == (postings.terms, inverted(postings))
+
+
+@given(DOCUMENTS, DOCUMENTS, st.data())
+def test_postings_updated_in_place_equal_a_fresh_build(old, new, data):
+    keep = data.draw(st.lists(st.booleans(), min_size=len(old), max_size=len(old)))
+    updated = Postings.from_documents(old).without(np.asarray(keep, dtype=bool)).plus(Postings.from_documents(new))
+    fresh = Postings.from_documents([d for d, k in zip(old, keep) if k] + new)
+    assert inverted(updated) == inverted(fresh)
+    assert updated.doc_lengths.tolist() == fresh.doc_lengths.tolist()

@@ -276,3 +276,54 @@ async def test_opening_with_another_analysis_setting_reanalyzes(tmp_db, stories_
         assert [c.story_id for c in answer.citations][:1] == ["1"]
     finally:
         await service.close()
+
+
+# Reading on worker processes ---------------------------------------------------------------------
+
+
+def archive_folder(folder: Path) -> Path:
+    """Stories in several formats, a few of them broken, some ids repeated with other content."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [json.dumps({"id": f"r{i % 1500}", "title": f"Cocoa {i}", "date": "1987-03-02",
+                         "body": f"Cocoa arrivals in Bahia rose {i} pct. Mr. Smith said so.\n\nOil fell {i}."})
+             for i in range(2500)]
+    lines[7] = "{not json"
+    (folder / "a.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "empty.jsonl").write_text("\n\n", encoding="utf-8")
+    for code in range(60):
+        write_story(folder, f"t{code}", f"Story {code} about NATO.\n\nThe Kremlin said {code}.")
+    (folder / "b.csv").write_text("id,title,body\nc1,Coffee,Coffee quota talks.\nc2,,\n", encoding="utf-8")
+    return folder
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+async def test_reading_on_workers_gives_the_archive_one_thread_gives(tmp_path, workers):
+    folder = archive_folder(tmp_path / "archive")
+    serial, parallel = tmp_path / "serial.sqlite", tmp_path / f"workers-{workers}.sqlite"
+    reports = []
+    for db, count in ((serial, 0), (parallel, workers)):
+        store = await Store.open(db)
+        try:
+            reports.append(await store.ingest([folder], ANALYZER, workers=count))
+            reports.append(await store.ingest([folder], ANALYZER, workers=count))  # repeated ids: not a no-op
+        finally:
+            await store.close()
+    summary = [(r.files, r.added, r.updated, r.unchanged, [str(p) for p in r.problems]) for r in reports]
+    assert summary[:2] == summary[2:]
+    assert summary[0][:3] == (63, 1561, 999) and len(summary[0][4]) == 3
+    assert passages(serial) == passages(parallel)
+    story_rows = 'SELECT id, title, date, body, content_hash, title_terms FROM stories ORDER BY id'
+    assert table(serial, story_rows) == table(parallel, story_rows)
+
+
+async def test_a_story_written_twice_in_one_ingest_ends_as_its_last_copy(store, tmp_db, tmp_path, monkeypatch):
+    monkeypatch.setattr("retrieval.store.BATCH", 1)  # each copy written in a batch of its own
+    folder = tmp_path / "stories"
+    write_story(folder, "1", "Cocoa arrivals rose.", name="a.txt")
+    await store.ingest([folder], ANALYZER)
+    write_story(folder, "1", "Coffee exports fell.", name="b.txt")
+    (folder / "a.txt").rename(folder / "c.txt")  # the stored copy, now read after the changed one
+    report = await store.ingest([folder], ANALYZER)
+    assert (report.updated, report.unchanged) == (2, 0)
+    assert bodies(tmp_db) == {"1": "Cocoa arrivals rose."}
+    assert [terms for *_, terms in passages(tmp_db)] == ["cocoa arriv rose"]

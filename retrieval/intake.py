@@ -1,0 +1,204 @@
+"""Reading, hashing and analyzing archive files, on worker processes when there is much to read.
+
+The files are cut into parts (a block of JSON lines, or a few whole files). A part comes back as
+its stories, each with its content hash, and analyzed unless the archive already holds that very
+content; problems come back as `Problem`s. The event loop only hands out parts and writes what
+comes back, in order, so questions keep being answered while an archive is read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import json
+import multiprocessing
+import os
+import zlib
+from collections import deque
+from collections.abc import AsyncIterator, Iterator, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from retrieval.analysis import Analyzer
+from retrieval.formats import Problem, _bounded_lines, _open_binary, parse_line, read_file
+from retrieval.models import Article
+from retrieval.sentences import passage_spans
+
+PART_LINES = 1000
+"""JSON lines in one part."""
+PART_FILES = 50
+"""Whole files (story text, CSV) in one part."""
+PARALLEL_BYTES = 4 * 2**20
+"""With less input than this, one thread reads it all: starting processes would cost more."""
+JSON_LINES = (".jsonl", ".ndjson", ".jsonl.gz")
+
+
+@dataclass(frozen=True)
+class Part:
+    """Some lines of one JSON Lines file (`lines`, numbered), or whole files (`paths`)."""
+
+    paths: tuple[str, ...]
+    lines: tuple[tuple[int, bytes | None], ...] | None = None
+    last: bool = True  # the last part of its file (JSON Lines)
+    problem: Problem | None = None  # what stopped the reading after `lines`
+
+
+@dataclass(frozen=True)
+class Story:
+    """A story read from a file: `row` (the stories columns from id to content hash), title terms
+    and passages are None when the archive already holds this content."""
+
+    id: str
+    digest: str
+    row: tuple | None = None
+    title_terms: str = ""
+    passages: list[tuple[int, int, str]] | None = None
+
+
+@dataclass(frozen=True)
+class FileRead:
+    """What one file of a part held, in file order; `lines` counts its non-blank JSON lines."""
+
+    path: str
+    records: list[Story | Problem]
+    lines: int = 0
+
+
+def read_part(part: Part, analyzer: Analyzer, known: dict[str, str], force: bool = False) -> list[FileRead]:
+    """The stories and problems of `part`; a story whose hash `known` holds is not analyzed
+    (unless `force`)."""
+    if part.lines is None:
+        return [FileRead(path, [_story(r, analyzer, known, force) if isinstance(r, Article) else r
+                                for r in read_file(Path(path))]) for path in part.paths]
+    path = part.paths[0]
+    records = [_story(r, analyzer, known, force) if isinstance(r, Article) else r
+               for r in (parse_line(path, number, chunk) for number, chunk in part.lines)]
+    if part.problem:
+        records.append(part.problem)
+    return [FileRead(path, records, len(part.lines))]
+
+
+def analyze(article: Article, analyzer: Analyzer) -> tuple[str, list[tuple[int, int, str]]]:
+    """An article's title terms, and its passages' spans and terms."""
+    return (" ".join(analyzer.terms(article.title)),
+            [(start, end, " ".join(analyzer.terms(article.body[start:end])))
+             for start, end in passage_spans(article.body)])
+
+
+def _story(article: Article, analyzer: Analyzer, known: dict[str, str], force: bool) -> Story:
+    digest = article.content_hash()
+    if not force and known.get(article.id) == digest:
+        return Story(article.id, digest)
+    title_terms, passages = analyze(article, analyzer)
+    a = article
+    row = (a.id, a.title, a.date.isoformat() if a.date else None, a.url, a.source,
+           json.dumps(a.metadata, ensure_ascii=False, default=str), a.body, digest)
+    return Story(a.id, digest, row, title_terms, passages)
+
+
+def parts(files: Sequence[Path | Problem]) -> Iterator[Part | Problem]:
+    """The parts of `files`, in order: JSON Lines files in blocks of lines, others a few at a
+    time; problems passed on as they come."""
+    whole: list[str] = []
+    for path in files:
+        if isinstance(path, Path) and not path.name.lower().endswith(JSON_LINES):
+            whole.append(str(path))
+            if len(whole) >= PART_FILES:
+                yield Part(tuple(whole))
+                whole = []
+            continue
+        if whole:
+            yield Part(tuple(whole))
+            whole = []
+        if isinstance(path, Problem):
+            yield path
+        else:
+            yield from _line_parts(path)
+    if whole:
+        yield Part(tuple(whole))
+
+
+def _line_parts(path: Path) -> Iterator[Part]:
+    block: list[tuple[int, bytes | None]] = []
+    number = 0
+    problem = None
+    try:
+        with _open_binary(path) as stream:
+            for number, chunk in _bounded_lines(stream):
+                if chunk is not None and not chunk.strip():
+                    continue
+                block.append((number, chunk))
+                if len(block) >= PART_LINES:
+                    yield Part((str(path),), tuple(block), last=False)
+                    block = []
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        problem = Problem(str(path), number + 1 if number else None, f"corrupt or truncated gzip: {error}")
+    except OSError as error:
+        problem = Problem(str(path), None, f"cannot read: {error.strerror or error}")
+    yield Part((str(path),), tuple(block), problem=problem)
+
+
+def workers_for(files: Sequence[Path | Problem]) -> int:
+    """How many worker processes pay for reading `files`: none for a little input."""
+    size = sum(path.stat().st_size for path in files if isinstance(path, Path) and path.is_file())
+    return min(os.cpu_count() or 1, 8) if size >= PARALLEL_BYTES else 0
+
+
+class PartReader:
+    """Reads parts on `workers` processes (0: on one thread), a few parts ahead of the caller.
+    Use as `async with PartReader(...) as reader`."""
+
+    def __init__(self, analyzer: Analyzer, known: dict[str, str], workers: int) -> None:
+        self.analyzer, self.known, self.workers = analyzer, known, workers
+        self._pool: Executor | None = None
+
+    async def __aenter__(self) -> PartReader:
+        if self.workers:
+            context = multiprocessing.get_context("forkserver")
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_start,
+                                             initargs=(self.analyzer, self.known))
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            await asyncio.to_thread(self._pool.shutdown, wait=True, cancel_futures=True)
+
+    def submit(self, part: Part, force: bool = False) -> asyncio.Future:
+        """What `part` holds, soon; with `force`, every story analyzed."""
+        if self._pool is None:
+            return asyncio.ensure_future(asyncio.to_thread(read_part, part, self.analyzer, self.known, force))
+        return asyncio.get_running_loop().run_in_executor(self._pool, _read_in_worker, part, force)
+
+    async def read(self, files: Sequence[Path | Problem]) -> AsyncIterator[tuple[Part | Problem, list[FileRead]]]:
+        """Each part of `files` with what it held, in order; problems with nothing."""
+        source = parts(files)
+        ahead: deque[tuple[Part | Problem, asyncio.Future | None]] = deque()
+        try:
+            while True:
+                while len(ahead) < 2 * max(self.workers, 1) + 1:
+                    part = await asyncio.to_thread(next, source, None)
+                    if part is None:
+                        break
+                    ahead.append((part, None if isinstance(part, Problem) else self.submit(part)))
+                if not ahead:
+                    return
+                part, future = ahead.popleft()
+                yield part, [] if future is None else await future
+        finally:
+            for _, future in ahead:
+                if future is not None:
+                    future.cancel()
+
+
+_analyzer: Analyzer | None = None
+_known: dict[str, str] = {}
+
+
+def _start(analyzer: Analyzer, known: dict[str, str]) -> None:
+    global _analyzer, _known
+    _analyzer, _known = analyzer, known
+
+
+def _read_in_worker(part: Part, force: bool) -> list[FileRead]:
+    return read_part(part, _analyzer, _known, force)

@@ -1,0 +1,48 @@
+"""The analyzer: its fast paths give exactly the terms of the plain definition."""
+
+from __future__ import annotations
+
+import pickle
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from retrieval.analysis import Analyzer
+
+# The definition the analyzer's faster regex and term cache must keep to, written plainly.
+PLAIN_WORD = re.compile(
+    r"(?:[^\W\d_]\.){2,}"           # acronyms with dots
+    r"|\d+(?:[.,]\d+)+"              # numbers with separators
+    r"|[^\W_]+(?:['’][^\W_]+)*"      # words, apostrophes inside
+)
+
+
+def plain_terms(analyzer: Analyzer, text: str) -> list[str]:
+    words = [w.replace("’", "'").rstrip(".") for w in PLAIN_WORD.findall(text.casefold())]
+    words = [w[:-2] if w.endswith("'s") else w for w in words]
+    stemmer = Analyzer(analyzer.language)._stem
+    return [stemmer(w) if w.isalpha() else w for w in words if w not in analyzer.stopwords]
+
+
+TEXT = st.text(alphabet=st.sampled_from(list("aAbU.S's’ 1,2.9_-\n\tßİΣσ²½é…\"'")) | st.characters(), max_size=80)
+
+
+@given(TEXT)
+def test_terms_are_those_of_the_plain_definition(text):
+    analyzer = Analyzer()
+    assert analyzer.terms(text) == plain_terms(analyzer, text)
+    assert analyzer.terms(text) == plain_terms(analyzer, text)  # again, from the cache
+
+
+@given(st.lists(TEXT, max_size=5))
+def test_a_shared_analyzer_gives_each_text_its_own_terms(texts):
+    shared = Analyzer()
+    assert [shared.terms(t) for t in texts] == [Analyzer().terms(t) for t in texts]
+
+
+def test_a_pickled_analyzer_analyzes_alike():
+    for analyzer in (Analyzer(), Analyzer("english", stopwords=False), Analyzer("porter")):
+        copy = pickle.loads(pickle.dumps(analyzer))
+        assert (type(copy), copy.key) == (type(analyzer), analyzer.key)
+        assert copy.terms("The U.S. runners' 6.4 pct rises") == analyzer.terms("The U.S. runners' 6.4 pct rises")

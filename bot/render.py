@@ -27,6 +27,13 @@ def citation_source(citation: Citation) -> str:
     return f"{citation.title} — {format_date(citation.date)} — story {citation.story_id}"
 
 
+def copies_line(citation: Citation) -> str:
+    """"Also filed as story X, Y" for the copies folded into a citation; "" when there are none."""
+    if not citation.copies:
+        return ""
+    return f"Also filed as {'stories' if len(citation.copies) > 1 else 'story'} {', '.join(citation.copies)}"
+
+
 def render_text(answer: Answer, first_number: int = 1) -> str:
     """The answer for a terminal: numbered quotes, each with its source line."""
     if not answer.citations:
@@ -34,6 +41,8 @@ def render_text(answer: Answer, first_number: int = 1) -> str:
     blocks = [answer.message] if answer.message else []
     for number, citation in enumerate(answer.citations, first_number):
         lines = [f"{number}. «{citation.quote}»", f"   {citation_source(citation)}"]
+        if citation.copies:
+            lines.append(f"   {copies_line(citation)}")
         if citation.url:
             lines.append(f"   {citation.url}")
         blocks.append("\n".join(lines))
@@ -71,6 +80,8 @@ def utf16_length(text: str) -> int:
 def render_citation(citation: Citation, number: int | None = None) -> Html:
     """One citation: the quote as a blockquote, then title, date and story code, and a link."""
     source = Html.tag("b", Html.text(citation.title)) + f"\n{format_date(citation.date)} · story {citation.story_id}"
+    if citation.copies:
+        source = source + "\n" + Html.tag("i", Html.text(copies_line(citation)))
     if number is not None:
         source = Html.text(f"{number}. ") + source
     piece = Html.tag("blockquote", Html.text(citation.quote)) + source

@@ -66,6 +66,12 @@ class Cited:
     title: str
     date: str | None
     quote: str
+    copies: tuple[str, ...] = ()
+    """Stories folded into this citation as copies of it."""
+
+    def is_from(self, stories: tuple[str, ...]) -> bool:
+        """Whether this citation, or a copy folded into it, is one of `stories`."""
+        return self.story_id in stories or any(copy in stories for copy in self.copies)
 
 
 @dataclass(frozen=True)
@@ -81,14 +87,14 @@ class Outcome:
     def rank(self) -> int | None:
         """1-based rank of the first citation from an expected story; None when none is cited."""
         for position, citation in enumerate(self.cited, 1):
-            if citation.story_id in self.question.stories:
+            if citation.is_from(self.question.stories):
                 return position
         return None
 
     @property
     def quote_hit(self) -> bool:
         """Whether the first citation is from an expected story and quotes an expected phrase."""
-        if not self.cited or self.cited[0].story_id not in self.question.stories:
+        if not self.cited or not self.cited[0].is_from(self.question.stories):
             return False
         return any(contains_phrase(self.cited[0].quote, phrase) for phrase in self.question.expect)
 
@@ -190,7 +196,7 @@ def parse_question(data: dict) -> Question:
 
 def outcome(question: Question, answer: Answer) -> Outcome:
     """What scoring keeps of `answer`."""
-    cited = tuple(Cited(c.story_id, c.title, c.date.isoformat() if c.date else None, c.quote)
+    cited = tuple(Cited(c.story_id, c.title, c.date.isoformat() if c.date else None, c.quote, c.copies)
                   for c in answer.citations)
     return Outcome(question, cited, None if cited else answer.message)
 

@@ -51,9 +51,12 @@ class Citation:
     quote: str
     score: float
     url: str | None = None
+    copies: tuple[str, ...] = ()
+    """Ids of the stories that repeat this one (Reuters files a story again under a new id),
+    folded into this citation."""
 
     def to_json(self) -> dict:
-        return {
+        data = {
             "story_id": self.story_id,
             "title": self.title,
             "date": self.date.isoformat() if self.date else None,
@@ -61,6 +64,9 @@ class Citation:
             "score": self.score,
             "url": self.url,
         }
+        if self.copies:
+            data["copies"] = list(self.copies)
+        return data
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ word of the question ranks above one that matches a few of them many times.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,11 @@ from retrieval.query import Query
 from retrieval.snapshot import Snapshot
 
 TITLE_WEIGHT = 1.0
+COPY_SHINGLE = 5
+COPY_JACCARD = 0.8
+COPY_CONTAINMENT = 0.9
+"""Two stories are copies when their word 5-gram sets overlap by Jaccard >= COPY_JACCARD, or
+when they share a title and one's 5-grams are COPY_CONTAINMENT inside the other's."""
 RELEVANCE_FLOOR = 0.4
 """The least share of the question's term weight a story must match, in its best passage and
 title together, to be cited."""
@@ -54,6 +60,24 @@ def rank_stories(snapshot: Snapshot, query: Query, required: list[str], limit: i
     order = np.lexsort((docs, -scores))
     ranked = [RankedStory(int(stories[i]), int(docs[i]), float(scores[i]), float(coverage[i])) for i in order]
     return ranked, len(hits) < limit
+
+
+def shingles(text: str) -> frozenset[int]:
+    """The hashes of the word 5-grams of `text` (all its words when it is shorter)."""
+    words = _WORD.findall(text.casefold())
+    return frozenset(hash(tuple(words[i:i + COPY_SHINGLE]))
+                     for i in range(max(1, len(words) - COPY_SHINGLE + 1)))
+
+
+def is_copy(grams: frozenset[int], other: frozenset[int], same_title: bool) -> bool:
+    """Whether two stories with these `shingles` are one story filed twice."""
+    shared = len(grams & other)
+    if shared >= COPY_JACCARD * len(grams | other):
+        return True
+    return same_title and shared >= COPY_CONTAINMENT * min(len(grams), len(other))
+
+
+_WORD = re.compile(r"\w+")
 
 
 def stories_holding(snapshot: Snapshot, terms: Sequence[str]) -> set[int]:

@@ -17,7 +17,7 @@ from retrieval.index import BM25Params
 from retrieval.models import Answer, Citation
 from retrieval.query import Query, parse_query
 from retrieval.quotes import answer_cue, asks_when, choose_quote, contains_phrase
-from retrieval.ranking import RELEVANCE_FLOOR, rank_stories, stories_holding
+from retrieval.ranking import RELEVANCE_FLOOR, is_copy, rank_stories, shingles, stories_holding
 from retrieval.snapshot import Snapshot, load_snapshot
 from retrieval.store import IngestReport, Progress, Store, StoryRecord
 
@@ -151,7 +151,8 @@ class ArchiveService:
     async def _cite(self, snapshot: Snapshot, query: Query, wanted: int,
                     mentioning: Sequence[str] = ()) -> list[Citation]:
         """The first `wanted` relevant stories that hold every term of `mentioning`, each quoted
-        from its best passage. A story whose best passage lacks a phrase is left out."""
+        from its best passage, copies of a cited story folded into its citation. A story whose
+        best passage lacks a phrase is left out."""
         required = [t for p in query.phrases for t in self.analyzer.terms(p)]
         holding = stories_holding(snapshot, mentioning) if mentioning else None
         limit = PAGE * wanted
@@ -165,6 +166,7 @@ class ArchiveService:
         weights = snapshot.term_weights(query.terms + query.date_terms)
         cue = answer_cue(query.text)
         citations: list[Citation] = []
+        kept: list[tuple[frozenset[int], str]] = []  # each citation's shingles and title
         for page in _pages(relevant, 2 * wanted):
             if len(citations) >= wanted:
                 break
@@ -175,12 +177,19 @@ class ArchiveService:
                 if record is None or not all(contains_phrase(record.body[span[0]:span[1]], p)
                                              for p in query.phrases):
                     continue
+                grams, title = shingles(record.body), record.title.casefold()
+                copy_of = next((i for i, (g, t) in enumerate(kept) if is_copy(grams, g, title == t)), None)
+                if copy_of is not None:
+                    cited = citations[copy_of]
+                    citations[copy_of] = replace(cited, copies=(*cited.copies, record.id))
+                    continue
                 title_terms = set(snapshot.stories[r.story].title_terms.split())
                 own = {t: w * (TITLE_DISCOUNT if t in title_terms else 1.0) for t, w in weights.items()}
                 start, end = choose_quote(record.body, _around(record.body, span), own, self.analyzer,
                                           query.phrases, focus=span, cue=cue)
                 citations.append(Citation(record.id, record.title, record.date,
                                           record.body[start:end], r.score, record.url))
+                kept.append((grams, title))
         return citations[:wanted]
 
 

@@ -73,6 +73,14 @@ def test_metrics_arithmetic() -> None:
     assert report.metric(FALSE_NO_ANSWER) == pytest.approx(1 / 5)
 
 
+def test_a_copy_folded_into_a_citation_counts_as_its_story() -> None:
+    result = Outcome(Question("g", "qg", ("s1-copy",), ("grain",)),
+                     (cited("s9"), Cited("s1", "t", None, "grain", ("s1-copy",))))
+    assert result.rank == 2
+    first = Outcome(result.question, result.cited[1:])
+    assert first.rank == 1 and first.quote_hit
+
+
 def test_wrong_questions_and_reasons() -> None:
     report = score("tiny", outcomes())
     reasons = {w.id: w.reason for w in report.wrong}

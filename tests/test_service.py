@@ -261,3 +261,17 @@ async def test_an_unknown_name_is_answered_plainly(archive):
     answer = await archive.ask("What did Zelensky say about NATO?")
     assert answer.citations == []
     assert "never mentions “Zelensky”" in answer.message
+
+
+async def test_copies_of_a_story_are_folded_into_one_citation(cocoa_archive, tmp_path):
+    """Reuters files a story again under a new id: one citation names the others."""
+    body = ("Tin prices rose sharply in London as the tin council met again. "
+            "Traders said the tin market expected more buying from Malaysia.")
+    path = tmp_path / "tin.jsonl"
+    path.write_text("\n".join(json.dumps({"id": sid, "title": "Tin prices rise", "date": day, "body": body})
+                              for sid, day in [("t1", "1987-03-02"), ("t2", "1987-03-03")]), encoding="utf-8")
+    await cocoa_archive.ingest([path])
+    answer = await cocoa_archive.ask("tin prices in London")
+    assert (answer.citations[0].story_id, answer.citations[0].copies) == ("t1", ("t2",))
+    assert "t2" not in [c.story_id for c in answer.citations]
+    assert answer.to_json()["citations"][0]["copies"] == ["t2"]

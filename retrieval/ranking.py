@@ -96,8 +96,7 @@ def _coverage(snapshot: Snapshot, query: Query, stories: np.ndarray, docs: np.nd
     weights = snapshot.term_weights(query.terms)
     held: dict[str, np.ndarray] = {}
     for term in set(query.terms):
-        holds = np.isin(docs, snapshot.index.postings_of(term)[0])
-        holds |= np.isin(stories, snapshot.titles.postings_of(term)[0])
+        holds = snapshot.index.holding(term, docs) | snapshot.titles.holding(term, stories)
         own = query.alternatives.get(term, term)
         held[own] = held[own] | holds if own in held else holds
     found = sum((weights[term] * holds for term, holds in held.items()), np.zeros(len(stories)))

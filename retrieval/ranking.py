@@ -10,7 +10,7 @@ word of the question ranks above one that matches a few of them many times.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,10 +39,11 @@ class RankedStory:
     coverage: float  # share of the question's term weight found in the passage and title
 
 
-def rank_stories(snapshot: Snapshot, query: Query, required: list[str], limit: int
-                 ) -> tuple[list[RankedStory], bool]:
+def rank_stories(snapshot: Snapshot, query: Query, required: list[str], limit: int,
+                 weights: Mapping[str, float]) -> tuple[list[RankedStory], bool]:
     """Stories for `query`, best first, from the best `limit` passages and titles; and whether
-    that saw every matching passage (so asking with a larger limit would add nothing)."""
+    that saw every matching passage (so asking with a larger limit would add nothing).
+    `weights` are `snapshot.term_weights` of at least the query's terms."""
     terms = query.terms
     stories_ok = snapshot.stories_allowed(query.excluded, query.since, query.until)
     allowed = snapshot.allowed(query.excluded, query.since, query.until, required)
@@ -55,7 +56,7 @@ def rank_stories(snapshot: Snapshot, query: Query, required: list[str], limit: i
     stories = np.fromiter(best, dtype=np.int64, count=len(best))
     docs = np.asarray([doc for doc, _ in best.values()], dtype=np.int64)
     scores = np.asarray([score for _, score in best.values()]) + TITLE_WEIGHT * _title_scores(snapshot, terms, stories)
-    coverage = _coverage(snapshot, query, stories, docs)
+    coverage = _coverage(snapshot, query, weights, stories, docs)
     scores *= coverage ** COVERAGE_POWER
     order = np.lexsort((docs, -scores))
     ranked = [RankedStory(int(stories[i]), int(docs[i]), float(scores[i]), float(coverage[i])) for i in order]
@@ -90,10 +91,10 @@ def stories_holding(snapshot: Snapshot, terms: Sequence[str]) -> set[int]:
     return holding or set()
 
 
-def _coverage(snapshot: Snapshot, query: Query, stories: np.ndarray, docs: np.ndarray) -> np.ndarray:
+def _coverage(snapshot: Snapshot, query: Query, weights: Mapping[str, float], stories: np.ndarray,
+              docs: np.ndarray) -> np.ndarray:
     """Per story: the share of the question's term weight its best passage or its title holds;
     a term counts as held when one of its alternatives is."""
-    weights = snapshot.term_weights(query.terms)
     held: dict[str, np.ndarray] = {}
     for term in set(query.terms):
         holds = snapshot.index.holding(term, docs) | snapshot.titles.holding(term, stories)

@@ -155,15 +155,15 @@ class ArchiveService:
         best passage lacks a phrase is left out."""
         required = [t for p in query.phrases for t in self.analyzer.terms(p)]
         holding = stories_holding(snapshot, mentioning) if mentioning else None
+        weights = snapshot.term_weights(query.terms + query.date_terms)
         limit = PAGE * wanted
         while True:
-            ranked, complete = await asyncio.to_thread(rank_stories, snapshot, query, required, limit)
+            ranked, complete = await asyncio.to_thread(rank_stories, snapshot, query, required, limit, weights)
             relevant = [r for r in ranked if r.coverage >= RELEVANCE_FLOOR
                         and (holding is None or r.story in holding)]
             if len(relevant) >= wanted or complete or limit >= MAX_PAGE * wanted:
                 break
             limit *= 4
-        weights = snapshot.term_weights(query.terms + query.date_terms)
         cue = answer_cue(query.text)
         citations: list[Citation] = []
         kept: list[tuple[frozenset[int], str]] = []  # each citation's shingles and title

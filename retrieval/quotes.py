@@ -49,7 +49,10 @@ _ASKS_WHEN = re.compile(r"\W*(?:when\b|(?:(?:by|from|until|since|on|at)\s+)?what
                         r"how\s+soon\b)", re.IGNORECASE)
 _REASON = re.compile(r"\b(?:because|due to|as a result|owing to|citing|reason|after|since|in response to|"
                      r"response to|in order to|so as to|aimed at)\b", re.I)
-_FIGURE = re.compile(r"\d")
+_FIGURE = re.compile(r"\d[\d,./-]*\s*(?:pct|percent|%|per cent|mln|million|bln|billion|trillion|dlrs?|dollars?|"
+                     r"cts|cents|yen|marks|francs|stg|pounds|tonnes|tons|barrels|bales|shares|pesos|rupees|"
+                     r"lire|years?|months?|weeks?|days?)|[$£¥]\s*\d", re.IGNORECASE)
+"""An amount: a number with its unit, not a bare day of a month."""
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)\.?|january|february|march|april|june|july|" \
          r"august|september|october|november|december"
 _WHEN = re.compile(rf"\b(?:(?:1[89]|20)\d\d|(?:{_MONTH})\s+\d{{1,2}}|\d{{1,2}}\s+(?:{_MONTH})|"
@@ -91,7 +94,7 @@ def choose_quote(text: str, span: Span, weights: Mapping[str, float], analyzer: 
                 best, best_score = (first, last), score
     first, last = best
     if cue in _ANSWER_CUES and not cue.search(text, sentences[first][0], sentences[last][1]):
-        last = _extend_to_cue(text, sentences, first, last, cue)
+        first, last = _reach_cue(text, sentences, first, last, cue, [bool(set(t) & weights.keys()) for t in terms])
     if first == last and last + 1 < len(sentences) and sentences[last][1] - sentences[first][0] < SHORT_QUOTE:
         last += 1
     start, end = _balance_quotes(text, sentences[first][0], sentences[last][1])
@@ -100,15 +103,17 @@ def choose_quote(text: str, span: Span, weights: Mapping[str, float], analyzer: 
     return start, end
 
 
-def _extend_to_cue(text: str, sentences: list[Span], first: int, last: int, cue: re.Pattern) -> int:
-    """The last sentence of the quote: `last`, or one of the CUE_REACH sentences after it that
-    holds the `cue` (the reason, the date, the figure), if the quote stays within LONG_QUOTE."""
+def _reach_cue(text: str, sentences: list[Span], first: int, last: int, cue: re.Pattern,
+               on_topic: list[bool]) -> tuple[int, int]:
+    """The quote's first and last sentences once it reaches for the `cue` (the reason, date or
+    figure asked for) in one of the CUE_REACH sentences after it: grown to take that sentence in
+    while it stays within LONG_QUOTE, else moved to it if it holds a question word itself."""
     for after in range(last + 1, min(last + 1 + CUE_REACH, len(sentences))):
-        if sentences[after][1] - sentences[first][0] > LONG_QUOTE:
-            break
         if cue.search(text, *sentences[after]):
-            return after
-    return last
+            if sentences[after][1] - sentences[first][0] <= LONG_QUOTE:
+                return first, after
+            return (after, after) if on_topic[after] else (first, last)
+    return first, last
 
 
 def _bm25(terms: list[str], weights: Mapping[str, float], average: float, k1: float = 1.5,

@@ -58,3 +58,23 @@ def test_the_first_sentence_of_a_story_is_preferred_among_equals():
 ])
 def test_questions_asking_for_a_point_in_time(question, is_when):
     assert asks_when(question) is is_when
+
+
+@pytest.mark.parametrize("sentence, is_amount", [
+    ("The offer was for 45 dlrs in cash.", True),
+    ("It costs 27 mln dlrs a month.", True),
+    ("Output rose 5.2 pct.", True),
+    ("It submitted the bid on April 8.", False),
+    ("More than two mln tonnes are stored.", False),
+])
+def test_a_how_much_cue_is_an_amount_not_a_day(sentence, is_amount):
+    assert bool(answer_cue("How much did it cost?").search(sentence)) is is_amount
+
+
+def test_a_how_much_quote_moves_to_the_figure_when_growing_would_make_it_too_long():
+    lead = "The Disney family made a bid for Holly Sugar Corp, a filing with the commission showed" + ", it said" * 20 + "."
+    figure = "The offer for Holly Sugar was 45 dlrs in cash a share."
+    text = f"{lead} {'Shamrock said it had submitted the bid on April 8' + ', it said' * 20}. {figure}"
+    chosen = quote(text, "How much did the Disney family offer for Holly Sugar?",
+                   {"disney": 8.0, "famili": 6.0, "holli": 9.0, "sugar": 5.0, "offer": 3.0})
+    assert chosen == figure

@@ -9,10 +9,12 @@ comes back, in order, so questions keep being answered while an archive is read.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import json
 import multiprocessing
 import os
+import sqlite3
 import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -149,15 +151,19 @@ class PartReader:
     """Reads parts on `workers` processes (0: on one thread), a few parts ahead of the caller.
     Use as `async with PartReader(...) as reader`."""
 
-    def __init__(self, analyzer: Analyzer, known: dict[str, str], workers: int) -> None:
-        self.analyzer, self.known, self.workers = analyzer, known, workers
+    def __init__(self, analyzer: Analyzer, known: dict[str, str], workers: int, db: Path | None = None) -> None:
+        self.analyzer, self.known, self.workers, self.db = analyzer, known, workers, db
         self._pool: Executor | None = None
 
     async def __aenter__(self) -> PartReader:
         if self.workers:
             context = multiprocessing.get_context("forkserver")
+            # workers read the stored hashes from `db` themselves rather than have them pickled here
+            known = {} if self.db else self.known
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_start,
-                                             initargs=(self.analyzer, self.known))
+                                             initargs=(self.analyzer, known, self.db))
+            # tasks start the processes, a blocking affair: kept off the event loop
+            await asyncio.to_thread(lambda: [f.result() for f in [self._pool.submit(int) for _ in range(self.workers)]])
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -195,9 +201,12 @@ _analyzer: Analyzer | None = None
 _known: dict[str, str] = {}
 
 
-def _start(analyzer: Analyzer, known: dict[str, str]) -> None:
+def _start(analyzer: Analyzer, known: dict[str, str], db: Path | None) -> None:
     global _analyzer, _known
     _analyzer, _known = analyzer, known
+    if db is not None:
+        with contextlib.closing(sqlite3.connect(db)) as connection:
+            _known = dict(connection.execute("SELECT id, content_hash FROM stories"))
 
 
 def _read_in_worker(part: Part, force: bool) -> list[FileRead]:

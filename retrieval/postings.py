@@ -109,15 +109,17 @@ class Postings:
         new_counts[target] = np.diff(other.offsets)
         offsets = np.zeros(len(terms) + 1, dtype=np.int64)
         np.cumsum(old_counts + new_counts, out=offsets[1:])
-        # a posting moves by the new postings of the terms before its own (and, if new, its term's old ones)
-        old_at = np.arange(len(self.docs), dtype=np.int64) + np.repeat(
-            offsets[:len(self.terms)] - self.offsets[:-1], old_counts[:len(self.terms)])
+        # a new posting goes after its term's old ones and the postings of the terms before it;
+        # the old postings fill the other places in their order
         new_at = np.arange(len(other.docs), dtype=np.int64) + np.repeat(
             offsets[target] + old_counts[target] - other.offsets[:-1], np.diff(other.offsets))
-        docs = np.empty(len(self.docs) + len(other.docs), dtype=np.int32)
-        tfs = np.empty(len(docs), dtype=np.int32)
-        docs[old_at], tfs[old_at] = self.docs, self.tfs
+        is_new = np.zeros(len(self.docs) + len(other.docs), dtype=bool)
+        is_new[new_at] = True
+        docs = np.empty(len(is_new), dtype=np.int32)
+        tfs = np.empty(len(is_new), dtype=np.int32)
         docs[new_at], tfs[new_at] = other.docs + len(self.doc_lengths), other.tfs
+        is_old = ~is_new
+        docs[is_old], tfs[is_old] = self.docs, self.tfs
         return Postings(terms, offsets, docs, tfs, np.concatenate([self.doc_lengths, other.doc_lengths]))
 
 

@@ -56,7 +56,7 @@ class Snapshot:
     @cached_property
     def titles(self) -> BM25Index:
         """BM25 over story titles, one document per story, in story order."""
-        return BM25Index.build((story.title_terms.split() for story in self.stories), self.index.params)
+        return BM25Index(Postings.from_texts([story.title_terms for story in self.stories]), self.index.params)
 
     @cached_property
     def story_day(self) -> np.ndarray:
@@ -134,28 +134,50 @@ async def load_snapshot(store: Store, params: BM25Params, analyzer_key: str,
                         previous: Snapshot | None = None) -> Snapshot:
     """The archive's current snapshot: `previous` if nothing changed, else `previous` (or the
     saved one) brought up to date with the changed passages, else built from all passages.
-    A snapshot built or updated here is saved for the next open."""
+    A snapshot built or updated here is saved for the next open. The heavy work runs off the
+    event loop."""
     generation = await store.generation()
     key = f"{analyzer_key}|format={FORMAT}"
     if previous is not None and previous.key == key and previous.generation == generation:
         return previous
-    headers = {sid: StoryHeader(sid, title, datetime.fromisoformat(d) if d else None, url, terms)
-               for sid, title, d, url, terms in await store.story_headers()}
+    headers = None
     if previous is None or previous.key != key:
+        headers = await asyncio.to_thread(_headers, await store.story_headers())
         previous = await _saved(store, params, key, headers)
         if previous is not None and previous.generation == generation:
             await asyncio.to_thread(lambda: previous.titles)
             return previous
-    if previous is not None:
-        rows = await store.passage_rows(after=int(previous.passage_ids.max(initial=0)))
-        ids = np.asarray(await store.passage_ids(), dtype=np.int64)
-        snapshot = await asyncio.to_thread(_updated, previous, headers, ids, rows, params, generation)
+    if previous is not None and previous.passages:
+        snapshot = await _update(store, previous, params, generation)
     else:
+        headers = headers or await asyncio.to_thread(_headers, await store.story_headers())
         rows = await store.passage_rows()
         snapshot = await asyncio.to_thread(_built, headers, rows, params, generation, key)
-    await asyncio.to_thread(lambda: snapshot.titles)  # built off the event loop
+    await asyncio.to_thread(lambda: snapshot.titles)
     await store.save_blobs(await asyncio.to_thread(snapshot.to_blobs))
     return snapshot
+
+
+async def _update(store: Store, previous: Snapshot, params: BM25Params, generation: int) -> Snapshot:
+    """`previous` with the passages added since, without those removed since: only the stories
+    with new passages are read, so a reload adding a few stories reads a few."""
+    last = int(previous.passage_ids.max(initial=0))
+    rows = await store.passage_rows(after=last)
+    changed = dict.fromkeys(row[1] for row in rows)  # in the order their passages were written
+    found = await asyncio.to_thread(_headers, await store.story_headers(changed))
+    fresh = {sid: found[sid] for sid in changed if sid in found}
+    alive = set(await store.story_ids())
+    keep = await asyncio.to_thread(
+        lambda: np.fromiter((s.id in alive and s.id not in changed for s in previous.stories),
+                            dtype=bool, count=len(previous.stories))[previous.passage_story])
+    if int(keep.sum()) != await store.passages_up_to(last):  # passages removed some other way
+        keep = np.isin(previous.passage_ids, np.asarray(await store.passage_ids(), dtype=np.int64))
+    return await asyncio.to_thread(_updated, previous, alive, fresh, keep, rows, params, generation)
+
+
+def _headers(rows: list[tuple[str, str, str | None, str | None, str]]) -> dict[str, StoryHeader]:
+    return {sid: StoryHeader(sid, title, datetime.fromisoformat(d) if d else None, url, terms)
+            for sid, title, d, url, terms in rows}
 
 
 async def _saved(store: Store, params: BM25Params, key: str,
@@ -194,14 +216,14 @@ def _built(headers: dict[str, StoryHeader], rows: list, params: BM25Params, gene
         generation=generation, key=key)
 
 
-def _updated(previous: Snapshot, headers: dict[str, StoryHeader], ids: np.ndarray, rows: list,
-             params: BM25Params, generation: int) -> Snapshot:
-    """`previous` without its removed passages and with the new ones appended; stories keep
-    their positions, new stories come after them."""
-    keep = np.isin(previous.passage_ids, ids, assume_unique=True)
-    stories = [headers[s.id] for s in previous.stories if s.id in headers]
+def _updated(previous: Snapshot, alive: set[str], fresh: dict[str, StoryHeader], keep: np.ndarray,
+             rows: list, params: BM25Params, generation: int) -> Snapshot:
+    """`previous` with only the passages `keep` marks and the new ones (`rows`) appended; stories
+    keep their positions (with their `fresh` headers where changed) unless gone from `alive`, new
+    stories come after them."""
+    stories = [fresh.get(s.id, s) for s in previous.stories if s.id in alive]
     known = {s.id for s in stories}
-    stories += [h for sid, h in headers.items() if sid not in known]
+    stories += [h for sid, h in fresh.items() if sid not in known]
     position = {story.id: i for i, story in enumerate(stories)}
     remap = np.asarray([position.get(s.id, -1) for s in previous.stories], dtype=np.int32)
     postings = previous.index.postings.without(keep).plus(Postings.from_texts([terms for *_, terms in rows]))

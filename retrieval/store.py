@@ -235,6 +235,11 @@ class Store:
     async def close(self) -> None:
         await self.db.close()
 
+    @property
+    def _file(self) -> Path | None:
+        """The archive's file, None when it lives in memory."""
+        return None if str(self.path) == ":memory:" else self.path
+
     @contextlib.asynccontextmanager
     async def _transaction(self) -> AsyncIterator[None]:
         await self.db.execute("BEGIN IMMEDIATE")
@@ -276,7 +281,7 @@ class Store:
             hashes = await self._all_hashes()
             workers = intake.workers_for(files) if workers is None else workers
             reading = _Reading(report, dict(hashes), sum(not isinstance(f, Problem) for f in files), progress)
-            async with self._large_cache(), intake.PartReader(analyzer, hashes, workers) as reader:
+            async with self._large_cache(), intake.PartReader(analyzer, hashes, workers, self._file) as reader:
                 async for part, reads in reader.read(files):
                     if isinstance(part, Problem):
                         report.problems.append(part)
@@ -327,21 +332,9 @@ class Store:
 
     async def _prune(self, paths: Sequence[str | Path], seen: dict[str, set[str]],
                      clean_files: set[str]) -> int:
-        roots = [str(Path(p)) for p in paths]
-        read_now = set().union(*seen.values())  # a story read from another file (moved) stays
-        doomed = []
         async with self.db.execute("SELECT id, origin FROM stories") as cursor:
             stored = await cursor.fetchall()
-        for story_id, origin in stored:
-            if story_id in read_now:
-                continue
-            if origin is None or not any(origin == r or origin.startswith(r.rstrip("/") + "/")
-                                         for r in roots):
-                continue
-            gone = origin not in seen and not Path(origin).exists()
-            dropped = origin in clean_files and story_id not in seen[origin]
-            if gone or dropped:
-                doomed.append(story_id)
+        doomed = await asyncio.to_thread(_doomed, stored, paths, seen, clean_files)
         if not doomed:
             return 0
         async with self._transaction():
@@ -418,10 +411,25 @@ class Store:
         async with self.db.execute("SELECT name, data FROM snapshot_blobs") as cursor:
             return {name: data for name, data in await cursor.fetchall()}
 
-    async def story_headers(self) -> list[tuple[str, str, str | None, str | None, str]]:
-        """(id, title, ISO date, url, title terms) of every story."""
-        async with self.db.execute("SELECT id, title, date, url, title_terms FROM stories") as cursor:
-            return list(await cursor.fetchall())
+    async def story_headers(self, ids: Iterable[str] | None = None) -> list[tuple[str, str, str | None, str | None, str]]:
+        """(id, title, ISO date, url, title terms) of every story, or of those of `ids`."""
+        sql = "SELECT id, title, date, url, title_terms FROM stories"
+        if ids is None:
+            async with self.db.execute(sql) as cursor:
+                return list(await cursor.fetchall())
+        found = []
+        for chunk in _chunks(list(ids), 900):
+            async with self.db.execute(f"{sql} WHERE id IN ({','.join('?' * len(chunk))})", chunk) as cursor:
+                found += await cursor.fetchall()
+        return found
+
+    async def story_ids(self) -> list[str]:
+        async with self.db.execute("SELECT id FROM stories") as cursor:
+            return [row[0] for row in await cursor.fetchall()]
+
+    async def passages_up_to(self, last: int) -> int:
+        """How many passages have ids up to `last`."""
+        return await self._scalar("SELECT count(*) FROM passages WHERE id <= ?", (last,))
 
     async def stories(self, ids: Iterable[str]) -> dict[str, StoryRecord]:
         found: dict[str, StoryRecord] = {}
@@ -464,6 +472,24 @@ class Store:
         async with self.db.execute(sql, params) as cursor:
             row = await cursor.fetchone()
         return row[0] if row else None
+
+
+def _doomed(stored: list[tuple[str, str | None]], paths: Sequence[str | Path], seen: dict[str, set[str]],
+            clean_files: set[str]) -> list[str]:
+    """The stored stories (id, origin) that a pruning ingest of `paths` removes."""
+    roots = [str(Path(p)) for p in paths]
+    read_now = set().union(*seen.values())  # a story read from another file (moved) stays
+    doomed = []
+    for story_id, origin in stored:
+        if story_id in read_now:
+            continue
+        if origin is None or not any(origin == r or origin.startswith(r.rstrip("/") + "/") for r in roots):
+            continue
+        gone = origin not in seen and not Path(origin).exists()
+        dropped = origin in clean_files and story_id not in seen[origin]
+        if gone or dropped:
+            doomed.append(story_id)
+    return doomed
 
 
 async def _migrate(db: aiosqlite.Connection) -> None:

@@ -139,3 +139,20 @@ def test_postings_updated_in_place_equal_a_fresh_build(old, new, data):
     fresh = Postings.from_documents([d for d, k in zip(old, keep) if k] + new)
     assert inverted(updated) == inverted(fresh)
     assert updated.doc_lengths.tolist() == fresh.doc_lengths.tolist()
+
+
+async def test_changing_the_last_story_written_updates_the_snapshot_as_a_fresh_build_would(tmp_path):
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", [story(i, f"Oil price rose {i} pct.\n\nCocoa arrivals in Bahia.") for i in range(3)])
+    service = await ArchiveService.open(tmp_path / "a.sqlite")
+    try:
+        await service.ingest([folder])
+        write_jsonl(folder / "a.jsonl", [story(i, f"Oil price rose {i} pct.\n\nCocoa arrivals in Bahia.")
+                                         for i in range(2)] + [story(2, "NATO and Ukraine.")])
+        await service.ingest([folder])
+        assert rankings(service) == await fresh_rankings(service)
+        assert service.snapshot.passages == 5
+        assert [s.id for s in service.snapshot.stories] == ["s0", "s1", "s2"]
+    finally:
+        await service.close()

@@ -233,7 +233,9 @@ def _bounded_lines(stream: io.BufferedIOBase) -> Iterator[tuple[int, bytes | Non
             yield number, chunk
 
 
-def _read_jsonl(path: Path) -> Iterator[Article | Problem]:
+def json_lines(path: Path) -> Iterator[tuple[int, bytes | None] | Problem]:
+    """The non-blank lines of a JSON Lines file, numbered (None for a line too long to read),
+    then a `Problem` if the file is empty or breaks off."""
     seen_any = False
     number = 0
     try:
@@ -242,12 +244,17 @@ def _read_jsonl(path: Path) -> Iterator[Article | Problem]:
                 if chunk is not None and not chunk.strip():
                     continue
                 seen_any = True
-                yield parse_line(str(path), number, chunk)
+                yield number, chunk
     except (EOFError, gzip.BadGzipFile, zlib.error) as error:
         yield Problem(str(path), number + 1 if number else None, f"corrupt or truncated gzip: {error}")
         return
     if not seen_any:
         yield Problem(str(path), None, "empty file")
+
+
+def _read_jsonl(path: Path) -> Iterator[Article | Problem]:
+    for line in json_lines(path):
+        yield line if isinstance(line, Problem) else parse_line(str(path), *line)
 
 
 def parse_line(path: str, number: int, chunk: bytes | None) -> Article | Problem:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gzip
+import hashlib
 import json
 import multiprocessing
 import os
 import sqlite3
-import zlib
 from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.analysis import Analyzer
-from retrieval.formats import Problem, _bounded_lines, _open_binary, parse_line, read_file
+from retrieval.formats import Problem, json_lines, parse_line, read_file
 from retrieval.models import Article
 from retrieval.sentences import passage_spans
 
@@ -56,29 +55,42 @@ class Story:
     row: tuple | None = None
     title_terms: str = ""
     passages: list[tuple[int, int, str]] | None = None
+    source: str | None = None  # the digest of its JSON line
 
 
 @dataclass(frozen=True)
 class FileRead:
-    """What one file of a part held, in file order; `lines` counts its non-blank JSON lines."""
+    """What one file of a part held, in file order."""
 
     path: str
     records: list[Story | Problem]
-    lines: int = 0
 
 
-def read_part(part: Part, analyzer: Analyzer, known: dict[str, str], force: bool = False) -> list[FileRead]:
-    """The stories and problems of `part`; a story whose hash `known` holds is not analyzed
-    (unless `force`)."""
+def read_part(part: Part, analyzer: Analyzer, known: dict[str, str], sources: dict[str, tuple[str, str]],
+              force: bool = False) -> list[FileRead]:
+    """The stories and problems of `part`; a story whose hash `known` holds is not analyzed, nor
+    is a JSON line whose digest `sources` holds even parsed (unless `force`)."""
     if part.lines is None:
         return [FileRead(path, [_story(r, analyzer, known, force) if isinstance(r, Article) else r
                                 for r in read_file(Path(path))]) for path in part.paths]
     path = part.paths[0]
-    records = [_story(r, analyzer, known, force) if isinstance(r, Article) else r
-               for r in (parse_line(path, number, chunk) for number, chunk in part.lines)]
+    records: list[Story | Problem] = []
+    for number, chunk in part.lines:
+        source = hashlib.sha256(chunk).hexdigest() if chunk is not None else None
+        if not force and source in sources:
+            records.append(Story(*sources[source], source=source))
+            continue
+        record = parse_line(path, number, chunk)
+        records.append(_story(record, analyzer, known, force, source) if isinstance(record, Article) else record)
     if part.problem:
         records.append(part.problem)
-    return [FileRead(path, records, len(part.lines))]
+    return [FileRead(path, records)]
+
+
+def stored_hashes(rows: list[tuple[str, str, str | None]]) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """From stored (id, content hash, line digest): hashes by id, and (id, hash) by line digest."""
+    return ({story_id: digest for story_id, digest, _ in rows},
+            {source: (story_id, digest) for story_id, digest, source in rows if source})
 
 
 def analyze(article: Article, analyzer: Analyzer) -> tuple[str, list[tuple[int, int, str]]]:
@@ -88,15 +100,16 @@ def analyze(article: Article, analyzer: Analyzer) -> tuple[str, list[tuple[int, 
              for start, end in passage_spans(article.body)])
 
 
-def _story(article: Article, analyzer: Analyzer, known: dict[str, str], force: bool) -> Story:
+def _story(article: Article, analyzer: Analyzer, known: dict[str, str], force: bool,
+           source: str | None = None) -> Story:
     digest = article.content_hash()
     if not force and known.get(article.id) == digest:
-        return Story(article.id, digest)
+        return Story(article.id, digest, source=source)
     title_terms, passages = analyze(article, analyzer)
     a = article
     row = (a.id, a.title, a.date.isoformat() if a.date else None, a.url, a.source,
            json.dumps(a.metadata, ensure_ascii=False, default=str), a.body, digest)
-    return Story(a.id, digest, row, title_terms, passages)
+    return Story(a.id, digest, row, title_terms, passages, source)
 
 
 def parts(files: Sequence[Path | Problem]) -> Iterator[Part | Problem]:
@@ -123,19 +136,16 @@ def parts(files: Sequence[Path | Problem]) -> Iterator[Part | Problem]:
 
 def _line_parts(path: Path) -> Iterator[Part]:
     block: list[tuple[int, bytes | None]] = []
-    number = 0
     problem = None
     try:
-        with _open_binary(path) as stream:
-            for number, chunk in _bounded_lines(stream):
-                if chunk is not None and not chunk.strip():
-                    continue
-                block.append((number, chunk))
-                if len(block) >= PART_LINES:
-                    yield Part((str(path),), tuple(block), last=False)
-                    block = []
-    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
-        problem = Problem(str(path), number + 1 if number else None, f"corrupt or truncated gzip: {error}")
+        for line in json_lines(path):
+            if isinstance(line, Problem):
+                problem = line
+                break
+            block.append(line)
+            if len(block) >= PART_LINES:
+                yield Part((str(path),), tuple(block), last=False)
+                block = []
     except OSError as error:
         problem = Problem(str(path), None, f"cannot read: {error.strerror or error}")
     yield Part((str(path),), tuple(block), problem=problem)
@@ -151,17 +161,18 @@ class PartReader:
     """Reads parts on `workers` processes (0: on one thread), a few parts ahead of the caller.
     Use as `async with PartReader(...) as reader`."""
 
-    def __init__(self, analyzer: Analyzer, known: dict[str, str], workers: int, db: Path | None = None) -> None:
-        self.analyzer, self.known, self.workers, self.db = analyzer, known, workers, db
+    def __init__(self, analyzer: Analyzer, known: dict[str, str], sources: dict[str, tuple[str, str]],
+                 workers: int, db: Path | None = None) -> None:
+        self.analyzer, self.known, self.sources, self.workers, self.db = analyzer, known, sources, workers, db
         self._pool: Executor | None = None
 
     async def __aenter__(self) -> PartReader:
         if self.workers:
             context = multiprocessing.get_context("forkserver")
             # workers read the stored hashes from `db` themselves rather than have them pickled here
-            known = {} if self.db else self.known
+            stored = ({}, {}) if self.db else (self.known, self.sources)
             self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_start,
-                                             initargs=(self.analyzer, known, self.db))
+                                             initargs=(self.analyzer, *stored, self.db))
             # tasks start the processes, a blocking affair: kept off the event loop
             await asyncio.to_thread(lambda: [f.result() for f in [self._pool.submit(int) for _ in range(self.workers)]])
         return self
@@ -173,7 +184,7 @@ class PartReader:
     def submit(self, part: Part, force: bool = False) -> asyncio.Future:
         """What `part` holds, soon; with `force`, every story analyzed."""
         if self._pool is None:
-            return asyncio.ensure_future(asyncio.to_thread(read_part, part, self.analyzer, self.known, force))
+            return asyncio.ensure_future(asyncio.to_thread(read_part, part, self.analyzer, self.known, self.sources, force))
         return asyncio.get_running_loop().run_in_executor(self._pool, _read_in_worker, part, force)
 
     async def read(self, files: Sequence[Path | Problem]) -> AsyncIterator[tuple[Part | Problem, list[FileRead]]]:
@@ -199,15 +210,17 @@ class PartReader:
 
 _analyzer: Analyzer | None = None
 _known: dict[str, str] = {}
+_sources: dict[str, tuple[str, str]] = {}
 
 
-def _start(analyzer: Analyzer, known: dict[str, str], db: Path | None) -> None:
-    global _analyzer, _known
-    _analyzer, _known = analyzer, known
+def _start(analyzer: Analyzer, known: dict[str, str], sources: dict[str, tuple[str, str]], db: Path | None) -> None:
+    global _analyzer, _known, _sources
+    _analyzer, _known, _sources = analyzer, known, sources
     if db is not None:
         with contextlib.closing(sqlite3.connect(db)) as connection:
-            _known = dict(connection.execute("SELECT id, content_hash FROM stories"))
+            _known, _sources = stored_hashes(connection.execute(
+                "SELECT id, content_hash, source_hash FROM stories").fetchall())
 
 
 def _read_in_worker(part: Part, force: bool) -> list[FileRead]:
-    return read_part(part, _analyzer, _known, force)
+    return read_part(part, _analyzer, _known, _sources, force)

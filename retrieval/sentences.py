@@ -58,12 +58,20 @@ def passage_spans(text: str) -> list[Span]:
     """The passages of a story body: paragraphs, long ones as overlapping sentence windows."""
     passages: list[Span] = []
     for start, end in paragraph_spans(text):
-        sentences = sentence_spans(text, start, end)
-        if len(sentences) <= WINDOW_SENTENCES and end - start <= WINDOW_MAX_CHARS:
+        if end - start <= WINDOW_MAX_CHARS and _at_most_sentences(text, start, end, WINDOW_SENTENCES):
             passages.append((start, end))
         else:
-            passages.extend(_windows(sentences))
+            passages.extend(_windows(sentence_spans(text, start, end)))
     return passages
+
+
+def _at_most_sentences(text: str, start: int, end: int, count: int) -> bool:
+    """Whether `text[start:end]` has at most `count` sentences. Each sentence but the last ends at
+    a `_BOUNDARY` match: with fewer than `count` matches, the answer is yes without deciding
+    which of them end sentences (the costly part)."""
+    if len(_BOUNDARY.findall(text, start, end)) < count:
+        return True
+    return len(sentence_spans(text, start, end)) <= count
 
 
 def _windows(sentences: list[Span]) -> list[Span]:

@@ -206,14 +206,10 @@ def _built(headers: dict[str, StoryHeader], rows: list, params: BM25Params, gene
            key: str) -> Snapshot:
     stories = list(headers.values())
     position = {story.id: i for i, story in enumerate(stories)}
-    return Snapshot(
-        index=BM25Index(Postings.from_texts([terms for *_, terms in rows]), params),
-        stories=stories,
-        passage_ids=np.asarray([row[0] for row in rows], dtype=np.int64),
-        passage_story=np.asarray([position[row[1]] for row in rows], dtype=np.int32),
-        passage_start=np.asarray([row[2] for row in rows], dtype=np.int32),
-        passage_end=np.asarray([row[3] for row in rows], dtype=np.int32),
-        generation=generation, key=key)
+    ids, story_of, starts, ends, texts = _columns(rows, position)
+    return Snapshot(index=BM25Index(Postings.from_texts(texts), params), stories=stories, passage_ids=ids,
+                    passage_story=story_of, passage_start=starts, passage_end=ends,
+                    generation=generation, key=key)
 
 
 def _updated(previous: Snapshot, alive: set[str], fresh: dict[str, StoryHeader], keep: np.ndarray,
@@ -226,16 +222,26 @@ def _updated(previous: Snapshot, alive: set[str], fresh: dict[str, StoryHeader],
     stories += [h for sid, h in fresh.items() if sid not in known]
     position = {story.id: i for i, story in enumerate(stories)}
     remap = np.asarray([position.get(s.id, -1) for s in previous.stories], dtype=np.int32)
-    postings = previous.index.postings.without(keep).plus(Postings.from_texts([terms for *_, terms in rows]))
+    ids, story_of, starts, ends, texts = _columns(rows, position)
     return Snapshot(
-        index=BM25Index(postings, params),
+        index=BM25Index(previous.index.postings.without(keep).plus(Postings.from_texts(texts)), params),
         stories=stories,
-        passage_ids=np.concatenate([previous.passage_ids[keep], np.asarray([r[0] for r in rows], dtype=np.int64)]),
-        passage_story=np.concatenate([remap[previous.passage_story[keep]],
-                                      np.asarray([position[r[1]] for r in rows], dtype=np.int32)]),
-        passage_start=np.concatenate([previous.passage_start[keep], np.asarray([r[2] for r in rows], dtype=np.int32)]),
-        passage_end=np.concatenate([previous.passage_end[keep], np.asarray([r[3] for r in rows], dtype=np.int32)]),
+        passage_ids=np.concatenate([previous.passage_ids[keep], ids]),
+        passage_story=np.concatenate([remap[previous.passage_story[keep]], story_of]),
+        passage_start=np.concatenate([previous.passage_start[keep], starts]),
+        passage_end=np.concatenate([previous.passage_end[keep], ends]),
         generation=generation, key=previous.key)
+
+
+def _columns(rows: list, position: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
+    """Passage rows (id, story id, start, end, terms) as arrays: ids, story positions, starts,
+    ends; and the terms."""
+    ids, story_ids, starts, ends, texts = zip(*rows) if rows else ((),) * 5
+    count = len(rows)
+    return (np.fromiter(ids, dtype=np.int64, count=count),
+            np.fromiter(map(position.__getitem__, story_ids), dtype=np.int32, count=count),
+            np.fromiter(starts, dtype=np.int32, count=count), np.fromiter(ends, dtype=np.int32, count=count),
+            list(texts))
 
 
 def _to_bytes(array: np.ndarray) -> bytes:

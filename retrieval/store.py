@@ -78,14 +78,18 @@ MIGRATIONS: list[str] = [
     """
     INSERT OR IGNORE INTO settings VALUES ('last_passage', (SELECT coalesce(max(id), 0) FROM passages));
     """,
+    # the digest of the JSON line a story was read from: an unchanged line is known without parsing
+    """
+    ALTER TABLE stories ADD COLUMN source_hash TEXT;
+    """,
 ]
 
 _UPSERT_STORY = """
     INSERT INTO stories (id, title, date, url, source, metadata, body, content_hash, origin, ingested_at,
-                         title_terms)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                         title_terms, source_hash)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT(id) DO UPDATE SET title = excluded.title, date = excluded.date, url = excluded.url,
-        title_terms = excluded.title_terms,
+        title_terms = excluded.title_terms, source_hash = excluded.source_hash,
         source = excluded.source, metadata = excluded.metadata, body = excluded.body,
         content_hash = excluded.content_hash, origin = excluded.origin, ingested_at = excluded.ingested_at
 """
@@ -155,7 +159,6 @@ class _Reading:
         self.read_ids: set[str] = set()
         self.clean: set[str] = set()
         self._done = 0
-        self._lines = 0  # non-blank lines of the JSON Lines file being read
         self._faulty = False
         self._batch: list[tuple[intake.Story, str]] = []
 
@@ -175,7 +178,6 @@ class _Reading:
         """Note what `part` held; yield each batch of stories that fills up."""
         for read in reads:
             ids = self.seen.setdefault(read.path, set())
-            self._lines += read.lines
             for record in read.records:
                 if isinstance(record, Problem):
                     self.report.problems.append(record)
@@ -187,22 +189,19 @@ class _Reading:
                 if len(self._batch) >= BATCH:
                     yield self.rest()
             if part.lines is None or part.last:
-                self._file_done(read.path, empty=part.lines is not None and not self._lines and not part.problem)
+                self._file_done(read.path)
 
     def rest(self) -> list[tuple[intake.Story, str]]:
         """The stories not yet handed out in a batch."""
         batch, self._batch = self._batch, []
         return batch
 
-    def _file_done(self, path: str, empty: bool) -> None:
-        if empty:
-            self.report.problems.append(Problem(path, None, "empty file"))
-            self._faulty = True
+    def _file_done(self, path: str) -> None:
         self.report.files += 1
         if not self._faulty:
             self.clean.add(path)
         self._done += 1
-        self._lines, self._faulty = 0, False
+        self._faulty = False
         if self.progress:
             self.progress(self._done, self.files, len(self.read_ids))
 
@@ -278,10 +277,10 @@ class Store:
             report = IngestReport(paths=[str(p) for p in paths])
             ingest_id = await self._start_record(report)
             files = list(archive_files(paths))
-            hashes = await self._all_hashes()
+            hashes, sources = await self._stored_hashes()
             workers = intake.workers_for(files) if workers is None else workers
             reading = _Reading(report, dict(hashes), sum(not isinstance(f, Problem) for f in files), progress)
-            async with self._large_cache(), intake.PartReader(analyzer, hashes, workers, self._file) as reader:
+            async with self._large_cache(), intake.PartReader(analyzer, hashes, sources, workers, self._file) as reader:
                 async for part, reads in reader.read(files):
                     if isinstance(part, Problem):
                         report.problems.append(part)
@@ -311,7 +310,7 @@ class Store:
         async with self._transaction():
             await self.db.executemany("DELETE FROM passages WHERE story_id = ?",
                                       [(s.id,) for s, _, existed in fresh if existed])
-            await self.db.executemany(_UPSERT_STORY, [(*s.row, origin, now, s.title_terms)
+            await self.db.executemany(_UPSERT_STORY, [(*s.row, origin, now, s.title_terms, s.source)
                                                       for s, origin, _ in fresh])
             first = int(await self._scalar("SELECT value FROM settings WHERE key = 'last_passage'")) + 1
             rows = [(s.id, seq, start, end, terms) for s, _, _ in fresh
@@ -326,9 +325,10 @@ class Store:
         reading.report.updated += sum(1 for *_, existed in fresh if existed)
         reading.report.added += sum(1 for *_, existed in fresh if not existed)
 
-    async def _all_hashes(self) -> dict[str, str]:
-        async with self.db.execute("SELECT id, content_hash FROM stories") as cursor:
-            return dict(await cursor.fetchall())
+    async def _stored_hashes(self) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+        """Content hash by story id, and (id, content hash) by the digest of the line read."""
+        async with self.db.execute("SELECT id, content_hash, source_hash FROM stories") as cursor:
+            return await asyncio.to_thread(intake.stored_hashes, await cursor.fetchall())
 
     async def _prune(self, paths: Sequence[str | Path], seen: dict[str, set[str]],
                      clean_files: set[str]) -> int:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retrieval.sentences import (_BOUNDARY, WINDOW_MAX_CHARS, WINDOW_SENTENCES, paragraph_spans, passage_spans,
+from retrieval.sentences import (_BOUNDARY, WINDOW_MAX_CHARS, _windows, WINDOW_SENTENCES, paragraph_spans, passage_spans,
                                  sentence_spans)
 
 
@@ -153,3 +153,24 @@ PLAIN_BOUNDARY = re.compile(r"(?:[.!?]+|…|\.\.\.)[\"'”’»)\]]*(?=\s|$)")
 def test_sentence_ends_are_those_of_the_plain_definition(text):
     assert ([m.span() for m in _BOUNDARY.finditer(text)]
             == [m.span() for m in PLAIN_BOUNDARY.finditer(text)])
+
+
+def plain_passages(text: str) -> list[tuple[int, int]]:
+    """The definition `passage_spans` keeps to: a paragraph is one passage when it has at most
+    WINDOW_SENTENCES sentences and WINDOW_MAX_CHARS characters, else sentence windows."""
+    passages = []
+    for start, end in paragraph_spans(text):
+        sentences = sentence_spans(text, start, end)
+        if len(sentences) <= WINDOW_SENTENCES and end - start <= WINDOW_MAX_CHARS:
+            passages.append((start, end))
+        else:
+            passages.extend(_windows(sentences))
+    return passages
+
+
+PIECES = ["Ab", "cd", ".", "..", "!", "?", "…", '"', "”", " ", "\n", "\n\n", "Mr.", "U.S.", "J.", "no.", "5"]
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=200).map("".join))
+def test_passages_are_those_of_the_plain_definition(text):
+    assert passage_spans(text) == plain_passages(text)

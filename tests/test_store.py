@@ -11,6 +11,7 @@ import pytest
 
 from retrieval.analysis import Analyzer
 from retrieval.service import ArchiveService, RetrievalSettings
+from retrieval import intake
 from retrieval.store import MIGRATIONS, Store
 
 ANALYZER = Analyzer()
@@ -327,3 +328,20 @@ async def test_a_story_written_twice_in_one_ingest_ends_as_its_last_copy(store, 
     assert (report.updated, report.unchanged) == (2, 0)
     assert bodies(tmp_db) == {"1": "Cocoa arrivals rose."}
     assert [terms for *_, terms in passages(tmp_db)] == ["cocoa arriv rose"]
+
+
+async def test_an_unchanged_json_line_is_known_without_parsing_it(store, tmp_db, tmp_path, monkeypatch):
+    path = tmp_path / "a.jsonl"
+    lines = [json.dumps({"id": f"r{i}", "title": f"Cocoa {i}", "body": f"Cocoa arrivals rose {i} pct."})
+             for i in range(1500)] + ["{not json"]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    await store.ingest([path], ANALYZER)
+    lines[2] = lines[2].replace("Cocoa arrivals", "Coffee arrivals")
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    parsed = []
+    real = intake.parse_line
+    monkeypatch.setattr(intake, "parse_line", lambda path, number, chunk: parsed.append(number) or real(path, number, chunk))
+    report = await store.ingest([path], ANALYZER)
+    assert parsed == [3, 1501]  # the changed line, and the broken one (never stored)
+    assert (report.added, report.updated, report.unchanged, report.failed) == (0, 1, 1499, 1)
+    assert bodies(tmp_db)["r2"] == "Coffee arrivals rose 2 pct."

@@ -66,14 +66,15 @@ def rank_stories(snapshot: Snapshot, query: Query, required: list[str], limit: i
 def shingles(text: str) -> frozenset[int]:
     """The hashes of the word 5-grams of `text` (all its words when it is shorter)."""
     words = _WORD.findall(text.casefold())
-    return frozenset(hash(tuple(words[i:i + COPY_SHINGLE]))
-                     for i in range(max(1, len(words) - COPY_SHINGLE + 1)))
+    if len(words) < COPY_SHINGLE:
+        return frozenset({hash(tuple(words))})
+    return frozenset(map(hash, zip(*(words[i:] for i in range(COPY_SHINGLE)))))
 
 
 def is_copy(grams: frozenset[int], other: frozenset[int], same_title: bool) -> bool:
     """Whether two stories with these `shingles` are one story filed twice."""
     shared = len(grams & other)
-    if shared >= COPY_JACCARD * len(grams | other):
+    if shared >= COPY_JACCARD * (len(grams) + len(other) - shared):
         return True
     return same_title and shared >= COPY_CONTAINMENT * min(len(grams), len(other))
 
@@ -81,14 +82,16 @@ def is_copy(grams: frozenset[int], other: frozenset[int], same_title: bool) -> b
 _WORD = re.compile(r"\w+")
 
 
-def stories_holding(snapshot: Snapshot, terms: Sequence[str]) -> set[int]:
-    """The stories (positions) that hold every one of `terms` in a passage or in the title."""
-    holding: set[int] | None = None
+def stories_holding(snapshot: Snapshot, terms: Sequence[str]) -> np.ndarray:
+    """A mask of the stories that hold every one of `terms` in a passage or in the title
+    (none when there are no terms)."""
+    holding = np.full(len(snapshot.stories), bool(terms))
     for term in dict.fromkeys(terms):
-        stories = set(snapshot.passage_story[snapshot.index.postings_of(term)[0]].tolist())
-        stories.update(snapshot.titles.postings_of(term)[0].tolist())
-        holding = stories if holding is None else holding & stories
-    return holding or set()
+        holds = np.zeros(len(snapshot.stories), dtype=bool)
+        holds[snapshot.passage_story[snapshot.index.postings_of(term)[0]]] = True
+        holds[snapshot.titles.postings_of(term)[0]] = True
+        holding &= holds
+    return holding
 
 
 def _coverage(snapshot: Snapshot, query: Query, weights: Mapping[str, float], stories: np.ndarray,
@@ -109,7 +112,9 @@ def _add_best_passages(snapshot: Snapshot, terms: list[str], allowed: np.ndarray
     """The best passage of each of `stories` (found by title); the first one if none matches."""
     if not stories:
         return
-    mask = np.isin(snapshot.passage_story, stories)
+    chosen = np.zeros(len(snapshot.stories), dtype=bool)
+    chosen[stories] = True
+    mask = chosen[snapshot.passage_story]
     if allowed is not None:
         mask &= allowed
     hits = snapshot.index.search(terms, mask)

@@ -160,7 +160,7 @@ class ArchiveService:
         while True:
             ranked, complete = await asyncio.to_thread(rank_stories, snapshot, query, required, limit, weights)
             relevant = [r for r in ranked if r.coverage >= RELEVANCE_FLOOR
-                        and (holding is None or r.story in holding)]
+                        and (holding is None or holding[r.story])]
             if len(relevant) >= wanted or complete or limit >= MAX_PAGE * wanted:
                 break
             limit *= 4
@@ -183,6 +183,8 @@ class ArchiveService:
                     cited = citations[copy_of]
                     citations[copy_of] = replace(cited, copies=(*cited.copies, record.id))
                     continue
+                if len(citations) >= wanted:
+                    continue  # only copies of the cited stories are still of use
                 title_terms = set(snapshot.stories[r.story].title_terms.split())
                 own = {t: w * (TITLE_DISCOUNT if t in title_terms else 1.0) for t, w in weights.items()}
                 start, end = choose_quote(record.body, _around(record.body, span), own, self.analyzer,

@@ -59,22 +59,16 @@ class Postings:
     def from_token_ids(cls, terms: list[str], token_ids: np.ndarray, lengths: np.ndarray) -> Postings:
         """From every passage's tokens as ids into `terms`, passage after passage (`lengths`)."""
         doc = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
-        pairs = (doc << 32) | token_ids.astype(np.int64)
+        # one sort of (term, passage) pairs: equal pairs are a posting's occurrences, and the
+        # postings come out grouped by term with passages ascending
+        pairs = (token_ids.astype(np.int64) << 32) | doc
         pairs.sort()
         first = np.flatnonzero(np.concatenate([pairs[:1] == pairs[:1], pairs[1:] != pairs[:-1]]))
         tfs = np.diff(np.append(first, len(pairs))).astype(np.int32)
         pairs = pairs[first]
-        return cls.from_triples(terms, pairs & 0xFFFFFFFF, (pairs >> 32).astype(np.int32), tfs,
-                                lengths.astype(np.int32))
-
-    @classmethod
-    def from_triples(cls, terms: list[str], term_ids: np.ndarray, docs: np.ndarray, tfs: np.ndarray,
-                     doc_lengths: np.ndarray) -> Postings:
-        """From (term, passage, tf) triples, passages ascending within each term."""
-        order = _stable_order(term_ids.astype(np.int64))
         offsets = np.zeros(len(terms) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(term_ids, minlength=len(terms)), out=offsets[1:])
-        return cls(terms, offsets, docs[order], tfs[order], doc_lengths)
+        np.cumsum(np.bincount(pairs >> 32, minlength=len(terms)), out=offsets[1:])
+        return cls(terms, offsets, (pairs & 0xFFFFFFFF).astype(np.int32), tfs, lengths.astype(np.int32))
 
     @property
     def term_of_posting(self) -> np.ndarray:
@@ -139,14 +133,6 @@ def _words_per_line(text: str, lines: int) -> np.ndarray:
     counts = np.diff(np.concatenate([[0], spaces])) + 1
     counts[ends == starts] = 0
     return counts.astype(np.int32)[:lines]
-
-
-def _stable_order(keys: np.ndarray) -> np.ndarray:
-    """The stable argsort of non-negative `keys` below 2**31, as one sort of (key, index) pairs,
-    which is much faster than numpy's stable argsort."""
-    packed = (keys << 32) | np.arange(len(keys), dtype=np.int64)
-    packed.sort()
-    return packed & 0xFFFFFFFF
 
 
 def _joined(arrays: list[np.ndarray], dtype: type) -> np.ndarray:

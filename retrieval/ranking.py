@@ -63,6 +63,31 @@ def rank_stories(snapshot: Snapshot, query: Query, required: list[str], limit: i
     return ranked, len(hits) < limit
 
 
+class Copies:
+    """The stories cited so far, to tell a story filed again (Reuters repeats itself) from a new one."""
+
+    def __init__(self) -> None:
+        self._cited: list[tuple[str, str, frozenset[int]]] = []  # body, casefolded title, shingles
+        self._shingles: dict[str, frozenset[int]] = {}
+
+    def of(self, body: str, title: str) -> int | None:
+        """The position among the cited stories of the one this story copies, if any."""
+        same = next((i for i, (cited, _, _) in enumerate(self._cited) if cited == body), None)
+        if same is not None:
+            return same
+        grams, title = self._grams(body), title.casefold()
+        return next((i for i, (_, t, g) in enumerate(self._cited) if is_copy(grams, g, title == t)), None)
+
+    def add(self, body: str, title: str) -> None:
+        """Note a cited story."""
+        self._cited.append((body, title.casefold(), self._grams(body)))
+
+    def _grams(self, body: str) -> frozenset[int]:
+        if body not in self._shingles:
+            self._shingles[body] = shingles(body)
+        return self._shingles[body]
+
+
 def shingles(text: str) -> frozenset[int]:
     """The hashes of the word 5-grams of `text` (all its words when it is shorter)."""
     words = _WORD.findall(text.casefold())

@@ -17,7 +17,7 @@ from retrieval.index import BM25Params
 from retrieval.models import Answer, Citation
 from retrieval.query import Query, parse_query
 from retrieval.quotes import answer_cue, asks_when, choose_quote, contains_phrase
-from retrieval.ranking import RELEVANCE_FLOOR, is_copy, rank_stories, shingles, stories_holding
+from retrieval.ranking import RELEVANCE_FLOOR, Copies, rank_stories, stories_holding
 from retrieval.snapshot import Snapshot, load_snapshot
 from retrieval.store import IngestReport, Progress, Store, StoryRecord
 
@@ -166,7 +166,7 @@ class ArchiveService:
             limit *= 4
         cue = answer_cue(query.text)
         citations: list[Citation] = []
-        kept: list[tuple[frozenset[int], str]] = []  # each citation's shingles and title
+        copies = Copies()
         for page in _pages(relevant, 2 * wanted):
             if len(citations) >= wanted:
                 break
@@ -177,8 +177,7 @@ class ArchiveService:
                 if record is None or not all(contains_phrase(record.body[span[0]:span[1]], p)
                                              for p in query.phrases):
                     continue
-                grams, title = shingles(record.body), record.title.casefold()
-                copy_of = next((i for i, (g, t) in enumerate(kept) if is_copy(grams, g, title == t)), None)
+                copy_of = copies.of(record.body, record.title)
                 if copy_of is not None:
                     cited = citations[copy_of]
                     citations[copy_of] = replace(cited, copies=(*cited.copies, record.id))
@@ -191,7 +190,7 @@ class ArchiveService:
                                           query.phrases, focus=span, cue=cue)
                 citations.append(Citation(record.id, record.title, record.date,
                                           record.body[start:end], r.score, record.url))
-                kept.append((grams, title))
+                copies.add(record.body, record.title)
         return citations[:wanted]
 
 

@@ -33,6 +33,8 @@ PART_FILES = 50
 PARALLEL_BYTES = 4 * 2**20
 """With less input than this, one thread reads it all: starting processes would cost more."""
 JSON_LINES = (".jsonl", ".ndjson", ".jsonl.gz")
+WORKER_NICENESS = 10
+"""Workers yield the CPU to the process that answers questions (a reload runs while it does)."""
 
 
 @dataclass(frozen=True)
@@ -215,6 +217,7 @@ _sources: dict[str, tuple[str, str]] = {}
 
 def _start(analyzer: Analyzer, known: dict[str, str], sources: dict[str, tuple[str, str]], db: Path | None) -> None:
     global _analyzer, _known, _sources
+    os.nice(WORKER_NICENESS)
     _analyzer, _known, _sources = analyzer, known, sources
     if db is not None:
         with contextlib.closing(sqlite3.connect(db)) as connection:

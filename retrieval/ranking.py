@@ -137,15 +137,15 @@ def _add_best_passages(snapshot: Snapshot, terms: list[str], allowed: np.ndarray
     """The best passage of each of `stories` (found by title); the first one if none matches."""
     if not stories:
         return
-    chosen = np.zeros(len(snapshot.stories), dtype=bool)
-    chosen[stories] = True
-    mask = chosen[snapshot.passage_story]
+    docs = snapshot.passages_of(stories)
     if allowed is not None:
-        mask &= allowed
+        docs = docs[allowed[docs]]
+    mask = np.zeros(snapshot.passages, dtype=bool)
+    mask[docs] = True
     hits = snapshot.index.search(terms, mask)
     for doc, score in zip(hits.docs.tolist(), hits.scores.tolist()):
         best.setdefault(int(snapshot.passage_story[doc]), (doc, score))
-    for doc in np.flatnonzero(mask).tolist():
+    for doc in docs.tolist():
         best.setdefault(int(snapshot.passage_story[doc]), (doc, 0.0))
 
 

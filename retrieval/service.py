@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -18,8 +19,10 @@ from retrieval.models import Answer, Citation
 from retrieval.query import Query, parse_query
 from retrieval.quotes import answer_cue, asks_when, choose_quote, contains_phrase
 from retrieval.ranking import RELEVANCE_FLOOR, Copies, rank_stories, stories_holding
-from retrieval.snapshot import Snapshot, load_snapshot
+from retrieval.snapshot import Snapshot, load_snapshot, save_snapshot
 from retrieval.store import IngestReport, Progress, Store, StoryRecord
+
+log = logging.getLogger(__name__)
 
 NO_WORDS = ("There is nothing to search for in that question: ask in words, "
             "for example \u201c{example}\u201d.")
@@ -68,7 +71,9 @@ class ArchiveService:
         try:
             analyzer = Analyzer(settings.language, settings.stopwords)
             await store.ensure_analyzer(analyzer)
-            snapshot = await load_snapshot(store, settings.bm25, analyzer.key)
+            snapshot, unsaved = await load_snapshot(store, settings.bm25, analyzer.key)
+            if unsaved:
+                await save_snapshot(store, snapshot)
         except BaseException:
             await store.close()
             raise
@@ -90,8 +95,13 @@ class ArchiveService:
             raise ReloadInProgress("a reload is already running")
         async with self._reload_lock:
             report = await self.store.ingest(paths, self.analyzer, prune=prune, progress=progress)
-            self.snapshot = await load_snapshot(self.store, self.settings.bm25, self.analyzer.key,
-                                                previous=self.snapshot)
+            self.snapshot, unsaved = await load_snapshot(self.store, self.settings.bm25, self.analyzer.key,
+                                                         previous=self.snapshot)
+            if unsaved:  # after the swap: answers need not wait for the file
+                try:
+                    await save_snapshot(self.store, self.snapshot)
+                except Exception:  # the next open indexes the passages instead
+                    log.exception("could not save the new index in the archive file")
             return report
 
     async def ask(self, question: str, k: int = 3, offset: int = 0, since: date | None = None,

@@ -102,6 +102,27 @@ class Snapshot:
             story_ok[self.titles.postings_of(term)[0]] = False
         return story_ok
 
+    @cached_property
+    def _by_story(self) -> tuple[np.ndarray, np.ndarray]:
+        """Passages grouped by story: story s's are order[offsets[s]:offsets[s+1]], ascending."""
+        order = np.argsort(self.passage_story, kind="stable")
+        offsets = np.zeros(len(self.stories) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.passage_story, minlength=len(self.stories)), out=offsets[1:])
+        return order, offsets
+
+    def passages_of(self, stories: list[int]) -> np.ndarray:
+        """The passages of `stories`, ascending."""
+        order, offsets = self._by_story
+        parts = [order[offsets[s]:offsets[s + 1]] for s in stories]
+        return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+
+    def warm_up(self) -> None:
+        """Build the title index and run a first search, so that the first question does not
+        wait for either (the search loop is compiled on its first run)."""
+        self._by_story  # noqa: B018 (computed now, not during a question)
+        for index in (self.index, self.titles):
+            index.search(index.postings.terms[:1], limit=1)
+
     def term_weights(self, terms: list[str]) -> dict[str, float]:
         """A positive weight per query term (idf as BM25Plus defines it over passages); a term
         no passage holds weighs as much as the rarest."""
@@ -131,31 +152,35 @@ class Snapshot:
 
 
 async def load_snapshot(store: Store, params: BM25Params, analyzer_key: str,
-                        previous: Snapshot | None = None) -> Snapshot:
+                        previous: Snapshot | None = None) -> tuple[Snapshot, bool]:
     """The archive's current snapshot: `previous` if nothing changed, else `previous` (or the
-    saved one) brought up to date with the changed passages, else built from all passages.
-    A snapshot built or updated here is saved for the next open. The heavy work runs off the
-    event loop."""
+    saved one) brought up to date with the changed passages, else built from all passages;
+    and whether it differs from the saved one (see `save_snapshot`). The heavy work runs off
+    the event loop."""
     generation = await store.generation()
     key = f"{analyzer_key}|format={FORMAT}"
     if previous is not None and previous.key == key and previous.generation == generation:
-        return previous
+        return previous, False
     headers = None
     if previous is None or previous.key != key:
         headers = await asyncio.to_thread(_headers, await store.story_headers())
         previous = await _saved(store, params, key, headers)
         if previous is not None and previous.generation == generation:
-            await asyncio.to_thread(lambda: previous.titles)
-            return previous
+            await asyncio.to_thread(previous.warm_up)
+            return previous, False
     if previous is not None and previous.passages:
         snapshot = await _update(store, previous, params, generation)
     else:
         headers = headers or await asyncio.to_thread(_headers, await store.story_headers())
         rows = await store.passage_rows()
         snapshot = await asyncio.to_thread(_built, headers, rows, params, generation, key)
-    await asyncio.to_thread(lambda: snapshot.titles)
+    await asyncio.to_thread(snapshot.warm_up)
+    return snapshot, True
+
+
+async def save_snapshot(store: Store, snapshot: Snapshot) -> None:
+    """Keep `snapshot` in the archive file, so the next open reads it instead of indexing."""
     await store.save_blobs(await asyncio.to_thread(snapshot.to_blobs))
-    return snapshot
 
 
 async def _update(store: Store, previous: Snapshot, params: BM25Params, generation: int) -> Snapshot:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections import Counter
 
 import numpy as np
@@ -82,6 +83,47 @@ async def test_an_archive_reopens_from_its_saved_snapshot(tmp_path, monkeypatch)
         assert np.array_equal(reopened.snapshot.passage_story, np.arange(5))
     finally:
         await reopened.close()
+
+
+async def test_a_reload_whose_snapshot_cannot_be_saved_still_answers_from_it(tmp_path, monkeypatch):
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", [story(1, "Cocoa arrivals in Bahia rose.")])
+    service = await ArchiveService.open(tmp_path / "a.sqlite")
+    await service.ingest([folder])
+    write_jsonl(folder / "b.jsonl", [story(2, "Coffee quotas were suspended.")])
+
+    async def disk_full(blobs):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(service.store, "save_blobs", disk_full)
+    report = await service.ingest([folder])
+    assert report.added == 1
+    assert (await service.ask("coffee quotas")).citations[0].story_id == "s2"
+    await service.close()
+    reopened = await ArchiveService.open(tmp_path / "a.sqlite")  # indexes what the file holds
+    try:
+        assert (await reopened.ask("coffee quotas")).citations[0].story_id == "s2"
+    finally:
+        await reopened.close()
+
+
+async def test_passages_of_stories_after_reloads(tmp_path):
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", [story(i, "First part.\n\nSecond part.") for i in range(4)])
+    service = await ArchiveService.open(tmp_path / "a.sqlite")
+    try:
+        await service.ingest([folder])
+        write_jsonl(folder / "a.jsonl", [story(i, "Changed.\n\nAgain." if i == 1 else "First part.\n\nSecond part.")
+                                         for i in range(4)])
+        await service.ingest([folder])  # story 1's passages move to the end
+        snapshot = service.snapshot
+        for chosen in ([0], [1], [3, 1], []):
+            expected = np.flatnonzero(np.isin(snapshot.passage_story, chosen))
+            assert snapshot.passages_of(chosen).tolist() == expected.tolist()
+    finally:
+        await service.close()
 
 
 async def test_a_changed_analyzer_rebuilds_instead_of_loading(tmp_path):

@@ -381,17 +381,20 @@ def test_json_logs_are_one_object_a_line_and_never_hold_the_token():
             raise RuntimeError(f"The token `{TOKEN}` was rejected by the server.")
         except RuntimeError:
             log.exception("start failed")
+        logging.getLogger("telegram.ext.Updater").error(
+            "Error while calling `get_updates` one more time to mark all fetched updates. Suppressing error.")
     finally:
         sys.stderr = real_stderr
         root.handlers[:] = handlers
         root.setLevel(level)
     lines = stream.getvalue().splitlines()
     entries = [json.loads(line) for line in lines]
-    assert len(entries) == 4  # httpx's request lines are not logged at INFO
+    assert len(entries) == 5  # httpx's request lines are not logged at INFO
     assert all({"time", "level", "logger", "message"} <= set(e) for e in entries)
     assert TOKEN not in stream.getvalue()
     assert "[redacted]" in entries[1]["message"]
     assert "Traceback" in entries[3]["error"] and "[redacted]" in entries[3]["error"]
+    assert entries[4]["level"] == "WARNING", "a failed last poll while stopping loses nothing"
 
 
 # deploy/ --------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ def rank_stories(snapshot: Snapshot, query: Query, required: list[str], limit: i
     `weights` are `snapshot.term_weights` of at least the query's terms."""
     terms = query.terms
     stories_ok = snapshot.stories_allowed(query.excluded, query.since, query.until)
-    allowed = snapshot.allowed(query.excluded, query.since, query.until, required)
+    allowed = snapshot.allowed(stories_ok, required)
     hits = snapshot.index.search(terms, allowed, limit)
     best: dict[int, tuple[int, float]] = {}
     for doc, score in zip(hits.docs.tolist(), hits.scores.tolist()):

@@ -73,12 +73,12 @@ class Snapshot:
                until: date | None = None, limit: int | None = None, required: list[str] = ()) -> Hits:
         """Passages ranked for `terms` (the best `limit` of them), limited to stories in the date
         range without `excluded`, and to passages holding every `required` term."""
-        return self.index.search(terms, self.allowed(excluded, since, until, required), limit)
-
-    def allowed(self, excluded: list[str] = (), since: date | None = None, until: date | None = None,
-                required: list[str] = ()) -> np.ndarray | None:
-        """A mask of the passages a search may return; None for all."""
         stories = self.stories_allowed(excluded, since, until)
+        return self.index.search(terms, self.allowed(stories, required), limit)
+
+    def allowed(self, stories: np.ndarray | None, required: list[str] = ()) -> np.ndarray | None:
+        """A mask of the passages a search may return: those of `stories` (a mask from
+        `stories_allowed`, None for all) that hold every `required` term; None for all."""
         allowed = None if stories is None else stories[self.passage_story]
         for term in dict.fromkeys(required):
             holding = np.zeros(self.passages, dtype=bool)

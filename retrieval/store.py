@@ -417,11 +417,7 @@ class Store:
         if ids is None:
             async with self.db.execute(sql) as cursor:
                 return list(await cursor.fetchall())
-        found = []
-        for chunk in _chunks(list(ids), 900):
-            async with self.db.execute(f"{sql} WHERE id IN ({','.join('?' * len(chunk))})", chunk) as cursor:
-                found += await cursor.fetchall()
-        return found
+        return await self._rows_of(sql, ids)
 
     async def story_ids(self) -> list[str]:
         async with self.db.execute("SELECT id FROM stories") as cursor:
@@ -432,14 +428,18 @@ class Store:
         return await self._scalar("SELECT count(*) FROM passages WHERE id <= ?", (last,))
 
     async def stories(self, ids: Iterable[str]) -> dict[str, StoryRecord]:
-        found: dict[str, StoryRecord] = {}
+        rows = await self._rows_of("SELECT id, title, date, url, body FROM stories", ids)
+        return {story_id: StoryRecord(story_id, title, _parse_date(date), url, body)
+                for story_id, title, date, url, body in rows}
+
+    async def _rows_of(self, sql: str, ids: Iterable[str]) -> list[tuple]:
+        """The rows of `sql` (a SELECT from stories) whose id is one of `ids`, asked in chunks
+        that stay under SQLite's limit on bound values."""
+        rows: list[tuple] = []
         for chunk in _chunks(list(dict.fromkeys(ids)), 900):
-            marks = ",".join("?" * len(chunk))
-            async with self.db.execute(
-                    f"SELECT id, title, date, url, body FROM stories WHERE id IN ({marks})", chunk) as cursor:
-                async for story_id, title, date, url, body in cursor:
-                    found[story_id] = StoryRecord(story_id, title, _parse_date(date), url, body)
-        return found
+            async with self.db.execute(f"{sql} WHERE id IN ({','.join('?' * len(chunk))})", chunk) as cursor:
+                rows += await cursor.fetchall()
+        return rows
 
     async def counts(self) -> dict[str, object]:
         async with self.db.execute(

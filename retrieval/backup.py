@@ -13,10 +13,11 @@ event loop must go on.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -98,8 +99,7 @@ def backup(source: str | Path, target: str | Path, *, pages: int = PAGES_PER_STE
         target = target / f"{source.stem}-{_stamp()}{source.suffix or '.sqlite'}"
     if target.exists() and target.resolve() == source.resolve():
         raise BackupError("the backup file cannot be the archive file itself")
-    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    try:
+    with _written_beside(target, f"backup of {source}") as partial:
         target.parent.mkdir(parents=True, exist_ok=True)
         _copy(source, partial, "DELETE", pages, progress)  # a backup is one self-contained file
         result = check(partial)
@@ -108,12 +108,6 @@ def backup(source: str | Path, target: str | Path, *, pages: int = PAGES_PER_STE
         _fsync(partial)
         os.replace(partial, target)
         _fsync_dir(target.parent)
-    except sqlite3.Error as error:
-        raise BackupError(f"backup of {source} failed: {error}") from None
-    except OSError as error:
-        raise BackupError(f"cannot write {target}: {error.strerror or error}") from None
-    finally:
-        partial.unlink(missing_ok=True)
     return FileCheck(target, True, "ok", result.schema, result.stories, result.passages)
 
 
@@ -131,8 +125,7 @@ def restore(backup_file: str | Path, target: str | Path) -> tuple[FileCheck, Pat
         raise BackupError(f"{target} is open in another process (a running bot?): stop it first")
     target.parent.mkdir(parents=True, exist_ok=True)
     kept = None
-    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
-    try:
+    with _written_beside(target, f"restore into {target}") as partial:
         _copy(backup_file, partial, "WAL")  # as the bot keeps it
         _fsync(partial)
         if target.exists():
@@ -143,12 +136,6 @@ def restore(backup_file: str | Path, target: str | Path) -> tuple[FileCheck, Pat
                     os.replace(old, f"{kept}{suffix}")
         os.replace(partial, target)
         _fsync_dir(target.parent)
-    except sqlite3.Error as error:
-        raise BackupError(f"restore into {target} failed: {error}") from None
-    except OSError as error:
-        raise BackupError(f"cannot write {target}: {error.strerror or error}") from None
-    finally:
-        partial.unlink(missing_ok=True)
     result = check(target)
     if not result.ok:
         raise BackupError(f"the restored file failed its check: {result.detail}")
@@ -174,6 +161,22 @@ def in_use(path: str | Path) -> bool:
         return False
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def _written_beside(target: Path, operation: str) -> Iterator[Path]:
+    """A path beside `target` to write a new file to before moving it into place, removed if
+    it is left behind; SQLite and file-system errors meanwhile become `BackupError`s naming
+    `operation`."""
+    partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+    try:
+        yield partial
+    except sqlite3.Error as error:
+        raise BackupError(f"{operation} failed: {error}") from None
+    except OSError as error:
+        raise BackupError(f"cannot write {target}: {error.strerror or error}") from None
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def _copy(source: Path, target: Path, journal_mode: str, pages: int = -1,

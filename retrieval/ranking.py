@@ -122,11 +122,11 @@ def stories_holding(snapshot: Snapshot, terms: Sequence[str]) -> np.ndarray:
 def _coverage(snapshot: Snapshot, query: Query, weights: Mapping[str, float], stories: np.ndarray,
               docs: np.ndarray) -> np.ndarray:
     """Per story: the share of the question's term weight its best passage or its title holds;
-    a term counts as held when one of its alternatives is."""
+    a term counts as held when one of its alternatives or related words is."""
     held: dict[str, np.ndarray] = {}
-    for term in set(query.terms):
+    for term in set(query.terms) | query.related.keys():
         holds = snapshot.index.holding(term, docs) | snapshot.titles.holding(term, stories)
-        own = query.alternatives.get(term, term)
+        own = query.alternatives.get(term) or query.related.get(term, term)
         held[own] = held[own] | holds if own in held else holds
     found = sum((weights[term] * holds for term, holds in held.items()), np.zeros(len(stories)))
     return found / (sum(weights[term] for term in held) or 1.0)

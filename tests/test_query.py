@@ -181,3 +181,9 @@ def test_a_word_is_searched_with_its_aliases_which_stand_for_it():
 
 def test_an_excluded_alias_is_not_searched():
     assert "qtr" not in parse("quarter -qtr").terms
+
+
+def test_related_words_are_not_searched_but_stand_for_the_questions_word():
+    query = parse("Can Russia stop the jobless -block")
+    assert query.related == {"prevent": "stop", "halt": "stop", "unemploy": "jobless"}
+    assert not set(query.related) & set(query.terms)

@@ -9,6 +9,8 @@ from datetime import date, datetime
 import pytest
 
 from retrieval.index import VARIANTS, BM25Params
+from retrieval.query import parse_query
+from retrieval.ranking import rank_stories
 from retrieval.service import EMPTY_ARCHIVE, ArchiveService, RetrievalSettings
 
 DEMO_QUESTION = "Can Russia prevent Ukraine from joining NATO?"
@@ -275,3 +277,17 @@ async def test_copies_of_a_story_are_folded_into_one_citation(cocoa_archive, tmp
     assert (answer.citations[0].story_id, answer.citations[0].copies) == ("t1", ("t2",))
     assert "t2" not in [c.story_id for c in answer.citations]
     assert answer.to_json()["citations"][0]["copies"] == ["t2"]
+
+
+async def test_a_word_related_to_the_questions_covers_it(archive, tmp_path):
+    """"Unemployment" answers for "jobless": the story covers the whole question, though only the
+    question's own words are searched."""
+    path = tmp_path / "jobs.jsonl"
+    path.write_text(json.dumps({"id": "u1", "title": "Labour data", "date": "1987-03-02",
+                                "body": "Japan's unemployment rate rose to a record 3.0 pct."}), encoding="utf-8")
+    await archive.ingest([path])
+    query = parse_query("What was Japan's jobless rate?", archive.analyzer)
+    assert query.related == {"unemploy": "jobless"} and "unemploy" not in query.terms
+    snapshot = archive.snapshot
+    [ranked], _ = rank_stories(snapshot, query, [], 10, snapshot.term_weights(query.terms))
+    assert snapshot.stories[ranked.story].id == "u1" and ranked.coverage == 1.0

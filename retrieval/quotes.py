@@ -24,7 +24,8 @@ CUE_REACH = 2
 
 def answer_cue(question: str) -> re.Pattern | None:
     """What a sentence that answers this kind of question tends to hold: a reason for "why",
-    a figure for "how much", a date for "when", the question's own modal verb for "can X ...?"."""
+    a figure for "how much", a rate for "how fast", a date for "when", the question's own modal
+    verb for "can X ...?"."""
     words = question.casefold().split()
     if not words:
         return None
@@ -33,6 +34,8 @@ def answer_cue(question: str) -> re.Pattern | None:
         return _REASON
     if first == "how" and len(words) > 1 and words[1] in ("much", "many", "big", "large", "high", "low"):
         return _FIGURE
+    if first == "how" and len(words) > 1 and words[1] == "fast":
+        return _RATE
     if asks_when(question):
         return _WHEN
     if first in _MODALS:
@@ -53,6 +56,8 @@ _FIGURE = re.compile(r"\d[\d,./-]*\s*(?:pct|percent|%|per cent|mln|million|bln|b
                      r"cts|cents|yen|marks|francs|stg|pounds|tonnes|tons|barrels|bales|shares|pesos|rupees|"
                      r"lire|years?|months?|weeks?|days?)|[$£¥]\s*\d", re.IGNORECASE)
 """An amount: a number with its unit, not a bare day of a month."""
+_RATE = re.compile(r"\d[\d,.]*\s*(?:pct|percent|%|per cent)", re.IGNORECASE)
+"""A rate of change: a number of per cent."""
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)\.?|january|february|march|april|june|july|" \
          r"august|september|october|november|december"
 _WHEN = re.compile(rf"\b(?:(?:1[89]|20)\d\d|(?:{_MONTH})\s+\d{{1,2}}|\d{{1,2}}\s+(?:{_MONTH})|"
@@ -61,7 +66,7 @@ _WHEN = re.compile(rf"\b(?:(?:1[89]|20)\d\d|(?:{_MONTH})\s+\d{{1,2}}|\d{{1,2}}\s
                    r"(?:last|next|this|earlier|later)\s+(?:week|month|year|spring|summer|autumn|winter)|ago)\b", re.I)
 """A point in time: a year, a day of a month, "in March", a weekday, "last week" ("four years"
 of something is a span, not a date)."""
-_ANSWER_CUES = (_REASON, _FIGURE, _WHEN)
+_ANSWER_CUES = (_REASON, _FIGURE, _RATE, _WHEN)
 """Cues that are the answer itself, not just a sign of it: a quote without one reaches for it."""
 _MODALS = {"can", "could", "will", "would", "should", "may", "might", "must", "does", "do", "did",
            "is", "are", "was", "were", "has", "have"}

@@ -166,6 +166,8 @@ class ArchiveService:
         required = [t for p in query.phrases for t in self.analyzer.terms(p)]
         holding = stories_holding(snapshot, mentioning) if mentioning else None
         weights = snapshot.term_weights(query.terms + query.date_terms)
+        evidence = weights | {word: min(weight, weights[query.related[word]])  # no stronger than the word asked
+                              for word, weight in snapshot.term_weights(list(query.related)).items()}
         limit = PAGE * wanted
         while True:
             ranked, complete = await asyncio.to_thread(rank_stories, snapshot, query, required, limit, weights)
@@ -195,7 +197,7 @@ class ArchiveService:
                 if len(citations) >= wanted:
                     continue  # only copies of the cited stories are still of use
                 title_terms = set(snapshot.stories[r.story].title_terms.split())
-                own = {t: w * (TITLE_DISCOUNT if t in title_terms else 1.0) for t, w in weights.items()}
+                own = {t: w * (TITLE_DISCOUNT if t in title_terms else 1.0) for t, w in evidence.items()}
                 start, end = choose_quote(record.body, _around(record.body, span), own, self.analyzer,
                                           query.phrases, focus=span, cue=cue)
                 citations.append(Citation(record.id, record.title, record.date,

@@ -78,3 +78,12 @@ def test_a_how_much_quote_moves_to_the_figure_when_growing_would_make_it_too_lon
     chosen = quote(text, "How much did the Disney family offer for Holly Sugar?",
                    {"disney": 8.0, "famili": 6.0, "holli": 9.0, "sugar": 5.0, "offer": 3.0})
     assert chosen == figure
+
+
+@pytest.mark.parametrize("sentence, is_rate", [
+    ("The economy grew 4.5 pct last year.", True),
+    ("Output rose 14.1 percent.", True),
+    ("Sales reached 45 mln dlrs.", False),
+])
+def test_a_how_fast_cue_is_a_rate(sentence, is_rate):
+    assert bool(answer_cue("How fast did the economy grow?").search(sentence)) is is_rate

@@ -291,3 +291,16 @@ async def test_a_word_related_to_the_questions_covers_it(archive, tmp_path):
     snapshot = archive.snapshot
     [ranked], _ = rank_stories(snapshot, query, [], 10, snapshot.term_weights(query.terms))
     assert snapshot.stories[ranked.story].id == "u1" and ranked.coverage == 1.0
+
+
+async def test_a_related_word_is_evidence_for_the_quote(archive, tmp_path):
+    """Asked what will "stop" a profit, the sentence saying what will "prevent" it is quoted."""
+    body = ("Shareholders of the company met in New York on Tuesday.\n\n"
+            "Avery expects a profit next year.\n\n"
+            "Acquisition costs would prevent Avery from posting a profit.")
+    path = tmp_path / "avery.jsonl"
+    path.write_text(json.dumps({"id": "a1", "title": "Avery sees loss", "date": "1987-06-01", "body": body}),
+                    encoding="utf-8")
+    await archive.ingest([path])
+    answer = await archive.ask("What will stop Avery from making a profit?")
+    assert answer.citations[0].quote == "Acquisition costs would prevent Avery from posting a profit."

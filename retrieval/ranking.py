@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from retrieval.index import BM25Index
 from retrieval.query import Query
 from retrieval.snapshot import Snapshot
 
@@ -49,17 +50,18 @@ def rank_stories(snapshot: Snapshot, query: Query, required: list[str], limit: i
     allowed = snapshot.allowed(stories_ok, required)
     hits = snapshot.index.search(terms, allowed, limit)
     best: dict[int, tuple[int, float]] = {}
-    for doc, score in zip(hits.docs.tolist(), hits.scores.tolist()):
-        best.setdefault(int(snapshot.passage_story[doc]), (doc, score))
+    _add_best(snapshot, hits.docs, hits.scores, best)
     by_title = snapshot.titles.search(terms, stories_ok, limit)
     _add_best_passages(snapshot, terms, allowed, [s for s in by_title.docs.tolist() if s not in best], best)
     stories = np.fromiter(best, dtype=np.int64, count=len(best))
     docs = np.asarray([doc for doc, _ in best.values()], dtype=np.int64)
-    scores = np.asarray([score for _, score in best.values()]) + TITLE_WEIGHT * _title_scores(snapshot, terms, stories)
+    titled, _ = scores_of(snapshot.titles, terms, stories)
+    scores = np.asarray([score for _, score in best.values()]) + TITLE_WEIGHT * titled
     coverage = _coverage(snapshot, query, weights, stories, docs)
     scores *= coverage ** COVERAGE_POWER
     order = np.lexsort((docs, -scores))
-    ranked = [RankedStory(int(stories[i]), int(docs[i]), float(scores[i]), float(coverage[i])) for i in order]
+    ranked = list(map(RankedStory, stories[order].tolist(), docs[order].tolist(), scores[order].tolist(),
+                      coverage[order].tolist()))
     return ranked, len(hits) < limit
 
 
@@ -140,21 +142,33 @@ def _add_best_passages(snapshot: Snapshot, terms: list[str], allowed: np.ndarray
     docs = snapshot.passages_of(stories)
     if allowed is not None:
         docs = docs[allowed[docs]]
-    mask = np.zeros(snapshot.passages, dtype=bool)
-    mask[docs] = True
-    hits = snapshot.index.search(terms, mask)
-    for doc, score in zip(hits.docs.tolist(), hits.scores.tolist()):
-        best.setdefault(int(snapshot.passage_story[doc]), (doc, score))
+    scores, held = scores_of(snapshot.index, terms, docs)
+    matched, scores = docs[held], scores[held]
+    order = np.lexsort((matched, -scores))  # as a search ranks them
+    _add_best(snapshot, matched[order], scores[order], best)
     for doc in docs.tolist():
         best.setdefault(int(snapshot.passage_story[doc]), (doc, 0.0))
 
 
-def _title_scores(snapshot: Snapshot, terms: list[str], stories: np.ndarray) -> np.ndarray:
-    """The title BM25 score of each of `stories` (0 where the title holds no query term)."""
-    scores = np.zeros(len(snapshot.stories))
-    if len(stories):
-        mask = np.zeros(len(snapshot.stories), dtype=bool)
-        mask[stories] = True
-        hits = snapshot.titles.search(terms, mask)
-        scores[hits.docs] = hits.scores
-    return scores[stories]
+def _add_best(snapshot: Snapshot, docs: np.ndarray, scores: np.ndarray, best: dict[int, tuple[int, float]]) -> None:
+    """Each story's first passage among `docs` (ranked best first), unless `best` has one."""
+    for story, doc, score in zip(snapshot.passage_story[docs].tolist(), docs.tolist(), scores.tolist()):
+        best.setdefault(story, (doc, score))
+
+
+def scores_of(index: BM25Index, terms: Sequence[str], docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each of `docs`, its score as `index.search(terms)` gives it (0 where it holds no
+    term) and whether it holds a term: a binary search per term and document instead of a walk
+    over every posting of the terms. The gains are summed in query order, as the search sums
+    them, so the scores are the same bit for bit."""
+    sums = np.zeros(len(docs))
+    held = np.zeros(len(docs), dtype=bool)
+    known = [index.vocabulary[t] for t in terms if t in index.vocabulary]
+    for term in known:
+        lo, hi = int(index.offsets[term]), int(index.offsets[term + 1])
+        where = np.minimum(np.searchsorted(index.postings.docs[lo:hi], docs), hi - lo - 1)
+        holds = index.postings.docs[lo + where] == docs
+        sums[holds] += index.gains[lo + where[holds]]
+        held |= holds
+    scores = sums + sum(float(index.base[t]) for t in known)  # what a search adds to every hit
+    return np.where(held, scores, 0.0), held

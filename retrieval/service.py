@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -18,7 +19,7 @@ from retrieval.index import BM25Params
 from retrieval.models import Answer, Citation
 from retrieval.query import Query, parse_query
 from retrieval.quotes import answer_cue, asks_when, choose_quote, contains_phrase
-from retrieval.ranking import RELEVANCE_FLOOR, Copies, rank_stories, stories_holding
+from retrieval.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_stories, stories_holding
 from retrieval.snapshot import Snapshot, load_snapshot, save_snapshot
 from retrieval.store import IngestReport, Progress, Store, StoryRecord
 
@@ -119,13 +120,14 @@ class ArchiveService:
         elif unknown := snapshot.unknown_words(query.names, self.analyzer):
             message = NEVER_MENTIONED.format(words=", ".join(f"“{w}”" for w in unknown))
         else:
-            found = await self._cite(snapshot, query, offset + k + 1)
+            shown = range(offset, offset + k)
+            found = await self._cite(snapshot, query, offset + k + 1, shown)
             message = None if found else NOTHING_RELEVANT.format(period=_period(query))
             if not found and since is None and until is None and (query.since or query.until):
                 # the date was in the question's words, and may be when things happened rather
                 # than when they were reported: look again without it, for stories that name it
                 undated = replace(query, since=None, until=None, terms=query.terms + query.date_terms)
-                found = await self._cite(snapshot, undated, offset + k + 1, mentioning=query.date_terms)
+                found = await self._cite(snapshot, undated, offset + k + 1, shown, mentioning=query.date_terms)
                 message = OTHER_DATES.format(period=_period(query)) if found else message
             citations, more = found[offset:offset + k], len(found) > offset + k
             if citations and message is None and asks_when(query.text) and citations[0].date:
@@ -158,11 +160,12 @@ class ArchiveService:
             "latency_p95_ms": _percentile(latencies, 0.95),
         }
 
-    async def _cite(self, snapshot: Snapshot, query: Query, wanted: int,
+    async def _cite(self, snapshot: Snapshot, query: Query, wanted: int, shown: range,
                     mentioning: Sequence[str] = ()) -> list[Citation]:
-        """The first `wanted` relevant stories that hold every term of `mentioning`, each quoted
-        from its best passage, copies of a cited story folded into its citation. A story whose
-        best passage lacks a phrase is left out."""
+        """The first `wanted` relevant stories that hold every term of `mentioning`, copies of a
+        cited story folded into its citation; those at the positions `shown` quoted from their
+        best passage, the others (only counted, or only there to fold copies into) with an empty
+        quote. A story whose best passage lacks a phrase is left out."""
         required = [t for p in query.phrases for t in self.analyzer.terms(p)]
         holding = stories_holding(snapshot, mentioning) if mentioning else None
         weights = snapshot.term_weights(query.terms + query.date_terms)
@@ -196,14 +199,19 @@ class ArchiveService:
                     continue
                 if len(citations) >= wanted:
                     continue  # only copies of the cited stories are still of use
-                title_terms = set(snapshot.stories[r.story].title_terms.split())
-                own = {t: w * (TITLE_DISCOUNT if t in title_terms else 1.0) for t, w in evidence.items()}
-                start, end = choose_quote(record.body, _around(record.body, span), own, self.analyzer,
-                                          query.phrases, focus=span, cue=cue)
-                citations.append(Citation(record.id, record.title, record.date,
-                                          record.body[start:end], r.score, record.url))
+                quote = self._quote(snapshot, r, record.body, span, query, evidence, cue) \
+                    if len(citations) in shown else ""
+                citations.append(Citation(record.id, record.title, record.date, quote, r.score, record.url))
                 copies.add(record.body, record.title)
         return citations[:wanted]
+
+    def _quote(self, snapshot: Snapshot, ranked: RankedStory, body: str, span: tuple[int, int], query: Query,
+               weights: dict[str, float], cue: re.Pattern | None) -> str:
+        """The sentences of `body` to quote for `query`, near its best passage `span`."""
+        title_terms = set(snapshot.stories[ranked.story].title_terms.split())
+        own = {t: w * (TITLE_DISCOUNT if t in title_terms else 1.0) for t, w in weights.items()}
+        start, end = choose_quote(body, _around(body, span), own, self.analyzer, query.phrases, focus=span, cue=cue)
+        return body[start:end]
 
 
 def _around(body: str, span: tuple[int, int]) -> tuple[int, int]:

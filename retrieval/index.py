@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.kernels import NO_FILTER, best_passages
+from retrieval.kernels import NO_FILTER, best_passages, okapi_impacts
 from retrieval.postings import Postings
 
 VARIANTS = ("okapi", "plus", "l")
@@ -103,15 +103,15 @@ class BM25Index:
 
     def _impacts(self, df: np.ndarray) -> np.ndarray:
         """Each posting's contribution, written exactly as rank_bm25's get_scores writes it."""
-        q_freq = self.postings.tfs.astype(np.int64)
-        idf = np.repeat(self.idf, df)
         k1, b, avgdl, p = self.params.k1, self.params.b, self.avgdl or 1.0, self.params
         with np.errstate(divide="ignore", invalid="ignore"):
             if p.variant == "okapi":
                 # the passage-length part once per passage, not per posting: the same operations
                 # on the same values, so the same result, bit for bit
                 length_part = k1 * (1 - b + b * self.postings.doc_lengths.astype(np.int64) / avgdl)
-                return idf * (q_freq * (k1 + 1) / (q_freq + length_part[self.postings.docs]))
+                return okapi_impacts(self.offsets, self.postings.docs, self.postings.tfs, self.idf, length_part, k1)
+            q_freq = self.postings.tfs.astype(np.int64)
+            idf = np.repeat(self.idf, df)
             doc_len = self.postings.doc_lengths[self.postings.docs].astype(np.int64)
             delta = p.effective_delta
             if p.variant == "l":

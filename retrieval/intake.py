@@ -15,6 +15,7 @@ import json
 import multiprocessing
 import os
 import sqlite3
+from array import array
 from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -24,6 +25,7 @@ from pathlib import Path
 from retrieval.analysis import Analyzer
 from retrieval.formats import Problem, json_lines, parse_line, read_file
 from retrieval.models import Article
+from retrieval.postings import Vocabulary
 from retrieval.sentences import passage_spans
 
 PART_LINES = 1000
@@ -31,7 +33,7 @@ PART_LINES = 1000
 PART_FILES = 50
 """Whole files (story text, CSV) in one part."""
 PARALLEL_BYTES = 4 * 2**20
-"""With less input than this, one thread reads it all: starting processes would cost more."""
+"""With less new input than this ahead, one thread reads it: starting processes would cost more."""
 JSON_LINES = (".jsonl", ".ndjson", ".jsonl.gz")
 WORKER_NICENESS = 10
 """Workers yield the CPU to the process that answers questions (a reload runs while it does)."""
@@ -39,18 +41,29 @@ WORKER_NICENESS = 10
 
 @dataclass(frozen=True)
 class Part:
-    """Some lines of one JSON Lines file (`lines`, numbered), or whole files (`paths`)."""
+    """Some lines of one JSON Lines file (`lines`, numbered, with their `digests`), or whole
+    files (`paths`); `size` bytes of input."""
 
     paths: tuple[str, ...]
     lines: tuple[tuple[int, bytes | None], ...] | None = None
     last: bool = True  # the last part of its file (JSON Lines)
     problem: Problem | None = None  # what stopped the reading after `lines`
+    digests: tuple[str | None, ...] = ()
+    size: int = 0
+
+    def new_share(self, sources: dict[str, tuple[str, str]]) -> float:
+        """The share of its lines whose digest `sources` does not hold (whole files: 1, their
+        content is known only once parsed)."""
+        if self.lines is None:
+            return 1.0
+        return sum(digest not in sources for digest in self.digests) / len(self.digests) if self.digests else 0.0
 
 
 @dataclass(frozen=True)
 class Story:
     """A story read from a file: `row` (the stories columns from id to content hash), title terms
-    and passages are None when the archive already holds this content."""
+    and passages are None when the archive already holds this content. The passages' tokens are
+    also `term_ids` into `vocabulary` (int32 bytes), `lengths` of them a passage (int32 bytes)."""
 
     id: str
     digest: str
@@ -58,6 +71,9 @@ class Story:
     title_terms: str = ""
     passages: list[tuple[int, int, str]] | None = None
     source: str | None = None  # the digest of its JSON line
+    vocabulary: Vocabulary | None = None
+    term_ids: bytes = b""
+    lengths: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -72,18 +88,19 @@ def read_part(part: Part, analyzer: Analyzer, known: dict[str, str], sources: di
               force: bool = False) -> list[FileRead]:
     """The stories and problems of `part`; a story whose hash `known` holds is not analyzed, nor
     is a JSON line whose digest `sources` holds even parsed (unless `force`)."""
+    vocabulary = Vocabulary()
     if part.lines is None:
-        return [FileRead(path, [_story(r, analyzer, known, force) if isinstance(r, Article) else r
+        return [FileRead(path, [_story(r, analyzer, vocabulary, known, force) if isinstance(r, Article) else r
                                 for r in read_file(Path(path))]) for path in part.paths]
     path = part.paths[0]
     records: list[Story | Problem] = []
-    for number, chunk in part.lines:
-        source = hashlib.sha256(chunk).hexdigest() if chunk is not None else None
+    for (number, chunk), source in zip(part.lines, part.digests):
         if not force and source in sources:
             records.append(Story(*sources[source], source=source))
             continue
         record = parse_line(path, number, chunk)
-        records.append(_story(record, analyzer, known, force, source) if isinstance(record, Article) else record)
+        records.append(_story(record, analyzer, vocabulary, known, force, source)
+                       if isinstance(record, Article) else record)
     if part.problem:
         records.append(part.problem)
     return [FileRead(path, records)]
@@ -95,23 +112,20 @@ def stored_hashes(rows: list[tuple[str, str, str | None]]) -> tuple[dict[str, st
             {source: (story_id, digest) for story_id, digest, source in rows if source})
 
 
-def analyze(article: Article, analyzer: Analyzer) -> tuple[str, list[tuple[int, int, str]]]:
-    """An article's title terms, and its passages' spans and terms."""
-    return (" ".join(analyzer.terms(article.title)),
-            [(start, end, " ".join(analyzer.terms(article.body[start:end])))
-             for start, end in passage_spans(article.body)])
-
-
-def _story(article: Article, analyzer: Analyzer, known: dict[str, str], force: bool,
-           source: str | None = None) -> Story:
+def _story(article: Article, analyzer: Analyzer, vocabulary: Vocabulary, known: dict[str, str],
+           force: bool, source: str | None = None) -> Story:
     digest = article.content_hash()
     if not force and known.get(article.id) == digest:
         return Story(article.id, digest, source=source)
-    title_terms, passages = analyze(article, analyzer)
+    spans = passage_spans(article.body)
+    tokens = [analyzer.terms(article.body[start:end]) for start, end in spans]
     a = article
     row = (a.id, a.title, a.date.isoformat() if a.date else None, a.url, a.source,
            json.dumps(a.metadata, ensure_ascii=False, default=str), a.body, digest)
-    return Story(a.id, digest, row, title_terms, passages, source)
+    return Story(a.id, digest, row, " ".join(analyzer.terms(a.title)),
+                 [(start, end, " ".join(terms)) for (start, end), terms in zip(spans, tokens)], source,
+                 vocabulary, vocabulary.ids_of([t for terms in tokens for t in terms]).tobytes(),
+                 array("i", map(len, tokens)).tobytes())
 
 
 def parts(files: Sequence[Path | Problem]) -> Iterator[Part | Problem]:
@@ -122,18 +136,30 @@ def parts(files: Sequence[Path | Problem]) -> Iterator[Part | Problem]:
         if isinstance(path, Path) and not path.name.lower().endswith(JSON_LINES):
             whole.append(str(path))
             if len(whole) >= PART_FILES:
-                yield Part(tuple(whole))
+                yield _files_part(whole)
                 whole = []
             continue
         if whole:
-            yield Part(tuple(whole))
+            yield _files_part(whole)
             whole = []
         if isinstance(path, Problem):
             yield path
         else:
             yield from _line_parts(path)
     if whole:
-        yield Part(tuple(whole))
+        yield _files_part(whole)
+
+
+def _files_part(paths: list[str]) -> Part:
+    return Part(tuple(paths), size=sum(_size(Path(path)) for path in paths))
+
+
+def _lines_part(path: Path, block: list[tuple[int, bytes | None]], last: bool = True,
+                problem: Problem | None = None) -> Part:
+    """Lines of `path`, with the digests that tell a line the archive holds without parsing it."""
+    digests = tuple(hashlib.sha256(chunk).hexdigest() if chunk is not None else None for _, chunk in block)
+    return Part((str(path),), tuple(block), last, problem, digests,
+                sum(len(chunk) for _, chunk in block if chunk is not None))
 
 
 def _line_parts(path: Path) -> Iterator[Part]:
@@ -146,52 +172,74 @@ def _line_parts(path: Path) -> Iterator[Part]:
                 break
             block.append(line)
             if len(block) >= PART_LINES:
-                yield Part((str(path),), tuple(block), last=False)
+                yield _lines_part(path, block, last=False)
                 block = []
     except OSError as error:
         problem = Problem(str(path), None, f"cannot read: {error.strerror or error}")
-    yield Part((str(path),), tuple(block), problem=problem)
+    yield _lines_part(path, block, problem=problem)
 
 
 def workers_for(files: Sequence[Path | Problem]) -> int:
-    """How many worker processes pay for reading `files`: none for a little input."""
-    size = sum(path.stat().st_size for path in files if isinstance(path, Path) and path.is_file())
-    return min(os.cpu_count() or 1, 8) if size >= PARALLEL_BYTES else 0
+    """How many worker processes may pay for reading `files`: none for a little input."""
+    return min(os.cpu_count() or 1, 8) if input_size(files) >= PARALLEL_BYTES else 0
+
+
+def input_size(files: Sequence[Path | Problem]) -> int:
+    """The bytes of `files` (as stored: a gzip file's compressed size)."""
+    return sum(_size(path) for path in files if isinstance(path, Path))
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size if path.is_file() else 0
+    except OSError:  # the reading reports it
+        return 0
 
 
 class PartReader:
-    """Reads parts on `workers` processes (0: on one thread), a few parts ahead of the caller.
-    Use as `async with PartReader(...) as reader`."""
+    """Reads parts a few ahead of the caller: on a thread, or on up to `workers` processes once
+    the new input ahead pays for starting them. Use as `async with PartReader(...) as reader`."""
 
     def __init__(self, analyzer: Analyzer, known: dict[str, str], sources: dict[str, tuple[str, str]],
                  workers: int, db: Path | None = None) -> None:
         self.analyzer, self.known, self.sources, self.workers, self.db = analyzer, known, sources, workers, db
         self._pool: Executor | None = None
+        self._left = 0  # bytes of input not yet made into parts
 
     async def __aenter__(self) -> PartReader:
-        if self.workers:
-            context = multiprocessing.get_context("forkserver")
-            # workers read the stored hashes from `db` themselves rather than have them pickled here
-            stored = ({}, {}) if self.db else (self.known, self.sources)
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_start,
-                                             initargs=(self.analyzer, *stored, self.db))
-            # tasks start the processes, a blocking affair: kept off the event loop
-            await asyncio.to_thread(lambda: [f.result() for f in [self._pool.submit(int) for _ in range(self.workers)]])
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
         if self._pool is not None:
             await asyncio.to_thread(self._pool.shutdown, wait=True, cancel_futures=True)
 
-    def submit(self, part: Part, force: bool = False) -> asyncio.Future:
-        """What `part` holds, soon; with `force`, every story analyzed."""
-        if self._pool is None:
+    async def _start_pool(self) -> None:
+        context = multiprocessing.get_context("forkserver")
+        # workers read the stored hashes from `db` themselves rather than have them pickled here
+        stored = ({}, {}) if self.db else (self.known, self.sources)
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_start,
+                                         initargs=(self.analyzer, *stored, self.db))
+        # tasks start the processes, a blocking affair: kept off the event loop
+        await asyncio.to_thread(lambda: [f.result() for f in [self._pool.submit(int) for _ in range(self.workers)]])
+
+    async def submit(self, part: Part, force: bool = False) -> asyncio.Future:
+        """What `part` holds, soon; with `force`, every story analyzed. A part of known lines
+        is read on a thread: it needs neither parsing nor analysis."""
+        share = 1.0 if force else part.new_share(self.sources)
+        if self._pool is None and self.workers and share * (part.size + self._left) >= PARALLEL_BYTES:
+            await self._start_pool()
+        if self._pool is None or not share:
             return asyncio.ensure_future(asyncio.to_thread(read_part, part, self.analyzer, self.known, self.sources, force))
         return asyncio.get_running_loop().run_in_executor(self._pool, _read_in_worker, part, force)
+
+    async def reread(self, part: Part) -> list[FileRead]:
+        """What `part` holds, every story analyzed."""
+        return await (await self.submit(part, force=True))
 
     async def read(self, files: Sequence[Path | Problem]) -> AsyncIterator[tuple[Part | Problem, list[FileRead]]]:
         """Each part of `files` with what it held, in order; problems with nothing."""
         source = parts(files)
+        self._left = input_size(files)
         ahead: deque[tuple[Part | Problem, asyncio.Future | None]] = deque()
         try:
             while True:
@@ -199,7 +247,11 @@ class PartReader:
                     part = await asyncio.to_thread(next, source, None)
                     if part is None:
                         break
-                    ahead.append((part, None if isinstance(part, Problem) else self.submit(part)))
+                    if isinstance(part, Problem):
+                        ahead.append((part, None))
+                        continue
+                    self._left = max(self._left - part.size, 0)
+                    ahead.append((part, await self.submit(part)))
                 if not ahead:
                     return
                 part, future = ahead.popleft()

@@ -1,5 +1,7 @@
-"""The inner loop of a search, compiled with numba: summing posting gains into passage scores and
-keeping the best ones. Everything around it (which terms, what the gains are) is in `index.py`.
+"""The loops over every posting, compiled with numba: summing posting gains into passage scores
+and keeping the best ones, and computing Okapi impacts. Everything around them (which terms, what
+the gains are) is in `index.py`. They release the GIL: a reload's index build does not stall the
+questions answered meanwhile.
 
 The loop walks the passages in blocks of `BLOCK`, and in each block adds every query term's
 postings into a block-sized accumulator in query order, so each passage's score is summed in the
@@ -69,6 +71,19 @@ def best_passages(offsets: np.ndarray, docs: np.ndarray, gains: np.ndarray, term
             elif _better(score, doc, kept_scores[0], kept_docs[0]):
                 _sift_down(kept_scores, kept_docs, kept, score, doc)
     return kept_docs[:kept], kept_scores[:kept]
+
+
+@numba.njit(cache=True, nogil=True)
+def okapi_impacts(offsets: np.ndarray, docs: np.ndarray, tfs: np.ndarray, idf: np.ndarray,
+                  length_part: np.ndarray, k1: float) -> np.ndarray:
+    """Each posting's `idf * (tf * (k1 + 1) / (tf + length_part[doc]))`, in rank_bm25's order of
+    operations (so bit for bit its value): term t's postings are offsets[t]:offsets[t+1]."""
+    impacts = np.empty(len(docs))
+    for t in range(len(offsets) - 1):
+        for p in range(offsets[t], offsets[t + 1]):
+            tf = float(tfs[p])
+            impacts[p] = idf[t] * (tf * (k1 + 1) / (tf + length_part[docs[p]]))
+    return impacts
 
 
 # The kept passages are a binary heap with the worst one at the root, so that a better passage

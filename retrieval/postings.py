@@ -30,19 +30,18 @@ class Postings:
     @classmethod
     def from_documents(cls, documents: Iterable[Sequence[str]]) -> Postings:
         """From token lists, one per passage."""
-        vocabulary: dict[str, int] = {}
+        vocabulary = Vocabulary()
         ids, lengths = [], []
         documents = iter(documents)
         while chunk := list(islice(documents, CHUNK)):
-            tokens = list(chain.from_iterable(chunk))
-            ids.append(_term_ids(tokens, vocabulary))
+            ids.append(vocabulary.ids_of(list(chain.from_iterable(chunk))))
             lengths.append(np.fromiter(map(len, chunk), dtype=np.int32, count=len(chunk)))
-        return cls.from_token_ids(list(vocabulary), _joined(ids, np.int32), _joined(lengths, np.int32))
+        return cls.from_token_ids(vocabulary.terms, _joined(ids, np.int32), _joined(lengths, np.int32))
 
     @classmethod
     def from_texts(cls, texts: Sequence[str]) -> Postings:
         """From space-separated terms, one string per passage (as the store keeps them)."""
-        vocabulary: dict[str, int] = {}
+        vocabulary = Vocabulary()
         ids, lengths = [], []
         for start in range(0, len(texts), CHUNK):
             chunk = texts[start:start + CHUNK]
@@ -51,9 +50,9 @@ class Postings:
             counts = _words_per_line(joined, len(chunk))
             if counts.sum() != len(tokens):  # other whitespace than single spaces: split each
                 return cls.from_documents(text.split() for text in texts)
-            ids.append(_term_ids(tokens, vocabulary))
+            ids.append(vocabulary.ids_of(tokens))
             lengths.append(counts)
-        return cls.from_token_ids(list(vocabulary), _joined(ids, np.int32), _joined(lengths, np.int32))
+        return cls.from_token_ids(vocabulary.terms, _joined(ids, np.int32), _joined(lengths, np.int32))
 
     @classmethod
     def from_token_ids(cls, terms: list[str], token_ids: np.ndarray, lengths: np.ndarray) -> Postings:
@@ -117,11 +116,61 @@ class Postings:
         return Postings(terms, offsets, docs, tfs, np.concatenate([self.doc_lengths, other.doc_lengths]))
 
 
-def _term_ids(tokens: list[str], vocabulary: dict[str, int]) -> np.ndarray:
-    """`tokens` as ids, new terms added to `vocabulary` in the order first seen."""
-    for token in dict.fromkeys(tokens):
-        vocabulary.setdefault(token, len(vocabulary))
-    return np.fromiter(map(vocabulary.__getitem__, tokens), dtype=np.int32, count=len(tokens))
+class Vocabulary:
+    """Terms numbered in the order first seen. Pickled as its terms alone."""
+
+    def __init__(self, terms: list[str] | None = None) -> None:
+        self.terms: list[str] = terms if terms is not None else []
+        self._ids: dict[str, int] | None = None
+
+    def ids_of(self, tokens: list[str]) -> np.ndarray:
+        """`tokens` as ids (int32), new terms numbered after the known ones."""
+        if self._ids is None:
+            self._ids = {term: i for i, term in enumerate(self.terms)}
+        ids = self._ids
+        for token in dict.fromkeys(tokens):
+            if token not in ids:
+                ids[token] = len(self.terms)
+                self.terms.append(token)
+        return np.fromiter(map(ids.__getitem__, tokens), dtype=np.int32, count=len(tokens))
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.terms,)
+
+
+class PostingsBuilder:
+    """Passages gathered a few at a time, their tokens as ids into vocabularies of their own
+    (one per worker's part), renumbered into one vocabulary; then their `Postings`."""
+
+    def __init__(self) -> None:
+        self.vocabulary = Vocabulary()
+        self._ids: list[np.ndarray] = []
+        self._lengths: list[np.ndarray] = []
+        self._source: Vocabulary | None = None
+        self._renumber = np.empty(0, dtype=np.int32)
+
+    def add(self, vocabulary: Vocabulary, ids: np.ndarray, lengths: np.ndarray) -> None:
+        """Passages of `lengths` tokens each, their tokens `ids` into `vocabulary`, after those
+        added before."""
+        if vocabulary is not self._source:
+            self._source, self._renumber = vocabulary, np.empty(0, dtype=np.int32)
+        known = len(self._renumber)
+        if known < len(vocabulary.terms):  # the vocabulary grew since (a part's stories come in turn)
+            self._renumber = np.concatenate([self._renumber, self.vocabulary.ids_of(vocabulary.terms[known:])])
+        self._ids.append(self._renumber[ids])
+        self._lengths.append(lengths)
+
+    def postings(self) -> Postings:
+        """The postings of the passages added; terms no added passage holds are left out (a
+        part's vocabulary may hold terms of stories that were read but not written)."""
+        ids = _joined(self._ids, np.int32)
+        used = np.zeros(len(self.vocabulary.terms), dtype=bool)
+        used[ids] = True
+        terms = self.vocabulary.terms
+        if not used.all():
+            ids = (np.cumsum(used, dtype=np.int64) - 1)[ids].astype(np.int32)
+            terms = [term for term, kept in zip(terms, used.tolist()) if kept]
+        return Postings.from_token_ids(terms, ids, _joined(self._lengths, np.int32))
 
 
 def _words_per_line(text: str, lines: int) -> np.ndarray:

@@ -20,7 +20,7 @@ import numpy as np
 from retrieval.analysis import Analyzer
 from retrieval.index import BM25Index, BM25Params, Hits
 from retrieval.postings import Postings
-from retrieval.store import Store
+from retrieval.store import PassageColumns, Store
 
 NO_DATE = np.iinfo(np.int64).min
 FORMAT = 1
@@ -172,8 +172,7 @@ async def load_snapshot(store: Store, params: BM25Params, analyzer_key: str,
         snapshot = await _update(store, previous, params, generation)
     else:
         headers = headers or await asyncio.to_thread(_headers, await store.story_headers())
-        rows = await store.passage_rows()
-        snapshot = await asyncio.to_thread(_built, headers, rows, params, generation, key)
+        snapshot = await asyncio.to_thread(_built, headers, await store.new_passages(), params, generation, key)
     await asyncio.to_thread(snapshot.warm_up)
     return snapshot, True
 
@@ -187,8 +186,8 @@ async def _update(store: Store, previous: Snapshot, params: BM25Params, generati
     """`previous` with the passages added since, without those removed since: only the stories
     with new passages are read, so a reload adding a few stories reads a few."""
     last = int(previous.passage_ids.max(initial=0))
-    rows = await store.passage_rows(after=last)
-    changed = dict.fromkeys(row[1] for row in rows)  # in the order their passages were written
+    new = await store.new_passages(after=last)
+    changed = dict.fromkeys(new.story_ids)  # in the order their passages were written
     found = await asyncio.to_thread(_headers, await store.story_headers(changed))
     fresh = {sid: found[sid] for sid in changed if sid in found}
     alive = set(await store.story_ids())
@@ -197,7 +196,7 @@ async def _update(store: Store, previous: Snapshot, params: BM25Params, generati
                             dtype=bool, count=len(previous.stories))[previous.passage_story])
     if int(keep.sum()) != await store.passages_up_to(last):  # passages removed some other way
         keep = np.isin(previous.passage_ids, np.asarray(await store.passage_ids(), dtype=np.int64))
-    return await asyncio.to_thread(_updated, previous, alive, fresh, keep, rows, params, generation)
+    return await asyncio.to_thread(_updated, previous, alive, fresh, keep, new, params, generation)
 
 
 def _headers(rows: list[tuple[str, str, str | None, str | None, str]]) -> dict[str, StoryHeader]:
@@ -227,19 +226,18 @@ def _from_blobs(blobs: dict[str, bytes], params: BM25Params, headers: dict[str, 
                     arrays["passage_end"], meta["generation"], meta["key"])
 
 
-def _built(headers: dict[str, StoryHeader], rows: list, params: BM25Params, generation: int,
+def _built(headers: dict[str, StoryHeader], passages: PassageColumns, params: BM25Params, generation: int,
            key: str) -> Snapshot:
     stories = list(headers.values())
     position = {story.id: i for i, story in enumerate(stories)}
-    ids, story_of, starts, ends, texts = _columns(rows, position)
-    return Snapshot(index=BM25Index(Postings.from_texts(texts), params), stories=stories, passage_ids=ids,
-                    passage_story=story_of, passage_start=starts, passage_end=ends,
-                    generation=generation, key=key)
+    return Snapshot(index=BM25Index(passages.postings, params), stories=stories, passage_ids=passages.ids,
+                    passage_story=_positions(passages.story_ids, position), passage_start=passages.starts,
+                    passage_end=passages.ends, generation=generation, key=key)
 
 
 def _updated(previous: Snapshot, alive: set[str], fresh: dict[str, StoryHeader], keep: np.ndarray,
-             rows: list, params: BM25Params, generation: int) -> Snapshot:
-    """`previous` with only the passages `keep` marks and the new ones (`rows`) appended; stories
+             new: PassageColumns, params: BM25Params, generation: int) -> Snapshot:
+    """`previous` with only the passages `keep` marks and the `new` ones appended; stories
     keep their positions (with their `fresh` headers where changed) unless gone from `alive`, new
     stories come after them."""
     stories = [fresh.get(s.id, s) for s in previous.stories if s.id in alive]
@@ -247,26 +245,19 @@ def _updated(previous: Snapshot, alive: set[str], fresh: dict[str, StoryHeader],
     stories += [h for sid, h in fresh.items() if sid not in known]
     position = {story.id: i for i, story in enumerate(stories)}
     remap = np.asarray([position.get(s.id, -1) for s in previous.stories], dtype=np.int32)
-    ids, story_of, starts, ends, texts = _columns(rows, position)
     return Snapshot(
-        index=BM25Index(previous.index.postings.without(keep).plus(Postings.from_texts(texts)), params),
+        index=BM25Index(previous.index.postings.without(keep).plus(new.postings), params),
         stories=stories,
-        passage_ids=np.concatenate([previous.passage_ids[keep], ids]),
-        passage_story=np.concatenate([remap[previous.passage_story[keep]], story_of]),
-        passage_start=np.concatenate([previous.passage_start[keep], starts]),
-        passage_end=np.concatenate([previous.passage_end[keep], ends]),
+        passage_ids=np.concatenate([previous.passage_ids[keep], new.ids]),
+        passage_story=np.concatenate([remap[previous.passage_story[keep]], _positions(new.story_ids, position)]),
+        passage_start=np.concatenate([previous.passage_start[keep], new.starts]),
+        passage_end=np.concatenate([previous.passage_end[keep], new.ends]),
         generation=generation, key=previous.key)
 
 
-def _columns(rows: list, position: dict[str, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str]]:
-    """Passage rows (id, story id, start, end, terms) as arrays: ids, story positions, starts,
-    ends; and the terms."""
-    ids, story_ids, starts, ends, texts = zip(*rows) if rows else ((),) * 5
-    count = len(rows)
-    return (np.fromiter(ids, dtype=np.int64, count=count),
-            np.fromiter(map(position.__getitem__, story_ids), dtype=np.int32, count=count),
-            np.fromiter(starts, dtype=np.int32, count=count), np.fromiter(ends, dtype=np.int32, count=count),
-            list(texts))
+def _positions(story_ids: list[str], position: dict[str, int]) -> np.ndarray:
+    """Each story id's position in the snapshot's stories."""
+    return np.fromiter(map(position.__getitem__, story_ids), dtype=np.int32, count=len(story_ids))
 
 
 def _to_bytes(array: np.ndarray) -> bytes:

@@ -14,10 +14,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import aiosqlite
+import numpy as np
 
 from retrieval.analysis import Analyzer
 from retrieval import intake
 from retrieval.formats import Problem, archive_files
+from retrieval.postings import Postings, PostingsBuilder
 
 MIGRATIONS: list[str] = [
     """
@@ -143,6 +145,61 @@ class StoryRecord:
     body: str
 
 
+@dataclass(frozen=True)
+class PassageColumns:
+    """Passages in id order, column by column, with their postings (passage i is document i)."""
+
+    ids: np.ndarray        # int64
+    story_ids: list[str]
+    starts: np.ndarray     # int32
+    ends: np.ndarray       # int32
+    postings: Postings
+
+    @classmethod
+    def from_rows(cls, rows: list[tuple[int, str, int, int, str]]) -> PassageColumns:
+        """From stored rows (id, story id, start, end, terms)."""
+        ids, story_ids, starts, ends, texts = zip(*rows) if rows else ((),) * 5
+        count = len(rows)
+        return cls(np.fromiter(ids, dtype=np.int64, count=count), list(story_ids),
+                   np.fromiter(starts, dtype=np.int32, count=count), np.fromiter(ends, dtype=np.int32, count=count),
+                   Postings.from_texts(texts))
+
+
+class _Written:
+    """The passages one ingest wrote, kept as the snapshot needs them (with the workers' term
+    ids), so that the snapshot need not read them back and split their terms again."""
+
+    def __init__(self) -> None:
+        self.first: int | None = None  # the first passage id
+        self.story_ids: list[str] = []
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+        self.builder = PostingsBuilder()
+        self.generation: int | None = None  # the store's, when the ingest ended
+        self.valid = True  # false once passages written here were replaced
+        self._stories: set[str] = set()
+
+    def add(self, stories: list[tuple[intake.Story, bool]], first: int) -> None:
+        """Stories just written (each with whether it replaced a stored one), their passages
+        numbered from `first` on."""
+        self.first = first if self.first is None else self.first
+        for story, existed in stories:
+            if existed and story.id in self._stories:
+                self.valid = False
+            self._stories.add(story.id)
+            self.story_ids += [story.id] * len(story.passages)
+            self.starts += [start for start, _, _ in story.passages]
+            self.ends += [end for _, end, _ in story.passages]
+            self.builder.add(story.vocabulary, np.frombuffer(story.term_ids, dtype=np.int32),
+                             np.frombuffer(story.lengths, dtype=np.int32))
+
+    def columns(self) -> PassageColumns:
+        count = len(self.story_ids)
+        return PassageColumns(np.arange(self.first or 0, (self.first or 0) + count, dtype=np.int64),
+                              self.story_ids, np.asarray(self.starts, dtype=np.int32),
+                              np.asarray(self.ends, dtype=np.int32), self.builder.postings())
+
+
 Progress = Callable[[int, int, int], None]
 """Called as files are read: (files done, files in all, stories read so far)."""
 
@@ -213,6 +270,7 @@ class Store:
         self.db = db
         self.path = path
         self._write_lock = asyncio.Lock()
+        self._written: _Written | None = None
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
@@ -275,6 +333,7 @@ class Store:
             await self.ensure_analyzer(analyzer)
             started = time.monotonic()
             report = IngestReport(paths=[str(p) for p in paths])
+            self._written = _Written()
             ingest_id = await self._start_record(report)
             files = list(archive_files(paths))
             hashes, sources = await self._stored_hashes()
@@ -286,7 +345,7 @@ class Store:
                         report.problems.append(part)
                         continue
                     if reading.needs_content(reads):
-                        reads = await reader.submit(part, force=True)
+                        reads = await reader.reread(part)
                     for batch in reading.take(part, reads):
                         await self._write_batch(batch, reading)
             await self._write_batch(reading.rest(), reading)
@@ -294,6 +353,7 @@ class Store:
                 report.removed = await self._prune(paths, reading.seen, reading.clean)
             report.seconds = time.monotonic() - started
             await self._finish_record(ingest_id, report)
+            self._written.generation = await self.generation()
             return report
 
     async def _write_batch(self, batch: list[tuple[intake.Story, str]], reading: _Reading) -> None:
@@ -321,6 +381,7 @@ class Store:
             await self.db.execute("UPDATE settings SET value = ? WHERE key = 'last_passage'",
                                   (str(first + len(rows) - 1),))
             await self._bump_generation()
+        await asyncio.to_thread(self._written.add, [(s, existed) for s, _, existed in fresh], first)
         reading.hashes.update((s.id, s.digest) for s, _, _ in fresh)
         reading.report.updated += sum(1 for *_, existed in fresh if existed)
         reading.report.added += sum(1 for *_, existed in fresh if not existed)
@@ -396,6 +457,16 @@ class Store:
                 'SELECT id, story_id, start, "end", terms FROM passages WHERE id > ? ORDER BY id',
                 (after,)) as cursor:
             return list(await cursor.fetchall())
+
+    async def new_passages(self, after: int = 0) -> PassageColumns:
+        """The passages with ids above `after`: as the last ingest wrote them when they are
+        exactly those (nothing else changed the passages since), else read back."""
+        written, self._written = self._written, None  # used once: it holds much memory
+        if (written is not None and written.valid and written.generation == await self.generation()
+                and (written.first or after + 1) > after
+                and len(written.story_ids) == await self._scalar("SELECT count(*) FROM passages WHERE id > ?", (after,))):
+            return await asyncio.to_thread(written.columns)
+        return await asyncio.to_thread(PassageColumns.from_rows, await self.passage_rows(after))
 
     async def passage_ids(self) -> list[int]:
         async with self.db.execute("SELECT id FROM passages ORDER BY id") as cursor:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from retrieval.postings import Postings
 from retrieval.service import ArchiveService
 from retrieval.snapshot import _built
+from retrieval.store import PassageColumns
 
 QUESTIONS = ["cocoa Bahia arrivals", "NATO Ukraine Russia", "coffee export quota", "oil price"]
 
@@ -33,7 +34,7 @@ def rankings(service):
 async def fresh_rankings(service):
     rows = await service.store.passage_rows()
     headers = {h.id: h for h in service.snapshot.stories}
-    rebuilt = _built(headers, rows, service.settings.bm25, 0, service.snapshot.key)
+    rebuilt = _built(headers, PassageColumns.from_rows(rows), service.settings.bm25, 0, service.snapshot.key)
     ordered = {pid: i for i, pid in enumerate(service.snapshot.passage_ids.tolist())}
     assert [r[0] for r in rows] == sorted(ordered), "same passages"
     return [(h.docs.tolist(), h.scores.tolist()) for h in

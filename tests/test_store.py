@@ -7,12 +7,13 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from retrieval.analysis import Analyzer
 from retrieval.service import ArchiveService, RetrievalSettings
 from retrieval import intake
-from retrieval.store import MIGRATIONS, Store
+from retrieval.store import MIGRATIONS, PassageColumns, Store
 
 ANALYZER = Analyzer()
 
@@ -345,3 +346,52 @@ async def test_an_unchanged_json_line_is_known_without_parsing_it(store, tmp_db,
     assert parsed == [3, 1501]  # the changed line, and the broken one (never stored)
     assert (report.added, report.updated, report.unchanged, report.failed) == (0, 1, 1499, 1)
     assert bodies(tmp_db)["r2"] == "Coffee arrivals rose 2 pct."
+
+
+async def test_worker_processes_start_only_when_enough_new_input_lies_ahead(store, tmp_path, monkeypatch):
+    monkeypatch.setattr(intake, "PARALLEL_BYTES", 20_000)
+    started = []
+    real = intake.PartReader._start_pool
+
+    async def counted(reader):
+        started.append(reader.workers)
+        await real(reader)
+
+    monkeypatch.setattr(intake.PartReader, "_start_pool", counted)
+    path = tmp_path / "a.jsonl"
+    lines = [json.dumps({"id": f"r{i}", "title": f"Cocoa {i}", "body": f"Cocoa arrivals rose {i} pct in the week."})
+             for i in range(1200)]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert (await store.ingest([path], ANALYZER, workers=2)).added == 1200
+    assert started == [2]
+    path.write_text("\n".join(lines + [lines[0].replace('"r0"', '"new"')]) + "\n", encoding="utf-8")
+    report = await store.ingest([path], ANALYZER, workers=2)
+    assert (report.added, report.unchanged) == (1, 1200)
+    assert started == [2]  # one new story: read on a thread
+
+
+def postings_by_passage(columns) -> dict[tuple[str, int], int]:
+    postings = columns.postings
+    terms = np.repeat(np.asarray(postings.terms, dtype=object), np.diff(postings.offsets))
+    return dict(zip(zip(terms.tolist(), postings.docs.tolist()), postings.tfs.tolist()))
+
+
+@pytest.mark.parametrize("batch", [500, 1])
+async def test_the_passages_an_ingest_wrote_equal_those_read_back(store, tmp_path, monkeypatch, batch):
+    monkeypatch.setattr("retrieval.store.BATCH", batch)  # 1: a story's second copy replaces its first
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    first = [{"id": f"s{i}", "title": f"Cocoa {i}", "body": f"Cocoa arrivals rose {i} pct.\n\nOil fell {i}."}
+             for i in range(30)]
+    again = [{"id": "s3", "title": "Coffee", "body": "Coffee quota talks in London collapsed."}]
+    (folder / "a.jsonl").write_text("".join(json.dumps(s) + "\n" for s in first + again), encoding="utf-8")
+    await store.ingest([folder], ANALYZER)
+    assert store._written.valid == (batch > 1)  # else read back
+    written = await store.new_passages()
+    read_back = PassageColumns.from_rows(await store.passage_rows())
+    assert written.ids.tolist() == read_back.ids.tolist()
+    assert written.story_ids == read_back.story_ids
+    assert (written.starts.tolist(), written.ends.tolist()) == (read_back.starts.tolist(), read_back.ends.tolist())
+    assert written.postings.doc_lengths.tolist() == read_back.postings.doc_lengths.tolist()
+    assert sorted(written.postings.terms) == sorted(read_back.postings.terms)  # none of the replaced copy's
+    assert postings_by_passage(written) == postings_by_passage(read_back)

@@ -146,8 +146,8 @@ def _add_best_passages(snapshot: Snapshot, terms: list[str], allowed: np.ndarray
     matched, scores = docs[held], scores[held]
     order = np.lexsort((matched, -scores))  # as a search ranks them
     _add_best(snapshot, matched[order], scores[order], best)
-    for doc in docs.tolist():
-        best.setdefault(int(snapshot.passage_story[doc]), (doc, 0.0))
+    for story, doc in zip(snapshot.passage_story[docs].tolist(), docs.tolist()):
+        best.setdefault(story, (doc, 0.0))
 
 
 def _add_best(snapshot: Snapshot, docs: np.ndarray, scores: np.ndarray, best: dict[int, tuple[int, float]]) -> None:

@@ -182,6 +182,7 @@ class ArchiveService:
             limit *= 4
         cue = answer_cue(query.text)
         citations: list[Citation] = []
+        folded: list[list[str]] = []  # per citation, the ids of its copies
         copies = Copies()
         for page in _pages(relevant, 2 * wanted):
             if len(citations) >= wanted:
@@ -195,16 +196,16 @@ class ArchiveService:
                     continue
                 copy_of = copies.of(record.body, record.title)
                 if copy_of is not None:
-                    cited = citations[copy_of]
-                    citations[copy_of] = replace(cited, copies=(*cited.copies, record.id))
+                    folded[copy_of].append(record.id)
                     continue
                 if len(citations) >= wanted:
                     continue  # only copies of the cited stories are still of use
                 quote = self._quote(snapshot, r, record.body, span, query, evidence, cue) \
                     if len(citations) in shown else ""
                 citations.append(Citation(record.id, record.title, record.date, quote, r.score, record.url))
+                folded.append([])
                 copies.add(record.body, record.title)
-        return citations[:wanted]
+        return [replace(c, copies=tuple(ids)) if ids else c for c, ids in zip(citations, folded)][:wanted]
 
     def _quote(self, snapshot: Snapshot, ranked: RankedStory, body: str, span: tuple[int, int], query: Query,
                weights: dict[str, float], cue: re.Pattern | None) -> str:

@@ -18,7 +18,7 @@ import sqlite3
 from array import array
 from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,7 +59,9 @@ class Part:
         return sum(digest not in sources for digest in self.digests) / len(self.digests) if self.digests else 0.0
 
 
-@dataclass(frozen=True)
+# not frozen: a reload makes one for each story in the archive, and a frozen dataclass's
+# __init__ costs several times as much
+@dataclass(slots=True)
 class Story:
     """A story read from a file: `row` (the stories columns from id to content hash), title terms
     and passages are None when the archive already holds this content. The passages' tokens are
@@ -197,19 +199,26 @@ def _size(path: Path) -> int:
 
 
 class PartReader:
-    """Reads parts a few ahead of the caller: on a thread, or on up to `workers` processes once
-    the new input ahead pays for starting them. Use as `async with PartReader(...) as reader`."""
+    """Reads parts a few ahead of the caller: on a thread of its own, or on up to `workers`
+    processes once the new input ahead pays for starting them. Use as `async with PartReader(...)
+    as reader`.
+
+    One thread, not the event loop's default executor: threads cannot read in parallel anyway,
+    and more of them would take turns at the GIL with (and queue ahead of) the work that answers
+    questions during a reload."""
 
     def __init__(self, analyzer: Analyzer, known: dict[str, str], sources: dict[str, tuple[str, str]],
                  workers: int, db: Path | None = None) -> None:
         self.analyzer, self.known, self.sources, self.workers, self.db = analyzer, known, sources, workers, db
         self._pool: Executor | None = None
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="intake")
         self._left = 0  # bytes of input not yet made into parts
 
     async def __aenter__(self) -> PartReader:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        self._thread.shutdown(wait=False, cancel_futures=True)
         if self._pool is not None:
             await asyncio.to_thread(self._pool.shutdown, wait=True, cancel_futures=True)
 
@@ -228,9 +237,10 @@ class PartReader:
         share = 1.0 if force else part.new_share(self.sources)
         if self._pool is None and self.workers and share * (part.size + self._left) >= PARALLEL_BYTES:
             await self._start_pool()
+        loop = asyncio.get_running_loop()
         if self._pool is None or not share:
-            return asyncio.ensure_future(asyncio.to_thread(read_part, part, self.analyzer, self.known, self.sources, force))
-        return asyncio.get_running_loop().run_in_executor(self._pool, _read_in_worker, part, force)
+            return loop.run_in_executor(self._thread, read_part, part, self.analyzer, self.known, self.sources, force)
+        return loop.run_in_executor(self._pool, _read_in_worker, part, force)
 
     async def reread(self, part: Part) -> list[FileRead]:
         """What `part` holds, every story analyzed."""
@@ -244,7 +254,7 @@ class PartReader:
         try:
             while True:
                 while len(ahead) < 2 * max(self.workers, 1) + 1:
-                    part = await asyncio.to_thread(next, source, None)
+                    part = await asyncio.get_running_loop().run_in_executor(self._thread, next, source, None)
                     if part is None:
                         break
                     if isinstance(part, Problem):

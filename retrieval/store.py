@@ -264,10 +264,15 @@ class _Reading:
 
 
 class Store:
-    """The archive's SQLite file. Open with `await Store.open(path)`; close when done."""
+    """The archive's SQLite file. Open with `await Store.open(path)`; close when done.
 
-    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
+    Two connections, each with a thread of its own: `db`, and `bulk` for reading and saving the
+    whole archive's index data, so that a reload's long statements do not hold up the short ones
+    that answer questions (WAL lets them read meanwhile)."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path, bulk: aiosqlite.Connection | None = None) -> None:
         self.db = db
+        self.bulk = bulk or db
         self.path = path
         self._write_lock = asyncio.Lock()
         self._written: _Written | None = None
@@ -275,22 +280,21 @@ class Store:
     @classmethod
     async def open(cls, path: str | Path) -> Store:
         path = Path(path)
-        if str(path) != ":memory:":
+        in_memory = str(path) == ":memory:"
+        if not in_memory:
             path.parent.mkdir(parents=True, exist_ok=True)
-        db = await aiosqlite.connect(path, isolation_level=None)  # transactions are explicit
+        db = await _connect(path)
         try:
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA foreign_keys=ON")
-            await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute("PRAGMA busy_timeout=5000")
             await _migrate(db)
+            return cls(db, path, None if in_memory else await _connect(path))
         except Exception:
             await db.close()
             raise
-        return cls(db, path)
 
     async def close(self) -> None:
         await self.db.close()
+        if self.bulk is not self.db:
+            await self.bulk.close()
 
     @property
     def _file(self) -> Path | None:
@@ -298,14 +302,15 @@ class Store:
         return None if str(self.path) == ":memory:" else self.path
 
     @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[None]:
-        await self.db.execute("BEGIN IMMEDIATE")
+    async def _transaction(self, db: aiosqlite.Connection | None = None) -> AsyncIterator[None]:
+        db = db or self.db
+        await db.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
-            await self.db.rollback()
+            await db.rollback()
             raise
-        await self.db.commit()
+        await db.commit()
 
     @contextlib.asynccontextmanager
     async def _large_cache(self) -> AsyncIterator[None]:
@@ -388,12 +393,12 @@ class Store:
 
     async def _stored_hashes(self) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
         """Content hash by story id, and (id, content hash) by the digest of the line read."""
-        async with self.db.execute("SELECT id, content_hash, source_hash FROM stories") as cursor:
+        async with self.bulk.execute("SELECT id, content_hash, source_hash FROM stories") as cursor:
             return await asyncio.to_thread(intake.stored_hashes, await cursor.fetchall())
 
     async def _prune(self, paths: Sequence[str | Path], seen: dict[str, set[str]],
                      clean_files: set[str]) -> int:
-        async with self.db.execute("SELECT id, origin FROM stories") as cursor:
+        async with self.bulk.execute("SELECT id, origin FROM stories") as cursor:
             stored = await cursor.fetchall()
         doomed = await asyncio.to_thread(_doomed, stored, paths, seen, clean_files)
         if not doomed:
@@ -453,7 +458,7 @@ class Store:
 
     async def passage_rows(self, after: int = 0) -> list[tuple[int, str, int, int, str]]:
         """Passages with ids above `after`, in id order: (id, story id, start, end, terms)."""
-        async with self.db.execute(
+        async with self.bulk.execute(
                 'SELECT id, story_id, start, "end", terms FROM passages WHERE id > ? ORDER BY id',
                 (after,)) as cursor:
             return list(await cursor.fetchall())
@@ -464,51 +469,52 @@ class Store:
         written, self._written = self._written, None  # used once: it holds much memory
         if (written is not None and written.valid and written.generation == await self.generation()
                 and (written.first or after + 1) > after
-                and len(written.story_ids) == await self._scalar("SELECT count(*) FROM passages WHERE id > ?", (after,))):
+                and len(written.story_ids) == await self._scalar("SELECT count(*) FROM passages WHERE id > ?",
+                                                                 (after,), self.bulk)):
             return await asyncio.to_thread(written.columns)
         return await asyncio.to_thread(PassageColumns.from_rows, await self.passage_rows(after))
 
     async def passage_ids(self) -> list[int]:
-        async with self.db.execute("SELECT id FROM passages ORDER BY id") as cursor:
+        async with self.bulk.execute("SELECT id FROM passages ORDER BY id") as cursor:
             return [row[0] for row in await cursor.fetchall()]
 
     async def save_blobs(self, blobs: dict[str, bytes]) -> None:
         """Replace the stored index snapshot with `blobs`, in one transaction."""
-        async with self._transaction():
-            await self.db.execute("DELETE FROM snapshot_blobs")
-            await self.db.executemany("INSERT INTO snapshot_blobs VALUES (?, ?)", list(blobs.items()))
+        async with self._transaction(self.bulk):
+            await self.bulk.execute("DELETE FROM snapshot_blobs")
+            await self.bulk.executemany("INSERT INTO snapshot_blobs VALUES (?, ?)", list(blobs.items()))
 
     async def load_blobs(self) -> dict[str, bytes]:
-        async with self.db.execute("SELECT name, data FROM snapshot_blobs") as cursor:
+        async with self.bulk.execute("SELECT name, data FROM snapshot_blobs") as cursor:
             return {name: data for name, data in await cursor.fetchall()}
 
     async def story_headers(self, ids: Iterable[str] | None = None) -> list[tuple[str, str, str | None, str | None, str]]:
         """(id, title, ISO date, url, title terms) of every story, or of those of `ids`."""
         sql = "SELECT id, title, date, url, title_terms FROM stories"
         if ids is None:
-            async with self.db.execute(sql) as cursor:
+            async with self.bulk.execute(sql) as cursor:
                 return list(await cursor.fetchall())
-        return await self._rows_of(sql, ids)
+        return await self._rows_of(sql, ids, self.bulk)
 
     async def story_ids(self) -> list[str]:
-        async with self.db.execute("SELECT id FROM stories") as cursor:
+        async with self.bulk.execute("SELECT id FROM stories") as cursor:
             return [row[0] for row in await cursor.fetchall()]
 
     async def passages_up_to(self, last: int) -> int:
         """How many passages have ids up to `last`."""
-        return await self._scalar("SELECT count(*) FROM passages WHERE id <= ?", (last,))
+        return await self._scalar("SELECT count(*) FROM passages WHERE id <= ?", (last,), self.bulk)
 
     async def stories(self, ids: Iterable[str]) -> dict[str, StoryRecord]:
         rows = await self._rows_of("SELECT id, title, date, url, body FROM stories", ids)
         return {story_id: StoryRecord(story_id, title, _parse_date(date), url, body)
                 for story_id, title, date, url, body in rows}
 
-    async def _rows_of(self, sql: str, ids: Iterable[str]) -> list[tuple]:
+    async def _rows_of(self, sql: str, ids: Iterable[str], db: aiosqlite.Connection | None = None) -> list[tuple]:
         """The rows of `sql` (a SELECT from stories) whose id is one of `ids`, asked in chunks
         that stay under SQLite's limit on bound values."""
         rows: list[tuple] = []
         for chunk in _chunks(list(dict.fromkeys(ids)), 900):
-            async with self.db.execute(f"{sql} WHERE id IN ({','.join('?' * len(chunk))})", chunk) as cursor:
+            async with (db or self.db).execute(f"{sql} WHERE id IN ({','.join('?' * len(chunk))})", chunk) as cursor:
                 rows += await cursor.fetchall()
         return rows
 
@@ -539,8 +545,8 @@ class Store:
         async with self.db.execute("SELECT latency_ms FROM questions ORDER BY latency_ms") as cursor:
             return [row[0] for row in await cursor.fetchall()]
 
-    async def _scalar(self, sql: str, params: Sequence = ()) -> object:
-        async with self.db.execute(sql, params) as cursor:
+    async def _scalar(self, sql: str, params: Sequence = (), db: aiosqlite.Connection | None = None) -> object:
+        async with (db or self.db).execute(sql, params) as cursor:
             row = await cursor.fetchone()
         return row[0] if row else None
 
@@ -561,6 +567,19 @@ def _doomed(stored: list[tuple[str, str | None]], paths: Sequence[str | Path], s
         if gone or dropped:
             doomed.append(story_id)
     return doomed
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    db = await aiosqlite.connect(path, isolation_level=None)  # transactions are explicit
+    try:
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA foreign_keys=ON")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA busy_timeout=5000")
+    except Exception:
+        await db.close()
+        raise
+    return db
 
 
 async def _migrate(db: aiosqlite.Connection) -> None:

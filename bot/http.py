@@ -1,0 +1,80 @@
+"""Bot API requests over aiohttp instead of PTB's default httpx.
+
+Under load httpx cost the bot more interpreter time than answering: before each request httpcore
+checks every pooled connection for expiry, and each check has AnyIO build all of the socket's
+attributes (a getpeername system call among them). aiohttp hands out an idle connection without
+looking at the others, and parses responses in C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from telegram._utils.defaultvalue import DefaultValue
+from telegram.error import NetworkError, TimedOut
+from telegram.request import BaseRequest, RequestData
+
+
+class AiohttpRequest(BaseRequest):
+    """PTB's `BaseRequest` on an aiohttp session with at most `pool_size` connections.
+
+    Timeouts map onto aiohttp's: `pool_timeout` + `connect_timeout` to get a connection,
+    `connect_timeout` to open one, `read_timeout` between reads. aiohttp has no write timeout:
+    `write_timeout` is accepted and not enforced (the Bot API's requests here are small).
+    Timeouts raise `TimedOut`, other transport failures `NetworkError`, as with `HTTPXRequest`."""
+
+    def __init__(self, pool_size: int, connect_timeout: float | None = 5.0, read_timeout: float | None = 5.0,
+                 pool_timeout: float | None = 1.0) -> None:
+        self._pool_size = pool_size
+        self._timeouts = {"connect": connect_timeout, "read": read_timeout, "pool": pool_timeout}
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def read_timeout(self) -> float | None:
+        return self._timeouts["read"]
+
+    async def initialize(self) -> None:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._pool_size, limit_per_host=self._pool_size),
+                headers={"User-Agent": self.USER_AGENT})
+
+    async def shutdown(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         read_timeout=BaseRequest.DEFAULT_NONE, write_timeout=BaseRequest.DEFAULT_NONE,
+                         connect_timeout=BaseRequest.DEFAULT_NONE,
+                         pool_timeout=BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
+        if self._session is None or self._session.closed:
+            raise RuntimeError("This AiohttpRequest is not initialized!")
+        connect = self._given(connect_timeout, "connect")
+        pool = self._given(pool_timeout, "pool")
+        timeout = aiohttp.ClientTimeout(
+            connect=None if connect is None or pool is None else connect + pool,
+            sock_connect=connect, sock_read=self._given(read_timeout, "read"))
+        try:
+            async with self._session.request(method, url, data=_body(request_data), timeout=timeout) as response:
+                return response.status, await response.read()
+        except asyncio.TimeoutError as error:  # aiohttp's own timeouts are TimeoutErrors too
+            raise TimedOut from error
+        except aiohttp.ClientError as error:
+            raise NetworkError(f"aiohttp.{error.__class__.__name__}: {error}") from error
+
+    def _given(self, value: object, name: str) -> float | None:
+        return self._timeouts[name] if isinstance(value, DefaultValue) else value  # type: ignore[return-value]
+
+
+def _body(request_data: RequestData | None) -> aiohttp.FormData | dict[str, str] | None:
+    """The request's parameters: a form, multipart when it uploads files."""
+    if request_data is None:
+        return None
+    files = request_data.multipart_data
+    if not files:
+        return request_data.json_parameters
+    form = aiohttp.FormData(request_data.json_parameters)
+    for name, (filename, content, mimetype) in files.items():
+        form.add_field(name, content, filename=filename, content_type=mimetype)
+    return form

@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 
 from retrieval.analysis import Analyzer
@@ -126,7 +127,7 @@ def _story(article: Article, analyzer: Analyzer, vocabulary: Vocabulary, known: 
            json.dumps(a.metadata, ensure_ascii=False, default=str), a.body, digest)
     return Story(a.id, digest, row, " ".join(analyzer.terms(a.title)),
                  [(start, end, " ".join(terms)) for (start, end), terms in zip(spans, tokens)], source,
-                 vocabulary, vocabulary.ids_of([t for terms in tokens for t in terms]).tobytes(),
+                 vocabulary, vocabulary.ids_of(list(chain.from_iterable(tokens))).tobytes(),
                  array("i", map(len, tokens)).tobytes())
 
 

@@ -7,6 +7,7 @@ million passages holds some 25 million postings.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from collections import defaultdict
 from dataclasses import dataclass
 from itertools import chain, islice
 
@@ -119,20 +120,19 @@ class Postings:
 class Vocabulary:
     """Terms numbered in the order first seen. Pickled as its terms alone."""
 
-    def __init__(self, terms: list[str] | None = None) -> None:
-        self.terms: list[str] = terms if terms is not None else []
-        self._ids: dict[str, int] | None = None
+    def __init__(self, terms: Iterable[str] = ()) -> None:
+        self._ids: defaultdict[str, int] = defaultdict()
+        # an unseen term gets the next number, inside the dict lookup: no Python code per token
+        self._ids.default_factory = self._ids.__len__
+        self._ids.update((term, i) for i, term in enumerate(terms))
 
-    def ids_of(self, tokens: list[str]) -> np.ndarray:
+    @property
+    def terms(self) -> list[str]:
+        return list(self._ids)
+
+    def ids_of(self, tokens: Sequence[str]) -> np.ndarray:
         """`tokens` as ids (int32), new terms numbered after the known ones."""
-        if self._ids is None:
-            self._ids = {term: i for i, term in enumerate(self.terms)}
-        ids = self._ids
-        for token in dict.fromkeys(tokens):
-            if token not in ids:
-                ids[token] = len(self.terms)
-                self.terms.append(token)
-        return np.fromiter(map(ids.__getitem__, tokens), dtype=np.int32, count=len(tokens))
+        return np.fromiter(map(self._ids.__getitem__, tokens), dtype=np.int32, count=len(tokens))
 
     def __reduce__(self) -> tuple:
         return type(self), (self.terms,)
@@ -152,11 +152,8 @@ class PostingsBuilder:
     def add(self, vocabulary: Vocabulary, ids: np.ndarray, lengths: np.ndarray) -> None:
         """Passages of `lengths` tokens each, their tokens `ids` into `vocabulary`, after those
         added before."""
-        if vocabulary is not self._source:
-            self._source, self._renumber = vocabulary, np.empty(0, dtype=np.int32)
-        known = len(self._renumber)
-        if known < len(vocabulary.terms):  # the vocabulary grew since (a part's stories come in turn)
-            self._renumber = np.concatenate([self._renumber, self.vocabulary.ids_of(vocabulary.terms[known:])])
+        if vocabulary is not self._source:  # a part's stories come in turn: renumber once a part
+            self._source, self._renumber = vocabulary, self.vocabulary.ids_of(vocabulary.terms)
         self._ids.append(self._renumber[ids])
         self._lengths.append(lengths)
 
@@ -164,9 +161,9 @@ class PostingsBuilder:
         """The postings of the passages added; terms no added passage holds are left out (a
         part's vocabulary may hold terms of stories that were read but not written)."""
         ids = _joined(self._ids, np.int32)
-        used = np.zeros(len(self.vocabulary.terms), dtype=bool)
-        used[ids] = True
         terms = self.vocabulary.terms
+        used = np.zeros(len(terms), dtype=bool)
+        used[ids] = True
         if not used.all():
             ids = (np.cumsum(used, dtype=np.int64) - 1)[ids].astype(np.int32)
             terms = [term for term, kept in zip(terms, used.tolist()) if kept]

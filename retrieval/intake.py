@@ -109,10 +109,10 @@ def read_part(part: Part, analyzer: Analyzer, known: dict[str, str], sources: di
     return [FileRead(path, records)]
 
 
-def stored_hashes(rows: list[tuple[str, str, str | None]]) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
-    """From stored (id, content hash, line digest): hashes by id, and (id, hash) by line digest."""
-    return ({story_id: digest for story_id, digest, _ in rows},
-            {source: (story_id, digest) for story_id, digest, source in rows if source})
+def stored_hashes(rows: Sequence[tuple]) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """From stored (id, content hash, line digest, ...): hashes by id, and (id, hash) by line digest."""
+    return ({story_id: digest for story_id, digest, *_ in rows},
+            {source: (story_id, digest) for story_id, digest, source, *_ in rows if source})
 
 
 def _story(article: Article, analyzer: Analyzer, vocabulary: Vocabulary, known: dict[str, str],

@@ -341,7 +341,8 @@ class Store:
             self._written = _Written()
             ingest_id = await self._start_record(report)
             files = list(archive_files(paths))
-            hashes, sources = await self._stored_hashes()
+            stored = await self._stored()
+            hashes, sources = await asyncio.to_thread(intake.stored_hashes, stored)
             workers = intake.workers_for(files) if workers is None else workers
             reading = _Reading(report, dict(hashes), sum(not isinstance(f, Problem) for f in files), progress)
             async with self._large_cache(), intake.PartReader(analyzer, hashes, sources, workers, self._file) as reader:
@@ -355,7 +356,7 @@ class Store:
                         await self._write_batch(batch, reading)
             await self._write_batch(reading.rest(), reading)
             if prune:
-                report.removed = await self._prune(paths, reading.seen, reading.clean)
+                report.removed = await self._prune(paths, reading.seen, reading.clean, stored)
             report.seconds = time.monotonic() - started
             await self._finish_record(ingest_id, report)
             self._written.generation = await self.generation()
@@ -391,15 +392,15 @@ class Store:
         reading.report.updated += sum(1 for *_, existed in fresh if existed)
         reading.report.added += sum(1 for *_, existed in fresh if not existed)
 
-    async def _stored_hashes(self) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
-        """Content hash by story id, and (id, content hash) by the digest of the line read."""
-        async with self.bulk.execute("SELECT id, content_hash, source_hash FROM stories") as cursor:
-            return await asyncio.to_thread(intake.stored_hashes, await cursor.fetchall())
+    async def _stored(self) -> list[tuple[str, str, str | None, str | None]]:
+        """Every story's id, content hash, digest of the line it was read from, and origin."""
+        async with self.bulk.execute("SELECT id, content_hash, source_hash, origin FROM stories") as cursor:
+            return await cursor.fetchall()
 
-    async def _prune(self, paths: Sequence[str | Path], seen: dict[str, set[str]],
-                     clean_files: set[str]) -> int:
-        async with self.bulk.execute("SELECT id, origin FROM stories") as cursor:
-            stored = await cursor.fetchall()
+    async def _prune(self, paths: Sequence[str | Path], seen: dict[str, set[str]], clean_files: set[str],
+                     stored: list[tuple[str, str, str | None, str | None]]) -> int:
+        """Remove the `stored` stories (as the ingest began: those written since were read, so
+        stay) whose file is gone or was read cleanly without them."""
         doomed = await asyncio.to_thread(_doomed, stored, paths, seen, clean_files)
         if not doomed:
             return 0
@@ -551,13 +552,13 @@ class Store:
         return row[0] if row else None
 
 
-def _doomed(stored: list[tuple[str, str | None]], paths: Sequence[str | Path], seen: dict[str, set[str]],
-            clean_files: set[str]) -> list[str]:
-    """The stored stories (id, origin) that a pruning ingest of `paths` removes."""
+def _doomed(stored: list[tuple[str, str, str | None, str | None]], paths: Sequence[str | Path],
+            seen: dict[str, set[str]], clean_files: set[str]) -> list[str]:
+    """The stored stories (id, ..., origin) that a pruning ingest of `paths` removes."""
     roots = [str(Path(p)) for p in paths]
     read_now = set().union(*seen.values())  # a story read from another file (moved) stays
     doomed = []
-    for story_id, origin in stored:
+    for story_id, *_, origin in stored:
         if story_id in read_now:
             continue
         if origin is None or not any(origin == r or origin.startswith(r.rstrip("/") + "/") for r in roots):

@@ -95,7 +95,7 @@ async def reply_with_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, 
         return
     answer = await _typing_if_slow(context, chat.id, message.message_thread_id if message.is_topic_message else None,
                                    rt.service.ask(question, k=rt.settings.citations))
-    await rt.service.record(answer, chat.type, rt.settings.record_question_text)
+    _record(context, answer, chat.type)
     log.info("answered chat_type=%s latency_ms=%.1f citations=%d", chat.type, answer.took_ms,
              len(answer.citations))
     await send_answer(message, rt, answer, offset=0)
@@ -183,7 +183,7 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     offset = int(query.offset) if query.offset.isdigit() else 0
     answer = await rt.service.ask(text, k=INLINE_RESULTS, offset=offset)
-    await rt.service.record(answer, "inline", rt.settings.record_question_text)
+    _record(context, answer, "inline")
     results = [
         InlineQueryResultArticle(
             id=f"{offset + n}",
@@ -202,6 +202,20 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 
 # Small helpers ---------------------------------------------------------------------------------
+
+def _record(context: ContextTypes.DEFAULT_TYPE, answer: Answer, chat_type: str) -> None:
+    """Note the question for the statistics without holding up its answer: the write is queued
+    now (so a later /stats counts it) and may wait seconds for a reload's own writes; if it fails,
+    the statistics miss one question and the person still gets the answer."""
+    rt = runtime(context)
+
+    async def record() -> None:
+        try:
+            await rt.service.record(answer, chat_type, rt.settings.record_question_text)
+        except Exception as error:
+            log.warning("could not record a question for the statistics: %s", error)
+
+    context.application.create_task(record())
 
 def strip_mention(text: str, username: str) -> str:
     """`text` without "@username" (any case)."""

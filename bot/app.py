@@ -170,6 +170,7 @@ async def _initialize(app: Application) -> None:
             return
         except TelegramError as error:
             if attempt == BOOTSTRAP_RETRIES or not (isinstance(error, TimedOut) or is_transient(error)):
+                await app.bot.shutdown()  # its open HTTP sessions, which aiohttp reports if left open
                 raise
             log.warning("getMe failed at start (%s); retry %d of %d", error, attempt, BOOTSTRAP_RETRIES)
             await asyncio.sleep(attempt)

@@ -15,18 +15,15 @@ import json
 import multiprocessing
 import os
 import sqlite3
-from array import array
 from collections import deque
 from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
-from itertools import chain
 from pathlib import Path
 
 from retrieval.analysis import Analyzer
 from retrieval.formats import Problem, json_lines, parse_line, read_file
 from retrieval.models import Article
-from retrieval.postings import Vocabulary
 from retrieval.sentences import passage_spans
 
 PART_LINES = 1000
@@ -65,8 +62,7 @@ class Part:
 @dataclass(slots=True)
 class Story:
     """A story read from a file: `row` (the stories columns from id to content hash), title terms
-    and passages are None when the archive already holds this content. The passages' tokens are
-    also `term_ids` into `vocabulary` (int32 bytes), `lengths` of them a passage (int32 bytes)."""
+    and passages are None when the archive already holds this content."""
 
     id: str
     digest: str
@@ -74,9 +70,6 @@ class Story:
     title_terms: str = ""
     passages: list[tuple[int, int, str]] | None = None
     source: str | None = None  # the digest of its JSON line
-    vocabulary: Vocabulary | None = None
-    term_ids: bytes = b""
-    lengths: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -91,9 +84,8 @@ def read_part(part: Part, analyzer: Analyzer, known: dict[str, str], sources: di
               force: bool = False) -> list[FileRead]:
     """The stories and problems of `part`; a story whose hash `known` holds is not analyzed, nor
     is a JSON line whose digest `sources` holds even parsed (unless `force`)."""
-    vocabulary = Vocabulary()
     if part.lines is None:
-        return [FileRead(path, [_story(r, analyzer, vocabulary, known, force) if isinstance(r, Article) else r
+        return [FileRead(path, [_story(r, analyzer, known, force) if isinstance(r, Article) else r
                                 for r in read_file(Path(path))]) for path in part.paths]
     path = part.paths[0]
     records: list[Story | Problem] = []
@@ -102,8 +94,7 @@ def read_part(part: Part, analyzer: Analyzer, known: dict[str, str], sources: di
             records.append(Story(*sources[source], source=source))
             continue
         record = parse_line(path, number, chunk)
-        records.append(_story(record, analyzer, vocabulary, known, force, source)
-                       if isinstance(record, Article) else record)
+        records.append(_story(record, analyzer, known, force, source) if isinstance(record, Article) else record)
     if part.problem:
         records.append(part.problem)
     return [FileRead(path, records)]
@@ -115,20 +106,23 @@ def stored_hashes(rows: Sequence[tuple]) -> tuple[dict[str, str], dict[str, tupl
             {source: (story_id, digest) for story_id, digest, source, *_ in rows if source})
 
 
-def _story(article: Article, analyzer: Analyzer, vocabulary: Vocabulary, known: dict[str, str],
-           force: bool, source: str | None = None) -> Story:
+def analyze(article: Article, analyzer: Analyzer) -> tuple[str, list[tuple[int, int, str]]]:
+    """An article's title terms, and its passages' spans and terms."""
+    return (" ".join(analyzer.terms(article.title)),
+            [(start, end, " ".join(analyzer.terms(article.body[start:end])))
+             for start, end in passage_spans(article.body)])
+
+
+def _story(article: Article, analyzer: Analyzer, known: dict[str, str], force: bool,
+           source: str | None = None) -> Story:
     digest = article.content_hash()
     if not force and known.get(article.id) == digest:
         return Story(article.id, digest, source=source)
-    spans = passage_spans(article.body)
-    tokens = [analyzer.terms(article.body[start:end]) for start, end in spans]
+    title_terms, passages = analyze(article, analyzer)
     a = article
     row = (a.id, a.title, a.date.isoformat() if a.date else None, a.url, a.source,
            json.dumps(a.metadata, ensure_ascii=False, default=str), a.body, digest)
-    return Story(a.id, digest, row, " ".join(analyzer.terms(a.title)),
-                 [(start, end, " ".join(terms)) for (start, end), terms in zip(spans, tokens)], source,
-                 vocabulary, vocabulary.ids_of(list(chain.from_iterable(tokens))).tobytes(),
-                 array("i", map(len, tokens)).tobytes())
+    return Story(a.id, digest, row, title_terms, passages, source)
 
 
 def parts(files: Sequence[Path | Problem]) -> Iterator[Part | Problem]:

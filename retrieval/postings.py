@@ -118,13 +118,12 @@ class Postings:
 
 
 class Vocabulary:
-    """Terms numbered in the order first seen. Pickled as its terms alone."""
+    """Terms numbered in the order first seen."""
 
-    def __init__(self, terms: Iterable[str] = ()) -> None:
+    def __init__(self) -> None:
         self._ids: defaultdict[str, int] = defaultdict()
         # an unseen term gets the next number, inside the dict lookup: no Python code per token
         self._ids.default_factory = self._ids.__len__
-        self._ids.update((term, i) for i, term in enumerate(terms))
 
     @property
     def terms(self) -> list[str]:
@@ -133,41 +132,6 @@ class Vocabulary:
     def ids_of(self, tokens: Sequence[str]) -> np.ndarray:
         """`tokens` as ids (int32), new terms numbered after the known ones."""
         return np.fromiter(map(self._ids.__getitem__, tokens), dtype=np.int32, count=len(tokens))
-
-    def __reduce__(self) -> tuple:
-        return type(self), (self.terms,)
-
-
-class PostingsBuilder:
-    """Passages gathered a few at a time, their tokens as ids into vocabularies of their own
-    (one per worker's part), renumbered into one vocabulary; then their `Postings`."""
-
-    def __init__(self) -> None:
-        self.vocabulary = Vocabulary()
-        self._ids: list[np.ndarray] = []
-        self._lengths: list[np.ndarray] = []
-        self._source: Vocabulary | None = None
-        self._renumber = np.empty(0, dtype=np.int32)
-
-    def add(self, vocabulary: Vocabulary, ids: np.ndarray, lengths: np.ndarray) -> None:
-        """Passages of `lengths` tokens each, their tokens `ids` into `vocabulary`, after those
-        added before."""
-        if vocabulary is not self._source:  # a part's stories come in turn: renumber once a part
-            self._source, self._renumber = vocabulary, self.vocabulary.ids_of(vocabulary.terms)
-        self._ids.append(self._renumber[ids])
-        self._lengths.append(lengths)
-
-    def postings(self) -> Postings:
-        """The postings of the passages added; terms no added passage holds are left out (a
-        part's vocabulary may hold terms of stories that were read but not written)."""
-        ids = _joined(self._ids, np.int32)
-        terms = self.vocabulary.terms
-        used = np.zeros(len(terms), dtype=bool)
-        used[ids] = True
-        if not used.all():
-            ids = (np.cumsum(used, dtype=np.int64) - 1)[ids].astype(np.int32)
-            terms = [term for term, kept in zip(terms, used.tolist()) if kept]
-        return Postings.from_token_ids(terms, ids, _joined(self._lengths, np.int32))
 
 
 def _words_per_line(text: str, lines: int) -> np.ndarray:

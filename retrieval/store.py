@@ -19,7 +19,7 @@ import numpy as np
 from retrieval.analysis import Analyzer
 from retrieval import intake
 from retrieval.formats import Problem, archive_files
-from retrieval.postings import Postings, PostingsBuilder
+from retrieval.postings import Postings
 
 MIGRATIONS: list[str] = [
     """
@@ -166,15 +166,14 @@ class PassageColumns:
 
 
 class _Written:
-    """The passages one ingest wrote, kept as the snapshot needs them (with the workers' term
-    ids), so that the snapshot need not read them back and split their terms again."""
+    """The passages one ingest wrote, kept for the snapshot, which need not read them back."""
 
     def __init__(self) -> None:
         self.first: int | None = None  # the first passage id
         self.story_ids: list[str] = []
         self.starts: list[int] = []
         self.ends: list[int] = []
-        self.builder = PostingsBuilder()
+        self.texts: list[str] = []
         self.generation: int | None = None  # the store's, when the ingest ended
         self.valid = True  # false once passages written here were replaced
         self._stories: set[str] = set()
@@ -190,14 +189,13 @@ class _Written:
             self.story_ids += [story.id] * len(story.passages)
             self.starts += [start for start, _, _ in story.passages]
             self.ends += [end for _, end, _ in story.passages]
-            self.builder.add(story.vocabulary, np.frombuffer(story.term_ids, dtype=np.int32),
-                             np.frombuffer(story.lengths, dtype=np.int32))
+            self.texts += [terms for _, _, terms in story.passages]
 
     def columns(self) -> PassageColumns:
         count = len(self.story_ids)
         return PassageColumns(np.arange(self.first or 0, (self.first or 0) + count, dtype=np.int64),
                               self.story_ids, np.asarray(self.starts, dtype=np.int32),
-                              np.asarray(self.ends, dtype=np.int32), self.builder.postings())
+                              np.asarray(self.ends, dtype=np.int32), Postings.from_texts(self.texts))
 
 
 Progress = Callable[[int, int, int], None]
@@ -387,7 +385,7 @@ class Store:
             await self.db.execute("UPDATE settings SET value = ? WHERE key = 'last_passage'",
                                   (str(first + len(rows) - 1),))
             await self._bump_generation()
-        await asyncio.to_thread(self._written.add, [(s, existed) for s, _, existed in fresh], first)
+        self._written.add([(s, existed) for s, _, existed in fresh], first)
         reading.hashes.update((s.id, s.digest) for s, _, _ in fresh)
         reading.report.updated += sum(1 for *_, existed in fresh if existed)
         reading.report.added += sum(1 for *_, existed in fresh if not existed)

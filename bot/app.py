@@ -15,6 +15,7 @@ from bot import admin, handlers
 from bot.config import Settings
 from bot.delivery import ResilientRateLimiter, is_transient
 from bot.health import start_health_server
+from bot.http import AiohttpRequest
 from bot.logs import setup_logging
 from bot.runtime import Runtime, runtime
 from retrieval.service import ArchiveService
@@ -29,9 +30,7 @@ COMMANDS = [
 ]
 CONCURRENT_UPDATES = 64
 CONNECTION_POOL = 8
-"""Bot API connections kept open: the flood limiter keeps far fewer than 8 requests in flight, and
-with httpx more cost CPU on every request (httpcore checks each pooled connection, with a system
-call, before each request: at 72 a third of the bot's interpreter time under load)."""
+"""Bot API connections kept open: the flood limiter keeps far fewer than 8 requests in flight."""
 BOOTSTRAP_RETRIES = 5
 """getMe, deleteWebhook / setWebhook at start: tried this often (timeouts too) before the start fails."""
 
@@ -43,9 +42,10 @@ def build_application(settings: Settings, service: ArchiveService) -> Applicatio
         .token(settings.require_token())
         .rate_limiter(ResilientRateLimiter(overall_max_rate=settings.messages_per_second))
         .concurrent_updates(CONCURRENT_UPDATES)
+        .request(AiohttpRequest(CONNECTION_POOL, connect_timeout=5, read_timeout=10, pool_timeout=10))
+        .get_updates_request(AiohttpRequest(1, connect_timeout=5, read_timeout=30, pool_timeout=10))
         .post_init(_register_commands)
     )
-    builder = _with_requests(builder)
     if settings.base_url:
         builder = builder.base_url(settings.base_url).base_file_url(
             settings.base_file_url or _file_url(settings.base_url))
@@ -53,19 +53,6 @@ def build_application(settings: Settings, service: ArchiveService) -> Applicatio
     application.bot_data["runtime"] = Runtime(service, settings)
     _add_handlers(application)
     return application
-
-
-def _with_requests(builder: ApplicationBuilder) -> ApplicationBuilder:
-    """Bot API requests over aiohttp when it is installed (`bot/http.py`: a third more answers a
-    second under load), else over PTB's own httpx."""
-    try:
-        from bot.http import AiohttpRequest
-    except ImportError:  # aiohttp is not among the package's own dependencies yet
-        return (builder.connection_pool_size(CONNECTION_POOL)
-                .connect_timeout(5).read_timeout(10).write_timeout(10).pool_timeout(10)
-                .get_updates_read_timeout(30))
-    return (builder.request(AiohttpRequest(CONNECTION_POOL, connect_timeout=5, read_timeout=10, pool_timeout=10))
-            .get_updates_request(AiohttpRequest(1, connect_timeout=5, read_timeout=30, pool_timeout=10)))
 
 
 def _add_handlers(app: Application) -> None:

@@ -1,4 +1,4 @@
-"""Bot API requests over aiohttp instead of PTB's default httpx.
+"""Bot API requests over aiohttp, not PTB's default httpx.
 
 Under load httpx cost the bot more interpreter time than answering: before each request httpcore
 checks every pooled connection for expiry, and each check has AnyIO build all of the socket's

@@ -82,12 +82,15 @@ def choose_quote(text: str, span: Span, weights: Mapping[str, float], analyzer: 
     LEAD_BONUS times more."""
     sentences = sentence_spans(text, *span) or [span]
     terms = [analyzer.terms(text[s:e]) for s, e in sentences]
-    average = max(1.0, sum(map(len, terms)) / len(terms))
+    lengths = [len(t) for t in terms]
+    counts = [Counter(t for t in sentence if t in weights) for sentence in terms]
+    average = max(1.0, sum(lengths) / len(terms))
     best, best_score = (0, 0), -1.0
     for first in range(len(sentences)):
         for last in range(first, min(first + 2, len(sentences))):
             window = text[sentences[first][0]:sentences[last][1]]
-            score = _bm25(sum(terms[first:last + 1], []), weights, average) + sum(
+            held = counts[first] if first == last else counts[first] + counts[last]
+            score = _bm25(held, sum(lengths[first:last + 1]), weights, average) + sum(
                 PHRASE_BONUS for p in phrases if contains_phrase(window, p))
             if focus and focus[0] <= sentences[first][0] and sentences[last][1] <= focus[1]:
                 score *= FOCUS_BONUS
@@ -99,7 +102,7 @@ def choose_quote(text: str, span: Span, weights: Mapping[str, float], analyzer: 
                 best, best_score = (first, last), score
     first, last = best
     if cue in _ANSWER_CUES and not cue.search(text, sentences[first][0], sentences[last][1]):
-        first, last = _reach_cue(text, sentences, first, last, cue, [bool(set(t) & weights.keys()) for t in terms])
+        first, last = _reach_cue(text, sentences, first, last, cue, [bool(c) for c in counts])
     if first == last and last + 1 < len(sentences) and sentences[last][1] - sentences[first][0] < SHORT_QUOTE:
         last += 1
     start, end = _balance_quotes(text, sentences[first][0], sentences[last][1])
@@ -121,10 +124,10 @@ def _reach_cue(text: str, sentences: list[Span], first: int, last: int, cue: re.
     return first, last
 
 
-def _bm25(terms: list[str], weights: Mapping[str, float], average: float, k1: float = 1.5,
+def _bm25(counts: Counter, length: int, weights: Mapping[str, float], average: float, k1: float = 1.5,
           b: float = 0.75) -> float:
-    norm = k1 * (1 - b + b * len(terms) / average)
-    counts = Counter(t for t in terms if t in weights)
+    """BM25 of a window of `length` terms holding the weighted terms `counts`."""
+    norm = k1 * (1 - b + b * length / average)
     return sum(weights[t] * tf * (k1 + 1) / (tf + norm) for t, tf in counts.items())
 
 

@@ -132,6 +132,23 @@ class BM25Index:
         where = np.minimum(np.searchsorted(listed, docs), len(listed) - 1)
         return listed[where] == docs
 
+    def scores_of(self, query: Sequence[str], docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each of `docs`, its score as `search(query)` gives it (0 where it holds no query
+        term), and whether it holds one: a binary search per term and passage instead of a walk
+        over the terms' postings. The gains are summed in query order, as `search` sums them, so
+        the scores are the same bit for bit."""
+        sums = np.zeros(len(docs))
+        held = np.zeros(len(docs), dtype=bool)
+        terms = [self.vocabulary[t] for t in query if t in self.vocabulary]
+        for term in terms:
+            lo, hi = int(self.offsets[term]), int(self.offsets[term + 1])
+            where = np.minimum(np.searchsorted(self.postings.docs[lo:hi], docs), hi - lo - 1)
+            holds = self.postings.docs[lo + where] == docs
+            sums[holds] += self.gains[lo + where[holds]]
+            held |= holds
+        scores = sums + sum(float(self.base[t]) for t in terms)  # what `search` adds to every hit
+        return np.where(held, scores, 0.0), held
+
     def _range(self, term: str) -> tuple[int, int]:
         term_id = self.vocabulary.get(term)
         if term_id is None:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.index import BM25Index
 from retrieval.query import Query
 from retrieval.snapshot import Snapshot
 
@@ -55,7 +54,7 @@ def rank_stories(snapshot: Snapshot, query: Query, required: list[str], limit: i
     _add_best_passages(snapshot, terms, allowed, [s for s in by_title.docs.tolist() if s not in best], best)
     stories = np.fromiter(best, dtype=np.int64, count=len(best))
     docs = np.asarray([doc for doc, _ in best.values()], dtype=np.int64)
-    titled, _ = scores_of(snapshot.titles, terms, stories)
+    titled, _ = snapshot.titles.scores_of(terms, stories)
     scores = np.asarray([score for _, score in best.values()]) + TITLE_WEIGHT * titled
     coverage = _coverage(snapshot, query, weights, stories, docs)
     scores *= coverage ** COVERAGE_POWER
@@ -142,7 +141,7 @@ def _add_best_passages(snapshot: Snapshot, terms: list[str], allowed: np.ndarray
     docs = snapshot.passages_of(stories)
     if allowed is not None:
         docs = docs[allowed[docs]]
-    scores, held = scores_of(snapshot.index, terms, docs)
+    scores, held = snapshot.index.scores_of(terms, docs)
     matched, scores = docs[held], scores[held]
     order = np.lexsort((matched, -scores))  # as a search ranks them
     _add_best(snapshot, matched[order], scores[order], best)
@@ -154,21 +153,3 @@ def _add_best(snapshot: Snapshot, docs: np.ndarray, scores: np.ndarray, best: di
     """Each story's first passage among `docs` (ranked best first), unless `best` has one."""
     for story, doc, score in zip(snapshot.passage_story[docs].tolist(), docs.tolist(), scores.tolist()):
         best.setdefault(story, (doc, score))
-
-
-def scores_of(index: BM25Index, terms: Sequence[str], docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For each of `docs`, its score as `index.search(terms)` gives it (0 where it holds no
-    term) and whether it holds a term: a binary search per term and document instead of a walk
-    over every posting of the terms. The gains are summed in query order, as the search sums
-    them, so the scores are the same bit for bit."""
-    sums = np.zeros(len(docs))
-    held = np.zeros(len(docs), dtype=bool)
-    known = [index.vocabulary[t] for t in terms if t in index.vocabulary]
-    for term in known:
-        lo, hi = int(index.offsets[term]), int(index.offsets[term + 1])
-        where = np.minimum(np.searchsorted(index.postings.docs[lo:hi], docs), hi - lo - 1)
-        holds = index.postings.docs[lo + where] == docs
-        sums[holds] += index.gains[lo + where[holds]]
-        held |= holds
-    scores = sums + sum(float(index.base[t]) for t in known)  # what a search adds to every hit
-    return np.where(held, scores, 0.0), held

@@ -95,3 +95,18 @@ def test_holding_tells_which_passages_hold_a_term(corpus, term, data):
     docs = np.asarray(data.draw(st.lists(st.integers(0, len(corpus) - 1), max_size=8)), dtype=np.int64)
     holds = BM25Index.build(corpus).holding(term, docs)
     assert holds.tolist() == [term in corpus[d] for d in docs.tolist()]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@given(corpus=_CORPUS, query=_QUERY, data=st.data())
+def test_scores_of_equals_a_masked_search_bit_for_bit(variant, corpus, query, data):
+    index = BM25Index.build(corpus, BM25Params(variant=variant))
+    docs = np.asarray(data.draw(st.lists(st.integers(0, len(corpus) - 1), unique=True)), dtype=np.int64)
+    mask = np.zeros(len(corpus), dtype=bool)
+    mask[docs] = True
+    hits = index.search(query, mask)
+    scores, held = index.scores_of(query, docs)
+    expected = dict(zip(hits.docs.tolist(), hits.scores.tolist()))
+    assert {d for d, h in zip(docs.tolist(), held.tolist()) if h} == expected.keys()
+    assert [s for s, h in zip(scores.tolist(), held.tolist()) if h] == [expected[d] for d in docs[held].tolist()]
+    assert not scores[~held].any()

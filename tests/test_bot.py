@@ -293,3 +293,8 @@ async def test_a_get_me_timing_out_at_start_is_retried(api, tmp_path):
         assert_seed_answer(plain((await running.ask_private(SEED_QUESTION))[0]))
     finally:
         await stop_bot(running)
+
+
+async def test_the_bot_sets_its_command_menu_at_start(bot, api):
+    [call] = api.sent("setMyCommands")
+    assert [c["command"] for c in call.params["commands"]] == ["ask", "help", "stats", "reload"]

@@ -1,5 +1,6 @@
 """The SQLite file that holds the archive: stories, their passages and analyzed terms, a record of
-every ingest, and the questions served. One `Store` wraps one `aiosqlite` connection.
+every ingest, and the questions served. One `Store` wraps one `aiosqlite` connection, and opens a
+second one for a reload's long statements.
 """
 
 from __future__ import annotations
@@ -273,6 +274,9 @@ class Store:
         self.db = db
         self.path = path
         self._write_lock = asyncio.Lock()
+        self._saving = asyncio.Lock()
+        """Held while the snapshot is saved, on the second connection: a write on the first one
+        would wait there for SQLite's lock, and every read queued behind it with it."""
         self._written: _Written | None = None
 
     @classmethod
@@ -342,32 +346,40 @@ class Store:
         file was read cleanly without them) are removed. Files are read and analyzed on
         `workers` processes (None: as many as pay, 0: on one thread)."""
         async with self._write_lock:
-            await self.ensure_analyzer(analyzer)
-            started = time.monotonic()
-            report = IngestReport(paths=[str(p) for p in paths])
             self._written = _Written()
-            ingest_id = await self._start_record(report)
-            files = list(archive_files(paths))
-            stored = await self._stored()
-            hashes, sources = await asyncio.to_thread(intake.stored_hashes, stored)
-            workers = intake.workers_for(files) if workers is None else workers
-            reading = _Reading(report, dict(hashes), sum(not isinstance(f, Problem) for f in files), progress)
-            async with self._large_cache(), intake.PartReader(analyzer, hashes, sources, workers, self._file) as reader:
-                async for part, reads in reader.read(files):
-                    if isinstance(part, Problem):
-                        report.problems.append(part)
-                        continue
-                    if reading.needs_content(reads):
-                        reads = await reader.reread(part)
-                    for batch in reading.take(part, reads):
-                        await self._write_batch(batch, reading)
-            await self._write_batch(reading.rest(), reading)
-            if prune:
-                report.removed = await self._prune(paths, reading.seen, reading.clean, stored)
-            report.seconds = time.monotonic() - started
-            await self._finish_record(ingest_id, report)
-            self._written.generation = await self.generation()
-            return report
+            try:
+                return await self._ingest(paths, analyzer, prune, progress, workers)
+            except BaseException:
+                self._written = None  # what a failed ingest wrote is read back, if ever wanted
+                raise
+
+    async def _ingest(self, paths: Sequence[str | Path], analyzer: Analyzer, prune: bool,
+                      progress: Progress | None, workers: int | None) -> IngestReport:
+        await self.ensure_analyzer(analyzer)
+        started = time.monotonic()
+        report = IngestReport(paths=[str(p) for p in paths])
+        ingest_id = await self._start_record(report)
+        files = list(archive_files(paths))
+        stored = await self._stored()
+        hashes, sources = await asyncio.to_thread(intake.stored_hashes, stored)
+        workers = intake.workers_for(files) if workers is None else workers
+        reading = _Reading(report, dict(hashes), sum(not isinstance(f, Problem) for f in files), progress)
+        async with self._large_cache(), intake.PartReader(analyzer, hashes, sources, workers, self._file) as reader:
+            async for part, reads in reader.read(files):
+                if isinstance(part, Problem):
+                    report.problems.append(part)
+                    continue
+                if reading.needs_content(reads):
+                    reads = await reader.reread(part)
+                for batch in reading.take(part, reads):
+                    await self._write_batch(batch, reading)
+        await self._write_batch(reading.rest(), reading)
+        if prune:
+            report.removed = await self._prune(paths, reading.seen, reading.clean, stored)
+        report.seconds = time.monotonic() - started
+        await self._finish_record(ingest_id, report)
+        self._written.generation = await self.generation()
+        return report
 
     async def _write_batch(self, batch: list[tuple[intake.Story, str]], reading: _Reading) -> None:
         latest = {story.id: (story, origin) for story, origin in batch}  # last copy wins
@@ -476,7 +488,7 @@ class Store:
         exactly those (nothing else changed the passages since), else read back."""
         written, self._written = self._written, None  # used once: it holds much memory
         if (written is not None and written.valid and written.generation == await self.generation()
-                and (written.first or after + 1) > after
+                and (written.first is None or written.first > after)
                 and len(written.story_ids) == await self._scalar("SELECT count(*) FROM passages WHERE id > ?",
                                                                  (after,))):
             return await asyncio.to_thread(written.columns)
@@ -488,7 +500,7 @@ class Store:
 
     async def save_blobs(self, blobs: dict[str, bytes]) -> None:
         """Replace the stored index snapshot with `blobs`, in one transaction."""
-        async with self._bulk() as db, self._transaction(db):
+        async with self._saving, self._bulk() as db, self._transaction(db):
             await db.execute("DELETE FROM snapshot_blobs")
             await db.executemany("INSERT INTO snapshot_blobs VALUES (?, ?)", list(blobs.items()))
 
@@ -546,9 +558,10 @@ class Store:
 
     async def record_question(self, chat_type: str, latency_ms: float, citations: int,
                               question: str | None = None) -> None:
-        await self.db.execute(
-            "INSERT INTO questions (asked_at, chat_type, latency_ms, citations, question)"
-            " VALUES (?, ?, ?, ?, ?)", (_now(), chat_type, latency_ms, citations, question))
+        async with self._saving:
+            await self.db.execute(
+                "INSERT INTO questions (asked_at, chat_type, latency_ms, citations, question)"
+                " VALUES (?, ?, ?, ?, ?)", (_now(), chat_type, latency_ms, citations, question))
 
     async def question_latencies(self) -> list[float]:
         async with self.db.execute("SELECT latency_ms FROM questions ORDER BY latency_ms") as cursor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import json
 import shutil
 import sqlite3
@@ -181,6 +183,7 @@ async def test_a_failure_mid_ingest_leaves_the_previous_state_intact(store, tmp_
 
     assert (bodies(tmp_db), passages(tmp_db)) == before  # as another reader sees the file
     assert (await store.counts())["stories"] == 2  # and as the store itself does
+    assert store._written is None  # nor does it keep in memory what the failed ingest wrote
     monkeypatch.undo()
     report = await store.ingest([stories_dir], ANALYZER)
     assert (report.added, report.updated, report.unchanged) == (1, 2, 0)
@@ -395,3 +398,15 @@ async def test_the_passages_an_ingest_wrote_equal_those_read_back(store, tmp_pat
     assert written.postings.doc_lengths.tolist() == read_back.postings.doc_lengths.tolist()
     assert sorted(written.postings.terms) == sorted(read_back.postings.terms)  # none of the replaced copy's
     assert postings_by_passage(written) == postings_by_passage(read_back)
+
+
+async def test_a_question_row_waits_for_a_snapshot_save_without_holding_up_reads(store, stories_dir):
+    """Written during the save, the row would wait for SQLite's lock on the connection that
+    answers' story reads use, and they with it."""
+    await store.ingest([stories_dir], ANALYZER)
+    async with store._saving:  # as save_blobs holds it
+        row = asyncio.create_task(store.record_question("private", 3.0, 1))
+        assert await store.stories(["1"])
+        assert not row.done()
+    await row
+    assert await store.question_latencies() == [3.0]

@@ -22,7 +22,8 @@ class AiohttpRequest(BaseRequest):
     Timeouts map onto aiohttp's: `pool_timeout` + `connect_timeout` to get a connection,
     `connect_timeout` to open one, `read_timeout` between reads. aiohttp has no write timeout:
     `write_timeout` is accepted and not enforced (the Bot API's requests here are small).
-    Timeouts raise `TimedOut`, other transport failures `NetworkError`, as with `HTTPXRequest`."""
+    Timeouts raise `TimedOut`, other transport failures and bad URLs `NetworkError`, as with
+    `HTTPXRequest`, and never with the URL (it holds the token) in the message."""
 
     def __init__(self, pool_size: int, connect_timeout: float | None = 5.0, read_timeout: float | None = 5.0,
                  pool_timeout: float | None = 1.0) -> None:
@@ -60,7 +61,7 @@ class AiohttpRequest(BaseRequest):
                 return response.status, await response.read()
         except asyncio.TimeoutError as error:  # aiohttp's own timeouts are TimeoutErrors too
             raise TimedOut from error
-        except aiohttp.ClientError as error:
+        except (aiohttp.ClientError, ValueError) as error:  # ValueError: a host name IDNA cannot encode
             raise NetworkError(f"aiohttp.{error.__class__.__name__}: {_without(url, error)}") from error
 
     def _given(self, value: object, name: str) -> float | None:

@@ -225,6 +225,7 @@ class ArchiveService:
 
 @contextlib.contextmanager
 def _switching_every(interval: float) -> Iterator[None]:
+    """The process's thread switch interval set to `interval` (s) inside, as it was after."""
     previous = sys.getswitchinterval()
     sys.setswitchinterval(interval)
     try:

@@ -10,7 +10,7 @@ from bot.http import AiohttpRequest
 TOKEN = "123456:SECRET-token"
 
 
-@pytest.mark.parametrize("base", ["htp:/example.org", "http://[bad", "http://127.0.0.1:1"])
+@pytest.mark.parametrize("base", ["htp:/example.org", "http://[bad", "http://a..b", "http://127.0.0.1:1"])
 async def test_a_failed_request_says_why_without_the_token(base):
     request = AiohttpRequest(1, connect_timeout=2)
     await request.initialize()

@@ -217,6 +217,7 @@ def _record(context: ContextTypes.DEFAULT_TYPE, answer: Answer, chat_type: str) 
 
     context.application.create_task(record())
 
+
 def strip_mention(text: str, username: str) -> str:
     """`text` without "@username" (any case)."""
     return re.sub(rf"@{re.escape(username)}\b", " ", text, flags=re.IGNORECASE).strip()

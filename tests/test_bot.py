@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 
 import pytest
 
@@ -298,3 +299,18 @@ async def test_a_get_me_timing_out_at_start_is_retried(api, tmp_path):
 async def test_the_bot_sets_its_command_menu_at_start(bot, api):
     [call] = api.sent("setMyCommands")
     assert [c["command"] for c in call.params["commands"]] == ["ask", "help", "stats", "reload"]
+
+
+async def test_a_question_the_statistics_cannot_record_is_still_answered(bot, monkeypatch, caplog):
+    async def locked(*args, **kwargs):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(bot.service, "record", locked)
+    replies = await bot.ask_private(SEED_QUESTION)
+    assert_seed_answer(plain(replies[0]))
+    warning = "could not record a question for the statistics: database is locked"
+    for _ in range(500):  # the write runs beside the answer
+        if warning in caplog.text:
+            break
+        await asyncio.sleep(0.01)
+    assert warning in caplog.text

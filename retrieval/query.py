@@ -39,7 +39,8 @@ class Query:
     searched, since the filter does their work, but evidence for which sentence to quote."""
     related: dict[str, str] = field(default_factory=dict)
     """Terms of words that often stand for a question's word in news (RELATED), each mapped to the
-    question's term: not searched, but a story holding one covers that part of the question."""
+    question's term: not searched, but a story holding one covers that part of the question, and
+    a sentence holding one is evidence for the quote."""
 
     @property
     def is_empty(self) -> bool:
@@ -84,8 +85,9 @@ RELATED = (
     ("grow", "growth"), ("introduce", "launch", "unveil"), ("ban", "prohibit"), ("begin", "start"),
 )
 """Words that often stand for one another in news: a story holding one of a question's word's group
-covers that word (see `ranking`). They are not searched: as search terms they ranked stories worse,
-and as evidence for the quote they changed nothing."""
+covers that word (see `ranking`), and a sentence holding one is evidence for the quote, weighing no
+more than the word asked (see `service`). They are not searched: as search terms they ranked
+stories worse."""
 _WHEN_ALONE = re.compile(rf"^\s*{_WHEN}\s*$", re.IGNORECASE)
 
 

@@ -10,7 +10,7 @@ word of the question ranks above one that matches a few of them many times.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,18 +106,6 @@ def is_copy(grams: frozenset[int], other: frozenset[int], same_title: bool) -> b
 
 
 _WORD = re.compile(r"\w+")
-
-
-def stories_holding(snapshot: Snapshot, terms: Sequence[str]) -> np.ndarray:
-    """A mask of the stories that hold every one of `terms` in a passage or in the title
-    (none when there are no terms)."""
-    holding = np.full(len(snapshot.stories), bool(terms))
-    for term in dict.fromkeys(terms):
-        holds = np.zeros(len(snapshot.stories), dtype=bool)
-        holds[snapshot.passage_story[snapshot.index.postings_of(term)[0]]] = True
-        holds[snapshot.titles.postings_of(term)[0]] = True
-        holding &= holds
-    return holding
 
 
 def _coverage(snapshot: Snapshot, query: Query, weights: Mapping[str, float], stories: np.ndarray,

@@ -21,7 +21,7 @@ from retrieval.index import BM25Params
 from retrieval.models import Answer, Citation
 from retrieval.query import Query, parse_query
 from retrieval.quotes import answer_cue, asks_when, choose_quote, contains_phrase
-from retrieval.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_stories, stories_holding
+from retrieval.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_stories
 from retrieval.snapshot import Snapshot, load_snapshot, save_snapshot
 from retrieval.store import IngestReport, Progress, Store, StoryRecord
 
@@ -174,7 +174,7 @@ class ArchiveService:
         best passage, the others (only counted, or only there to fold copies into) with an empty
         quote. A story whose best passage lacks a phrase is left out."""
         required = [t for p in query.phrases for t in self.analyzer.terms(p)]
-        holding = stories_holding(snapshot, mentioning) if mentioning else None
+        holding = snapshot.stories_holding(mentioning) if mentioning else None
         weights = snapshot.term_weights(query.terms + query.date_terms)
         evidence = weights | {word: min(weight, weights[query.related[word]])  # no stronger than the word asked
                               for word, weight in snapshot.term_weights(list(query.related)).items()}

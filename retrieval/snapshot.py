@@ -11,6 +11,7 @@ import asyncio
 import io
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
@@ -97,10 +98,22 @@ class Snapshot:
         if until is not None:
             story_ok &= (self.story_day <= until.toordinal()) & (self.story_day != NO_DATE)
         for term in excluded:
-            docs, _ = self.index.postings_of(term)
-            story_ok[self.passage_story[docs]] = False
-            story_ok[self.titles.postings_of(term)[0]] = False
+            story_ok &= ~self.stories_with(term)
         return story_ok
+
+    def stories_with(self, term: str) -> np.ndarray:
+        """A mask of the stories that hold `term` in a passage or in the title."""
+        holds = np.zeros(len(self.stories), dtype=bool)
+        holds[self.passage_story[self.index.postings_of(term)[0]]] = True
+        holds[self.titles.postings_of(term)[0]] = True
+        return holds
+
+    def stories_holding(self, terms: Sequence[str]) -> np.ndarray:
+        """A mask of the stories that hold every one of `terms` (none when there are no terms)."""
+        holding = np.full(len(self.stories), bool(terms))
+        for term in dict.fromkeys(terms):
+            holding &= self.stories_with(term)
+        return holding
 
     @cached_property
     def _by_story(self) -> tuple[np.ndarray, np.ndarray]:

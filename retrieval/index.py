@@ -126,11 +126,7 @@ class BM25Index:
 
     def holding(self, term: str, docs: np.ndarray) -> np.ndarray:
         """Per passage in `docs`, whether it holds `term` (a binary search per passage)."""
-        listed, _ = self.postings_of(term)
-        if not len(listed):
-            return np.zeros(len(docs), dtype=bool)
-        where = np.minimum(np.searchsorted(listed, docs), len(listed) - 1)
-        return listed[where] == docs
+        return self._find(*self._range(term), docs)[1]
 
     def scores_of(self, query: Sequence[str], docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each of `docs`, its score as `search(query)` gives it (0 where it holds no query
@@ -141,13 +137,18 @@ class BM25Index:
         held = np.zeros(len(docs), dtype=bool)
         terms = [self.vocabulary[t] for t in query if t in self.vocabulary]
         for term in terms:
-            lo, hi = int(self.offsets[term]), int(self.offsets[term + 1])
-            where = np.minimum(np.searchsorted(self.postings.docs[lo:hi], docs), hi - lo - 1)
-            holds = self.postings.docs[lo + where] == docs
-            sums[holds] += self.gains[lo + where[holds]]
+            where, holds = self._find(int(self.offsets[term]), int(self.offsets[term + 1]), docs)
+            sums[holds] += self.gains[where[holds]]
             held |= holds
         scores = sums + sum(float(self.base[t]) for t in terms)  # what `search` adds to every hit
         return np.where(held, scores, 0.0), held
+
+    def _find(self, lo: int, hi: int, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """For each of `docs`, the posting among lo:hi (one term's) it would be, and whether it is."""
+        if lo == hi:
+            return np.zeros(len(docs), dtype=np.int64), np.zeros(len(docs), dtype=bool)
+        where = lo + np.minimum(np.searchsorted(self.postings.docs[lo:hi], docs), hi - lo - 1)
+        return where, self.postings.docs[where] == docs
 
     def _range(self, term: str) -> tuple[int, int]:
         term_id = self.vocabulary.get(term)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -84,6 +86,10 @@ MIGRATIONS: list[str] = [
     # the digest of the JSON line a story was read from: an unchanged line is known without parsing
     """
     ALTER TABLE stories ADD COLUMN source_hash TEXT;
+    """,
+    # the digest of each file the archive holds exactly as read: an unchanged one is not read again
+    """
+    CREATE TABLE files (path TEXT PRIMARY KEY, digest TEXT NOT NULL);
     """,
 ]
 
@@ -206,17 +212,48 @@ Progress = Callable[[int, int, int], None]
 class _Reading:
     """One ingest's reading: what each file held, and the batches of stories to write."""
 
-    def __init__(self, report: IngestReport, hashes: dict[str, str], files: int,
-                 progress: Progress | None) -> None:
+    def __init__(self, report: IngestReport, hashes: dict[str, str], origins: dict[str, str | None],
+                 files: list[Path | Problem], progress: Progress | None) -> None:
         self.report = report
         self.hashes = hashes  # story id -> content hash in the store, as this ingest writes
-        self.files, self.progress = files, progress
+        self.origins = origins  # story id -> the file it was written from, as this ingest writes
+        self.order = {str(f): i for i, f in enumerate(files) if isinstance(f, Path)}
+        self.files, self.progress = len(self.order), progress
         self.seen: dict[str, set[str]] = {}  # story ids by the file they were read from
         self.read_ids: set[str] = set()
         self.clean: set[str] = set()
+        self.unchanged_files: set[str] = set()
         self._done = 0
         self._faulty = False
         self._batch: list[tuple[intake.Story, str]] = []
+
+    def held_by(self, paths: set[str]) -> dict[str, set[str]]:
+        """The stories written from each of `paths`."""
+        held: dict[str, set[str]] = {path: set() for path in paths}
+        for story_id, origin in self.origins.items():
+            if origin in held:
+                held[origin].add(story_id)
+        return held
+
+    def skip(self, path: str, ids: set[str]) -> None:
+        """Note an unchanged file, not read again: the store holds its stories, `ids`, as it has them."""
+        self.unchanged_files.add(path)
+        self.seen[path] = ids
+        self.read_ids |= ids
+        self.report.unchanged += len(ids)
+        self._file_done(path)
+
+    def held_later(self, story_id: str, path: str) -> bool:
+        """Whether an unchanged file after `path` holds the story: its copy, stored, is the last one."""
+        origin = self.origins.get(story_id)
+        return origin in self.unchanged_files and self.order[origin] > self.order.get(path, -1)
+
+    def held_exactly(self) -> list[str]:
+        """The files read cleanly now whose stories are all stored as read from them, and no
+        other stored story was written from."""
+        counts = Counter(self.origins.values())
+        return [path for path in self.clean - self.unchanged_files
+                if counts[path] == len(self.seen[path]) and all(self.origins.get(i) == path for i in self.seen[path])]
 
     def needs_content(self, reads: list[intake.FileRead]) -> bool:
         """Whether a story left unanalyzed (the store held its content when the ingest began)
@@ -361,9 +398,15 @@ class Store:
         ingest_id = await self._start_record(report)
         files = list(archive_files(paths))
         stored = await self._stored()
+        digests = await asyncio.to_thread(_digests, files)
         hashes, sources = await asyncio.to_thread(intake.stored_hashes, stored)
+        origins = await asyncio.to_thread(lambda: {story_id: origin for story_id, *_, origin in stored})
+        reading = _Reading(report, dict(hashes), origins, files, progress)
+        unchanged = await self._unchanged_files(digests)
+        for path, ids in (await asyncio.to_thread(reading.held_by, unchanged)).items():
+            reading.skip(path, ids)
+        files = [f for f in files if str(f) not in unchanged]
         workers = intake.workers_for(files) if workers is None else workers
-        reading = _Reading(report, dict(hashes), sum(not isinstance(f, Problem) for f in files), progress)
         async with self._large_cache(), intake.PartReader(analyzer, hashes, sources, workers, self._file) as reader:
             async for part, reads in reader.read(files):
                 if isinstance(part, Problem):
@@ -375,24 +418,44 @@ class Store:
                     await self._write_batch(batch, reading)
         await self._write_batch(reading.rest(), reading)
         if prune:
-            report.removed = await self._prune(paths, reading.seen, reading.clean, stored)
+            report.removed = await self._prune(paths, reading, stored)
+        await self._remember_files(reading, digests)
         report.seconds = time.monotonic() - started
         await self._finish_record(ingest_id, report)
         self._written.generation = await self.generation()
         return report
 
+    async def _unchanged_files(self, digests: dict[str, str]) -> set[str]:
+        """Those of the files with `digests` that the store holds exactly as they are now; the
+        others are forgotten: they are read, and remembered again if the store then holds them
+        exactly."""
+        async with self.db.execute("SELECT path, digest FROM files") as cursor:
+            remembered = dict(await cursor.fetchall())
+        unchanged = {path for path, digest in digests.items() if remembered.get(path) == digest}
+        await self.db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in digests if p not in unchanged])
+        return unchanged
+
+    async def _remember_files(self, reading: _Reading, digests: dict[str, str]) -> None:
+        held = await asyncio.to_thread(reading.held_exactly)
+        await self.db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?)",
+                                  [(path, digests[path]) for path in held if path in digests])
+
     async def _write_batch(self, batch: list[tuple[intake.Story, str]], reading: _Reading) -> None:
         latest = {story.id: (story, origin) for story, origin in batch}  # last copy wins
         fresh = []
         for story, origin in latest.values():
-            if reading.hashes.get(story.id) == story.digest:
+            if reading.hashes.get(story.id) == story.digest or reading.held_later(story.id, origin):
                 reading.report.unchanged += 1
             else:
                 fresh.append((story, origin, story.id in reading.hashes))
         if not fresh:
             return
         now = _now()
+        # a file some of whose stories are now written from another no longer holds them all
+        left = {reading.origins[s.id] for s, origin, existed in fresh
+                if existed and reading.origins.get(s.id) not in (None, origin)}
         async with self._transaction():
+            await self.db.executemany("DELETE FROM files WHERE path = ?", [(path,) for path in left])
             await self.db.executemany("DELETE FROM passages WHERE story_id = ?",
                                       [(s.id,) for s, _, existed in fresh if existed])
             await self.db.executemany(_UPSERT_STORY, [(*s.row, origin, now, s.title_terms, s.source)
@@ -408,6 +471,7 @@ class Store:
             await self._bump_generation()
         self._written.add([(s, existed) for s, _, existed in fresh], first)
         reading.hashes.update((s.id, s.digest) for s, _, _ in fresh)
+        reading.origins.update((s.id, origin) for s, origin, _ in fresh)
         reading.report.updated += sum(1 for *_, existed in fresh if existed)
         reading.report.added += sum(1 for *_, existed in fresh if not existed)
 
@@ -416,18 +480,22 @@ class Store:
         async with self._bulk() as db, db.execute("SELECT id, content_hash, source_hash, origin FROM stories") as cursor:
             return await cursor.fetchall()
 
-    async def _prune(self, paths: Sequence[str | Path], seen: dict[str, set[str]], clean_files: set[str],
+    async def _prune(self, paths: Sequence[str | Path], reading: _Reading,
                      stored: list[tuple[str, str, str | None, str | None]]) -> int:
         """Remove the `stored` stories (as the ingest began: those written since were read, so
         stay) whose file is gone or was read cleanly without them."""
-        doomed = await asyncio.to_thread(_doomed, stored, paths, seen, clean_files)
+        doomed = await asyncio.to_thread(_doomed, stored, paths, reading.seen, reading.clean)
         if not doomed:
             return 0
         async with self._transaction():
             for chunk in _chunks(doomed, 900):
                 await self.db.execute(
                     f"DELETE FROM stories WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            await self.db.executemany("DELETE FROM files WHERE path = ?",
+                                      [(path,) for path in {reading.origins.get(s) for s in doomed} - {None}])
             await self._bump_generation()
+        for story_id in doomed:
+            del reading.origins[story_id]
         return len(doomed)
 
     async def _start_record(self, report: IngestReport) -> int:
@@ -571,6 +639,16 @@ class Store:
         async with self.db.execute(sql, params) as cursor:
             row = await cursor.fetchone()
         return row[0] if row else None
+
+
+def _digests(files: list[Path | Problem]) -> dict[str, str]:
+    """The SHA-256 of each readable file's bytes, by path."""
+    digests = {}
+    for path in files:
+        if isinstance(path, Path):
+            with contextlib.suppress(OSError), path.open("rb") as stream:  # the reading reports it
+                digests[str(path)] = hashlib.file_digest(stream, "sha256").hexdigest()
+    return digests
 
 
 def _doomed(stored: list[tuple[str, str, str | None, str | None]], paths: Sequence[str | Path],

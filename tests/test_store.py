@@ -7,10 +7,13 @@ import asyncio
 import json
 import shutil
 import sqlite3
+import uuid
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from retrieval.analysis import Analyzer
 from retrieval.service import ArchiveService, RetrievalSettings
@@ -410,3 +413,87 @@ async def test_a_question_row_waits_for_a_snapshot_save_without_holding_up_reads
         assert not row.done()
     await row
     assert await store.question_latencies() == [3.0]
+
+
+# Unchanged files -------------------------------------------------------------------------------
+
+
+def spy_on_reading(monkeypatch) -> list[str]:
+    """The names of the files the ingests that follow read."""
+    read: list[str] = []
+    real = intake.parts
+    monkeypatch.setattr(intake, "parts", lambda files: read.extend(Path(f).name for f in files) or real(files))
+    return read
+
+
+async def test_a_file_unchanged_since_it_was_read_is_not_read_again(store, tmp_db, stories_dir, monkeypatch):
+    lines = stories_dir / "wire.jsonl"
+    lines.write_text(json.dumps({"id": "w1", "title": "Cocoa", "body": "Cocoa arrivals rose."}) + "\n")
+    await store.ingest([stories_dir], ANALYZER)
+    read = spy_on_reading(monkeypatch)
+    report = await store.ingest([stories_dir], ANALYZER, prune=True)
+    assert read == []
+    assert (report.files, report.unchanged, report.removed) == (3, 3, 0)
+    write_story(stories_dir, "2", "Peskov said NATO cannot be stopped, again.")
+    report = await store.ingest([stories_dir], ANALYZER, prune=True)
+    assert read == ["2.txt"]
+    assert (report.updated, report.unchanged) == (1, 2)
+    assert bodies(tmp_db)["2"] == "Peskov said NATO cannot be stopped, again."
+
+
+async def test_a_broken_file_is_read_and_reported_every_time(store, stories_dir, monkeypatch):
+    (stories_dir / "bad.jsonl").write_text('{"id": "b1", "title": "T", "body": "Cocoa."}\n{broken\n')
+    await store.ingest([stories_dir], ANALYZER)
+    read = spy_on_reading(monkeypatch)
+    report = await store.ingest([stories_dir], ANALYZER)
+    assert read == ["bad.jsonl"] and report.failed == 1
+
+
+async def test_a_story_moved_to_another_file_makes_its_old_file_read_again(store, tmp_db, tmp_path, monkeypatch):
+    folder = tmp_path / "stories"
+    write_story(folder, "1", "Cocoa arrivals rose.", name="a.txt")
+    await store.ingest([folder], ANALYZER)
+    write_story(folder, "1", "Coffee exports fell.", name="b.txt")  # after a.txt: its copy wins
+    await store.ingest([folder / "b.txt"], ANALYZER)
+    read = spy_on_reading(monkeypatch)
+    await store.ingest([folder], ANALYZER)
+    assert read == ["a.txt"]  # b.txt is unchanged; a.txt no longer holds what is stored
+    assert bodies(tmp_db) == {"1": "Coffee exports fell."}
+
+
+_STEP = st.one_of(
+    st.tuples(st.just("write"), st.integers(0, 2),
+              st.lists(st.tuples(st.sampled_from("wxyz"), st.sampled_from(["Cocoa rose.", "Coffee fell.", "Tin held."])),
+                       max_size=3)),
+    st.tuples(st.just("delete"), st.integers(0, 2)),
+    st.tuples(st.just("ingest"), st.booleans(), st.sampled_from(["all", 0, 1, 2])))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(_STEP, min_size=1, max_size=8))
+@example(steps=[("write", 0, [("w", "Tin held.")]), ("ingest", False, "all"),  # w stays without prune...
+                ("write", 0, [("x", "Tin held.")]), ("ingest", False, "all")])  # ...so 0.jsonl is not all
+async def test_skipping_unchanged_files_gives_the_archive_reading_them_all_gives(tmp_path, steps):
+    """Two stores take the same ingests of the same edited files; the second forgets before each
+    ingest which files it holds exactly, so it reads every file every time."""
+    case = tmp_path / f"case-{uuid.uuid4().hex}"
+    files = [case / "wire" / f"{n}.jsonl" for n in range(3)]
+    files[0].parent.mkdir(parents=True)
+    skipping, reading = await Store.open(case / "skip.sqlite"), await Store.open(case / "read.sqlite")
+    try:
+        for step in [*steps, ("ingest", True, "all")]:
+            if step[0] == "write":
+                files[step[1]].write_text("".join(json.dumps({"id": i, "title": "T", "body": b}) + "\n"
+                                                  for i, b in step[2]))
+            elif step[0] == "delete":
+                files[step[1]].unlink(missing_ok=True)
+            else:
+                paths = [files[0].parent] if step[2] == "all" else [files[step[2]]]
+                await reading.db.execute("DELETE FROM files")
+                reports = [await s.ingest(paths, ANALYZER, prune=step[1]) for s in (skipping, reading)]
+                assert reports[0].removed == reports[1].removed
+                held = 'SELECT id, body, origin FROM stories ORDER BY id'
+                assert table(case / "skip.sqlite", held) == table(case / "read.sqlite", held)
+    finally:
+        await skipping.close()
+        await reading.close()

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
@@ -108,6 +109,10 @@ BATCH = 500
 INGEST_CACHE_KB = 256 * 1024
 """SQLite's page cache during an ingest (2 MB by default): with less, writing a million passages
 spends much of its time evicting and re-reading index pages."""
+
+
+BLOB_PIECE = 2**20
+"""Bytes of a snapshot array written at a time."""
 
 
 class ArchiveError(RuntimeError):
@@ -566,11 +571,12 @@ class Store:
         async with self._bulk() as db, db.execute("SELECT id FROM passages ORDER BY id") as cursor:
             return [row[0] for row in await cursor.fetchall()]
 
-    async def save_blobs(self, blobs: dict[str, bytes]) -> None:
-        """Replace the stored index snapshot with `blobs`, in one transaction."""
-        async with self._saving, self._bulk() as db, self._transaction(db):
-            await db.execute("DELETE FROM snapshot_blobs")
-            await db.executemany("INSERT INTO snapshot_blobs VALUES (?, ?)", list(blobs.items()))
+    async def save_blobs(self, blobs: dict[str, memoryview | bytes]) -> None:
+        """Replace the stored index snapshot with `blobs`, in one transaction (not for an
+        archive in memory, which ends with the process)."""
+        if self._file is not None:
+            async with self._saving:
+                await asyncio.to_thread(_write_blobs, self._file, blobs)
 
     async def load_blobs(self) -> dict[str, bytes]:
         async with self._bulk() as db, db.execute("SELECT name, data FROM snapshot_blobs") as cursor:
@@ -639,6 +645,27 @@ class Store:
         async with self.db.execute(sql, params) as cursor:
             row = await cursor.fetchone()
         return row[0] if row else None
+
+
+def _write_blobs(path: Path, blobs: dict[str, memoryview | bytes]) -> None:
+    """Write `blobs` into snapshot_blobs a piece at a time: the interpreter is free while SQLite
+    copies each piece, where a whole array bound as a parameter would be copied holding it."""
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("PRAGMA busy_timeout=5000")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM snapshot_blobs")
+            for name, data in blobs.items():
+                view = memoryview(data).cast("B")
+                row = db.execute("INSERT INTO snapshot_blobs VALUES (?, zeroblob(?))", (name, len(view))).lastrowid
+                with db.blobopen("snapshot_blobs", "data", row) as blob:
+                    for start in range(0, len(view), BLOB_PIECE):
+                        blob.write(view[start:start + BLOB_PIECE])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
 
 def _digests(files: list[Path | Problem]) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import random
 import sys
@@ -307,12 +308,14 @@ async def test_a_related_word_is_evidence_for_the_quote(archive, tmp_path):
     assert answer.citations[0].quote == "Acquisition costs would prevent Avery from posting a profit."
 
 
-async def test_threads_hand_over_the_interpreter_more_often_during_a_reload(archive, tmp_path):
-    """So that answers wait less behind the reload's threads; afterwards the interval is as before."""
+async def test_during_a_reload_threads_hand_over_the_interpreter_often_and_no_collection_runs(archive, tmp_path):
+    """So that answers wait less behind the reload's threads and never behind a garbage collection;
+    afterwards the interval is as before, collections run again, and need not visit what exists."""
     (tmp_path / "new.jsonl").write_text(json.dumps({"id": "n1", "title": "Tin", "date": "1987-03-02",
                                                     "body": "Tin prices rose."}), encoding="utf-8")
     before = sys.getswitchinterval()
     seen = []
-    await archive.ingest([tmp_path], progress=lambda *_: seen.append(sys.getswitchinterval()))
-    assert seen and set(seen) == {RELOAD_SWITCH_INTERVAL} and RELOAD_SWITCH_INTERVAL < before
-    assert sys.getswitchinterval() == before
+    await archive.ingest([tmp_path], progress=lambda *_: seen.append((sys.getswitchinterval(), gc.isenabled())))
+    assert seen and set(seen) == {(RELOAD_SWITCH_INTERVAL, False)} and RELOAD_SWITCH_INTERVAL < before
+    assert sys.getswitchinterval() == before and gc.isenabled()
+    assert not any(o is archive.snapshot for o in gc.get_objects())  # frozen: in no generation

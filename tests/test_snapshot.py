@@ -15,7 +15,7 @@ from retrieval.service import ArchiveService
 from retrieval.snapshot import _built
 from retrieval.store import PassageColumns
 
-QUESTIONS = ["cocoa Bahia arrivals", "NATO Ukraine Russia", "coffee export quota", "oil price"]
+QUESTIONS = ["cocoa Bahia arrivals", "NATO Ukraine Russia", "coffee export quota", "oil price", "story 4 cocoa"]
 
 
 def write_jsonl(path, stories):
@@ -27,8 +27,13 @@ def story(i, body, day="1987-03-01"):
 
 
 def rankings(service):
-    return [(h.docs.tolist(), h.scores.tolist()) for h in
-            (service.snapshot.search(service.analyzer.terms(q)) for q in QUESTIONS)]
+    """Passages, then stories by title, ranked for each question."""
+    return ranked(service.snapshot, service.analyzer)
+
+
+def ranked(snapshot, analyzer):
+    return [(h.docs.tolist(), h.scores.tolist()) for q in QUESTIONS for h in
+            (snapshot.search(analyzer.terms(q)), snapshot.titles.search(analyzer.terms(q)))]
 
 
 async def fresh_rankings(service):
@@ -37,8 +42,7 @@ async def fresh_rankings(service):
     rebuilt = _built(headers, PassageColumns.from_rows(rows), service.settings.bm25, 0, service.snapshot.key)
     ordered = {pid: i for i, pid in enumerate(service.snapshot.passage_ids.tolist())}
     assert [r[0] for r in rows] == sorted(ordered), "same passages"
-    return [(h.docs.tolist(), h.scores.tolist()) for h in
-            (rebuilt.search(service.analyzer.terms(q)) for q in QUESTIONS)]
+    return ranked(rebuilt, service.analyzer)
 
 
 async def test_reloads_update_the_snapshot_as_a_fresh_build_would(tmp_path):
@@ -59,6 +63,12 @@ async def test_reloads_update_the_snapshot_as_a_fresh_build_would(tmp_path):
         (folder / "b.jsonl").unlink()
         report = await service.ingest([folder], prune=True)
         assert (report.added, report.updated, report.removed) == (1, 10, 20)
+        assert rankings(service) == await fresh_rankings(service)
+
+        # a title changes: the title index is built again
+        write_jsonl(folder / "a.jsonl", [story(i, f"Cocoa arrivals in Bahia week {i}. Russia said.")
+                                         for i in range(0, 20, 2)] + [{**story(50, "Oil price fell."), "title": "Cocoa"}])
+        await service.ingest([folder], prune=True)
         assert rankings(service) == await fresh_rankings(service)
     finally:
         await service.close()

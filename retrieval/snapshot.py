@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
@@ -124,10 +124,16 @@ class Snapshot:
         parts = [order[offsets[s]:offsets[s + 1]] for s in stories]
         return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
 
+    @cached_property
+    def positions(self) -> dict[str, int]:
+        """Each story's position, by id."""
+        return {story.id: i for i, story in enumerate(self.stories)}
+
     def warm_up(self) -> None:
-        """Group passages by story and run a first search, so that the first question does not
-        wait for either (the search loop is compiled on its first run)."""
+        """Group passages by story, number stories by id and run a first search, so that neither
+        a question nor the next reload waits for these (the search loop is compiled on its first run)."""
         self._by_story  # noqa: B018 (computed now, not during a question)
+        self.positions  # noqa: B018
         for index in (self.index, self.titles):
             index.search(index.postings.terms[:1], limit=1)
 
@@ -202,13 +208,23 @@ async def _update(store: Store, previous: Snapshot, params: BM25Params, generati
     changed = dict.fromkeys(new.story_ids)  # in the order their passages were written
     found = await asyncio.to_thread(_headers, await store.story_headers(changed))
     fresh = {sid: found[sid] for sid in changed if sid in found}
-    alive = set(await store.story_ids())
-    keep = await asyncio.to_thread(
-        lambda: np.fromiter((s.id in alive and s.id not in changed for s in previous.stories),
-                            dtype=bool, count=len(previous.stories))[previous.passage_story])
-    if int(keep.sum()) != await store.passages_up_to(last):  # passages removed some other way
-        keep = np.isin(previous.passage_ids, np.asarray(await store.passage_ids(), dtype=np.int64))
-    return await asyncio.to_thread(_updated, previous, alive, fresh, keep, new, params, generation)
+    gone: set[str] = set()
+    keep = _kept(previous, changed)
+    if (int(keep.sum()) != await store.passages_up_to(last)
+            or await store.story_count() != len(previous.stories) + sum(sid not in previous.positions for sid in fresh)):
+        alive = set(await store.story_ids())  # some stories are gone
+        gone = await asyncio.to_thread(lambda: {s.id for s in previous.stories if s.id not in alive})
+        keep = _kept(previous, [*gone, *changed])
+        if int(keep.sum()) != await store.passages_up_to(last):  # passages removed some other way
+            keep = np.isin(previous.passage_ids, np.asarray(await store.passage_ids(), dtype=np.int64))
+    return await asyncio.to_thread(_updated, previous, gone, fresh, keep, new, params, generation)
+
+
+def _kept(snapshot: Snapshot, dropped: Iterable[str]) -> np.ndarray:
+    """A mask of the snapshot's passages not of the `dropped` stories."""
+    story_kept = np.ones(len(snapshot.stories), dtype=bool)
+    story_kept[[snapshot.positions[sid] for sid in dropped if sid in snapshot.positions]] = False
+    return story_kept[snapshot.passage_story]
 
 
 def _headers(rows: list[tuple[str, str, str | None, str | None, str]]) -> dict[str, StoryHeader]:
@@ -248,19 +264,28 @@ def _built(headers: dict[str, StoryHeader], passages: PassageColumns, params: BM
                     passage_end=passages.ends, generation=generation, key=key)
 
 
-def _updated(previous: Snapshot, alive: set[str], fresh: dict[str, StoryHeader], keep: np.ndarray,
+def _updated(previous: Snapshot, gone: set[str], fresh: dict[str, StoryHeader], keep: np.ndarray,
              new: PassageColumns, params: BM25Params, generation: int) -> Snapshot:
     """`previous` with only the passages `keep` marks and the `new` ones appended; stories
-    keep their positions (with their `fresh` headers where changed) unless gone from `alive`, new
-    stories come after them. The title index is updated the same way, unless a title changed."""
-    stories = [fresh.get(s.id, s) for s in previous.stories if s.id in alive]
-    known = {s.id for s in stories}
-    stories += [h for sid, h in fresh.items() if sid not in known]
-    position = {story.id: i for i, story in enumerate(stories)}
-    remap = np.asarray([position.get(s.id, -1) for s in previous.stories], dtype=np.int32)
-    retitled = any(fresh[s.id].title_terms != s.title_terms for s in previous.stories if s.id in fresh)
+    keep their order (with their `fresh` headers where changed) unless `gone`, new stories come
+    after them. The title index is updated the same way, unless a title changed."""
+    kept = np.ones(len(previous.stories), dtype=bool)
+    kept[[previous.positions[sid] for sid in gone]] = False
+    remap = np.where(kept, np.cumsum(kept) - 1, -1).astype(np.int32)
+    stories = [s for s, k in zip(previous.stories, kept.tolist()) if k] if gone else list(previous.stories)
+    position: dict[str, int] = {}  # of the fresh stories
+    retitled = False
+    for sid, header in fresh.items():
+        at = previous.positions.get(sid)
+        if at is None:
+            position[sid] = len(stories)
+            stories.append(header)
+        else:
+            position[sid] = int(remap[at])
+            stories[position[sid]] = header
+            retitled |= header.title_terms != previous.stories[at].title_terms
     titles = (_titles(stories, params) if retitled else BM25Index(
-        previous.titles.postings.without(remap >= 0).plus(_title_postings(stories[len(known):])), params))
+        previous.titles.postings.without(kept).plus(_title_postings(stories[int(kept.sum()):])), params))
     return Snapshot(
         index=BM25Index(previous.index.postings.without(keep).plus(new.postings), params),
         titles=titles,

@@ -11,7 +11,6 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections import Counter
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -232,33 +231,27 @@ class _Reading:
         self._faulty = False
         self._batch: list[tuple[intake.Story, str]] = []
 
-    def held_by(self, paths: set[str]) -> dict[str, set[str]]:
-        """The stories written from each of `paths`."""
-        held: dict[str, set[str]] = {path: set() for path in paths}
-        for story_id, origin in self.origins.items():
-            if origin in held:
-                held[origin].add(story_id)
-        return held
-
-    def skip(self, path: str, ids: set[str]) -> None:
-        """Note an unchanged file, not read again: the store holds its stories, `ids`, as it has them."""
+    def skip(self, path: str, stories: int) -> None:
+        """Note an unchanged file, not read again: the store holds its `stories` as it has them."""
         self.unchanged_files.add(path)
-        self.seen[path] = ids
-        self.read_ids |= ids
-        self.report.unchanged += len(ids)
+        self.report.unchanged += stories
         self._file_done(path)
+
+    def learn(self, rows: list[tuple[str, str, str | None]]) -> None:
+        """Note stored stories (id, content hash, file) the ingest did not know of when it began."""
+        for story_id, digest, origin in rows:
+            self.hashes[story_id], self.origins[story_id] = digest, origin
 
     def held_later(self, story_id: str, path: str) -> bool:
         """Whether an unchanged file after `path` holds the story: its copy, stored, is the last one."""
         origin = self.origins.get(story_id)
         return origin in self.unchanged_files and self.order[origin] > self.order.get(path, -1)
 
-    def held_exactly(self) -> list[str]:
-        """The files read cleanly now whose stories are all stored as read from them, and no
-        other stored story was written from."""
-        counts = Counter(self.origins.values())
+    def held_exactly(self, stored: dict[str, int]) -> list[str]:
+        """The files read cleanly now whose stories are all stored as read from them, given how
+        many `stored` stories were written from each."""
         return [path for path in self.clean - self.unchanged_files
-                if counts[path] == len(self.seen[path]) and all(self.origins.get(i) == path for i in self.seen[path])]
+                if stored.get(path, 0) == len(self.seen[path]) and all(self.origins.get(i) == path for i in self.seen[path])]
 
     def needs_content(self, reads: list[intake.FileRead]) -> bool:
         """Whether a story left unanalyzed (the store held its content when the ingest began)
@@ -402,14 +395,14 @@ class Store:
         report = IngestReport(paths=[str(p) for p in paths])
         ingest_id = await self._start_record(report)
         files = list(archive_files(paths))
-        stored = await self._stored()
         digests = await asyncio.to_thread(_digests, files)
+        unchanged = await self._unchanged_files(digests)
+        stored = await self._stored(excluding=unchanged)  # the others' stories are looked up when read
         hashes, sources = await asyncio.to_thread(intake.stored_hashes, stored)
         origins = await asyncio.to_thread(lambda: {story_id: origin for story_id, *_, origin in stored})
         reading = _Reading(report, dict(hashes), origins, files, progress)
-        unchanged = await self._unchanged_files(digests)
-        for path, ids in (await asyncio.to_thread(reading.held_by, unchanged)).items():
-            reading.skip(path, ids)
+        for path, stories in (await self._stories_from(unchanged)).items():
+            reading.skip(path, stories)
         files = [f for f in files if str(f) not in unchanged]
         workers = intake.workers_for(files) if workers is None else workers
         async with self._large_cache(), intake.PartReader(analyzer, hashes, sources, workers, self._file) as reader:
@@ -441,12 +434,15 @@ class Store:
         return unchanged
 
     async def _remember_files(self, reading: _Reading, digests: dict[str, str]) -> None:
-        held = await asyncio.to_thread(reading.held_exactly)
+        held = await asyncio.to_thread(reading.held_exactly, await self._stories_from(reading.clean))
         await self.db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?)",
                                   [(path, digests[path]) for path in held if path in digests])
 
     async def _write_batch(self, batch: list[tuple[intake.Story, str]], reading: _Reading) -> None:
         latest = {story.id: (story, origin) for story, origin in batch}  # last copy wins
+        if reading.unchanged_files:  # their stories were not looked up when the ingest began
+            reading.learn(await self._rows_of("SELECT id, content_hash, origin FROM stories",
+                                              [i for i in latest if i not in reading.hashes]))
         fresh = []
         for story, origin in latest.values():
             if reading.hashes.get(story.id) == story.digest or reading.held_later(story.id, origin):
@@ -480,10 +476,22 @@ class Store:
         reading.report.updated += sum(1 for *_, existed in fresh if existed)
         reading.report.added += sum(1 for *_, existed in fresh if not existed)
 
-    async def _stored(self) -> list[tuple[str, str, str | None, str | None]]:
-        """Every story's id, content hash, digest of the line it was read from, and origin."""
-        async with self._bulk() as db, db.execute("SELECT id, content_hash, source_hash, origin FROM stories") as cursor:
+    async def _stored(self, excluding: set[str]) -> list[tuple[str, str, str | None, str | None]]:
+        """Each story's id, content hash, digest of the line it was read from, and origin; but
+        not of the stories from the files `excluding` names."""
+        async with self._bulk() as db, db.execute(
+                "SELECT id, content_hash, source_hash, origin FROM stories"
+                " WHERE origin IS NULL OR origin NOT IN (SELECT value FROM json_each(?))",
+                (json.dumps(sorted(excluding)),)) as cursor:
             return await cursor.fetchall()
+
+    async def _stories_from(self, files: set[str]) -> dict[str, int]:
+        """How many stored stories were written from each of `files`."""
+        async with self.db.execute(
+                "SELECT origin, count(*) FROM stories WHERE origin IN (SELECT value FROM json_each(?))"
+                " GROUP BY origin", (json.dumps(sorted(files)),)) as cursor:
+            counts = dict(await cursor.fetchall())
+        return {path: counts.get(path, 0) for path in files}
 
     async def _prune(self, paths: Sequence[str | Path], reading: _Reading,
                      stored: list[tuple[str, str, str | None, str | None]]) -> int:
@@ -499,8 +507,6 @@ class Store:
             await self.db.executemany("DELETE FROM files WHERE path = ?",
                                       [(path,) for path in {reading.origins.get(s) for s in doomed} - {None}])
             await self._bump_generation()
-        for story_id in doomed:
-            del reading.origins[story_id]
         return len(doomed)
 
     async def _start_record(self, report: IngestReport) -> int:
@@ -590,6 +596,9 @@ class Store:
                 async with db.execute(sql) as cursor:
                     return list(await cursor.fetchall())
             return await self._rows_of(sql, ids, db)
+
+    async def story_count(self) -> int:
+        return await self._scalar("SELECT count(*) FROM stories")
 
     async def story_ids(self) -> list[str]:
         async with self._bulk() as db, db.execute("SELECT id FROM stories") as cursor:

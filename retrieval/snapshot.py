@@ -210,8 +210,9 @@ async def _update(store: Store, previous: Snapshot, params: BM25Params, generati
     fresh = {sid: found[sid] for sid in changed if sid in found}
     gone: set[str] = set()
     keep = _kept(previous, changed)
+    added = sum(sid not in previous.positions for sid in fresh)
     if (int(keep.sum()) != await store.passages_up_to(last)
-            or await store.story_count() != len(previous.stories) + sum(sid not in previous.positions for sid in fresh)):
+            or await store.story_count() != len(previous.stories) + added):
         alive = set(await store.story_ids())  # some stories are gone
         gone = await asyncio.to_thread(lambda: {s.id for s in previous.stories if s.id not in alive})
         keep = _kept(previous, [*gone, *changed])

@@ -251,7 +251,8 @@ class _Reading:
         """The files read cleanly now whose stories are all stored as read from them, given how
         many `stored` stories were written from each."""
         return [path for path in self.clean - self.unchanged_files
-                if stored.get(path, 0) == len(self.seen[path]) and all(self.origins.get(i) == path for i in self.seen[path])]
+                if stored.get(path, 0) == len(self.seen[path])
+                and all(self.origins.get(i) == path for i in self.seen[path])]
 
     def needs_content(self, reads: list[intake.FileRead]) -> bool:
         """Whether a story left unanalyzed (the store held its content when the ingest began)

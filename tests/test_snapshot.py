@@ -66,8 +66,9 @@ async def test_reloads_update_the_snapshot_as_a_fresh_build_would(tmp_path):
         assert rankings(service) == await fresh_rankings(service)
 
         # a title changes: the title index is built again
+        retitled = {**story(50, "Oil price fell."), "title": "Cocoa"}
         write_jsonl(folder / "a.jsonl", [story(i, f"Cocoa arrivals in Bahia week {i}. Russia said.")
-                                         for i in range(0, 20, 2)] + [{**story(50, "Oil price fell."), "title": "Cocoa"}])
+                                         for i in range(0, 20, 2)] + [retitled])
         await service.ingest([folder], prune=True)
         assert rankings(service) == await fresh_rankings(service)
     finally:

@@ -1,7 +1,8 @@
 """The loops over every posting, compiled with numba: summing posting gains into passage scores
-and keeping the best ones, and computing Okapi impacts. Everything around them (which terms, what
-the gains are) is in `index.py`. They release the GIL: a reload's index build does not stall the
-questions answered meanwhile.
+and keeping the best ones, computing Okapi impacts, and building the postings from the stored
+terms texts. Everything around them (which terms, what the gains are) is in `index.py` and
+`postings.py`. They release the GIL: a reload's index build does not stall the questions answered
+meanwhile.
 
 The loop walks the passages in blocks of `BLOCK`, and in each block adds every query term's
 postings into a block-sized accumulator in query order, so each passage's score is summed in the
@@ -112,3 +113,153 @@ def _sift_down(scores: np.ndarray, docs: np.ndarray, size: int, score: float, do
         scores[at], docs[at] = scores[child], docs[child]
         at = child
     scores[at], docs[at] = score, doc
+
+
+# Building postings: passages' terms as UTF-8 bytes, passages on lines, terms split by spaces.
+
+SPACE, NEWLINE = 32, 10
+EMPTY = -1
+_DONE, _FULL, _BAD = 0, 1, 2
+
+
+@numba.njit(cache=True, nogil=True)
+def term_ids(data: np.ndarray, lines: int, table: np.ndarray, pool: np.ndarray, bounds: np.ndarray,
+             count: int) -> tuple:
+    """Each space-separated term of `data` (`lines` lines, one a passage) as a number, terms not
+    in the table numbered on from `count` in the order first seen; and the terms on each line.
+
+    The table is open addressing over term numbers (EMPTY: a free slot); term t's bytes are
+    pool[bounds[t]:bounds[t + 1] - 1], each followed by a newline. Returns (ids, terms per line,
+    table, pool, bounds, count, ok), the three arrays grown as needed; not ok when the lines are
+    not `lines`, or a line that is not empty has an empty term (spaces at its ends or doubled)."""
+    ids = np.empty(len(data) // 2 + 1, np.int32)  # a term takes a byte and a separator at least
+    lengths = np.zeros(lines, np.int32)
+    start, tokens, line = 0, 0, 0
+    while True:
+        # the arrays are grown here, between scans, not inside the scan's loop: replacing an
+        # array there costs reference counting on every term
+        start, tokens, line, count, status = _scan(data, start, tokens, line, ids, lengths,
+                                                   table, pool, bounds, count)
+        if status == _FULL:
+            if 2 * (count + 1) > len(table):
+                table = _rehashed(pool, bounds, count, 2 * len(table))
+            pool = _grown(pool, 2 * len(pool))
+            bounds = _grown(bounds, 2 * len(bounds))
+            continue
+        # a copy: the slice would keep the whole upper-bound buffer alive
+        return ids[:tokens].copy(), lengths, table, pool, bounds, count, status == _DONE and line == lines
+
+
+@numba.njit(cache=True, nogil=True)
+def _scan(data: np.ndarray, start: int, tokens: int, line: int, ids: np.ndarray, lengths: np.ndarray,
+          table: np.ndarray, pool: np.ndarray, bounds: np.ndarray, count: int) -> tuple:
+    """`term_ids` from byte `start` on (`tokens` terms and `line` lines before it), until the end
+    (_DONE), a term the table or pool has no room for (_FULL) or a bad line (_BAD). Returns
+    (start, tokens, line, count, status), start where it stopped."""
+    for end in range(start, len(data) + 1):
+        if end < len(data) and data[end] != SPACE and data[end] != NEWLINE:
+            continue
+        line_ends = end == len(data) or data[end] == NEWLINE
+        if end == start:
+            if not (line_ends and (start == 0 or data[start - 1] == NEWLINE)):
+                return start, tokens, line, count, _BAD
+        else:
+            if line >= len(lengths):
+                return start, tokens, line, count, _BAD
+            slot = _find(data, start, end, table, pool, bounds)
+            if table[slot] == EMPTY:
+                at, size = bounds[count], end - start
+                if 2 * (count + 1) > len(table) or at + size + 1 > len(pool) or count + 2 > len(bounds):
+                    return start, tokens, line, count, _FULL
+                pool[at:at + size] = data[start:end]
+                pool[at + size] = NEWLINE
+                bounds[count + 1] = at + size + 1
+                table[slot] = count
+                count += 1
+            ids[tokens] = table[slot]
+            tokens += 1
+            lengths[line] += 1
+        if line_ends:
+            line += 1
+        start = end + 1
+    return start, tokens, line, count, _DONE
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _hash(data: np.ndarray, start: int, end: int) -> int:
+    """FNV-1a of data[start:end]."""
+    h = np.uint64(14695981039346656037)
+    for i in range(start, end):
+        h = (h ^ np.uint64(data[i])) * np.uint64(1099511628211)
+    return h
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _find(data: np.ndarray, start: int, end: int, table: np.ndarray, pool: np.ndarray,
+          bounds: np.ndarray) -> int:
+    """The slot of the term data[start:end] in the table, or the free slot where it goes."""
+    mask = np.uint64(len(table) - 1)
+    slot = _hash(data, start, end) & mask
+    size = end - start
+    while table[slot] != EMPTY:
+        at = bounds[table[slot]]
+        if bounds[table[slot] + 1] - 1 - at == size:
+            i = 0
+            while i < size and pool[at + i] == data[start + i]:
+                i += 1
+            if i == size:
+                return slot
+        slot = (slot + np.uint64(1)) & mask
+    return slot
+
+
+@numba.njit(cache=True, nogil=True)
+def _rehashed(pool: np.ndarray, bounds: np.ndarray, count: int, size: int) -> np.ndarray:
+    """A table of `size` slots (a power of two) holding terms 0..count-1."""
+    table = np.full(size, EMPTY, np.int32)
+    for term in range(count):
+        slot = _hash(pool, bounds[term], bounds[term + 1] - 1) & np.uint64(size - 1)
+        while table[slot] != EMPTY:
+            slot = (slot + np.uint64(1)) & np.uint64(size - 1)
+        table[slot] = term
+    return table
+
+
+@numba.njit(cache=True, nogil=True)
+def _grown(array: np.ndarray, size: int) -> np.ndarray:
+    grown = np.empty(size, array.dtype)
+    grown[:len(array)] = array
+    return grown
+
+
+@numba.njit(cache=True, nogil=True)
+def inverted_lists(token_ids: np.ndarray, lengths: np.ndarray, terms: int) -> tuple:
+    """(offsets, docs, tfs) of the postings of every passage's tokens (as ids below `terms`,
+    passage after passage, `lengths` of them each): term t's passages, ascending, are
+    docs[offsets[t]:offsets[t + 1]], and tfs how often each holds it. Two passes, no sort."""
+    last = np.full(terms, -1, np.int64)  # the last passage seen holding each term
+    offsets = np.zeros(terms + 1, np.int64)
+    p = 0
+    for doc in range(len(lengths)):
+        for _ in range(lengths[doc]):
+            term = token_ids[p]
+            p += 1
+            if last[term] != doc:
+                last[term] = doc
+                offsets[term + 1] += 1
+    offsets = np.cumsum(offsets)
+    fill = offsets[:-1].copy()
+    docs = np.empty(offsets[-1], np.int32)
+    tfs = np.zeros(offsets[-1], np.int32)
+    last[:] = -1
+    p = 0
+    for doc in range(len(lengths)):
+        for _ in range(lengths[doc]):
+            term = token_ids[p]
+            p += 1
+            if last[term] != doc:
+                last[term] = doc
+                docs[fill[term]] = doc
+                fill[term] += 1
+            tfs[fill[term] - 1] += 1
+    return offsets, docs, tfs

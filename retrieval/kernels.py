@@ -119,59 +119,38 @@ def _sift_down(scores: np.ndarray, docs: np.ndarray, size: int, score: float, do
 
 SPACE, NEWLINE = 32, 10
 EMPTY = -1
-_DONE, _FULL, _BAD = 0, 1, 2
+DONE, FULL, BAD = 0, 1, 2  # how a scan_terms call ended
 
 
 @numba.njit(cache=True, nogil=True)
-def term_ids(data: np.ndarray, lines: int, table: np.ndarray, pool: np.ndarray, bounds: np.ndarray,
-             count: int) -> tuple:
-    """Each space-separated term of `data` (`lines` lines, one a passage) as a number, terms not
-    in the table numbered on from `count` in the order first seen; and the terms on each line.
+def scan_terms(data: np.ndarray, start: int, tokens: int, line: int, ids: np.ndarray, lengths: np.ndarray,
+               table: np.ndarray, pool: np.ndarray, bounds: np.ndarray, count: int) -> tuple:
+    """Numbers the space-separated terms of data[start:] (lines of UTF-8 text, one a passage)
+    into `ids` from `tokens` on, counting them per line in `lengths` from `line` on; terms not in
+    the table get numbers from `count` on, in the order first seen.
 
     The table is open addressing over term numbers (EMPTY: a free slot); term t's bytes are
-    pool[bounds[t]:bounds[t + 1] - 1], each followed by a newline. Returns (ids, terms per line,
-    table, pool, bounds, count, ok), the three arrays grown as needed; not ok when the lines are
-    not `lines`, or a line that is not empty has an empty term (spaces at its ends or doubled)."""
-    ids = np.empty(len(data) // 2 + 1, np.int32)  # a term takes a byte and a separator at least
-    lengths = np.zeros(lines, np.int32)
-    start, tokens, line = 0, 0, 0
-    while True:
-        # the arrays are grown here, between scans, not inside the scan's loop: replacing an
-        # array there costs reference counting on every term
-        start, tokens, line, count, status = _scan(data, start, tokens, line, ids, lengths,
-                                                   table, pool, bounds, count)
-        if status == _FULL:
-            if 2 * (count + 1) > len(table):
-                table = _rehashed(pool, bounds, count, 2 * len(table))
-            pool = _grown(pool, 2 * len(pool))
-            bounds = _grown(bounds, 2 * len(bounds))
-            continue
-        # a copy: the slice would keep the whole upper-bound buffer alive
-        return ids[:tokens].copy(), lengths, table, pool, bounds, count, status == _DONE and line == lines
-
-
-@numba.njit(cache=True, nogil=True)
-def _scan(data: np.ndarray, start: int, tokens: int, line: int, ids: np.ndarray, lengths: np.ndarray,
-          table: np.ndarray, pool: np.ndarray, bounds: np.ndarray, count: int) -> tuple:
-    """`term_ids` from byte `start` on (`tokens` terms and `line` lines before it), until the end
-    (_DONE), a term the table or pool has no room for (_FULL) or a bad line (_BAD). Returns
-    (start, tokens, line, count, status), start where it stopped."""
+    pool[bounds[t]:bounds[t + 1] - 1], each followed by a newline. Stops at the end (DONE), at a
+    new term the table, pool or bounds have no room for (FULL: grow them and scan on from where
+    it stopped), or at a line with an empty term, i.e. spaces at its ends or doubled, or a line
+    past `lengths` (BAD). Returns (start, tokens, line, count, status), as far as it got."""
     for end in range(start, len(data) + 1):
         if end < len(data) and data[end] != SPACE and data[end] != NEWLINE:
             continue
         line_ends = end == len(data) or data[end] == NEWLINE
         if end == start:
             if not (line_ends and (start == 0 or data[start - 1] == NEWLINE)):
-                return start, tokens, line, count, _BAD
+                return start, tokens, line, count, BAD
         else:
             if line >= len(lengths):
-                return start, tokens, line, count, _BAD
+                return start, tokens, line, count, BAD
             slot = _find(data, start, end, table, pool, bounds)
             if table[slot] == EMPTY:
                 at, size = bounds[count], end - start
                 if 2 * (count + 1) > len(table) or at + size + 1 > len(pool) or count + 2 > len(bounds):
-                    return start, tokens, line, count, _FULL
-                pool[at:at + size] = data[start:end]
+                    return start, tokens, line, count, FULL
+                for i in range(size):  # not a slice assignment, whose compiling takes seconds
+                    pool[at + i] = data[start + i]
                 pool[at + size] = NEWLINE
                 bounds[count + 1] = at + size + 1
                 table[slot] = count
@@ -182,7 +161,7 @@ def _scan(data: np.ndarray, start: int, tokens: int, line: int, ids: np.ndarray,
         if line_ends:
             line += 1
         start = end + 1
-    return start, tokens, line, count, _DONE
+    return start, tokens, line, count, DONE
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
@@ -214,7 +193,7 @@ def _find(data: np.ndarray, start: int, end: int, table: np.ndarray, pool: np.nd
 
 
 @numba.njit(cache=True, nogil=True)
-def _rehashed(pool: np.ndarray, bounds: np.ndarray, count: int, size: int) -> np.ndarray:
+def rehashed(pool: np.ndarray, bounds: np.ndarray, count: int, size: int) -> np.ndarray:
     """A table of `size` slots (a power of two) holding terms 0..count-1."""
     table = np.full(size, EMPTY, np.int32)
     for term in range(count):
@@ -223,13 +202,6 @@ def _rehashed(pool: np.ndarray, bounds: np.ndarray, count: int, size: int) -> np
             slot = (slot + np.uint64(1)) & np.uint64(size - 1)
         table[slot] = term
     return table
-
-
-@numba.njit(cache=True, nogil=True)
-def _grown(array: np.ndarray, size: int) -> np.ndarray:
-    grown = np.empty(size, array.dtype)
-    grown[:len(array)] = array
-    return grown
 
 
 @numba.njit(cache=True, nogil=True)

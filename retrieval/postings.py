@@ -13,7 +13,7 @@ from itertools import chain, islice
 
 import numpy as np
 
-from retrieval.kernels import EMPTY, inverted_lists, term_ids
+from retrieval.kernels import DONE, EMPTY, FULL, inverted_lists, rehashed, scan_terms
 
 CHUNK = 50_000
 """Passages turned into term ids at a time (bounds the memory of their joined text)."""
@@ -130,9 +130,24 @@ class TermTable:
         its `lines` lines; None unless it has exactly that many lines, each empty or single
         words between single spaces."""
         data = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
-        ids, lengths, self._table, self._pool, self._bounds, self._count, ok = term_ids(
-            data, lines, self._table, self._pool, self._bounds, self._count)
-        return (ids, lengths) if ok else None
+        ids = np.empty(len(data) // 2 + 1, dtype=np.int32)  # a term takes a byte and a separator at least
+        lengths = np.zeros(lines, dtype=np.int32)
+        start = tokens = line = 0
+        while True:
+            start, tokens, line, self._count, status = scan_terms(
+                data, start, tokens, line, ids, lengths, self._table, self._pool, self._bounds, self._count)
+            if status != FULL:
+                break
+            self._grow()
+        # a copy: the slice would keep the whole upper-bound buffer alive
+        return (ids[:tokens].copy(), lengths) if status == DONE and line == lines else None
+
+    def _grow(self) -> None:
+        """Room for more terms: pool and bounds doubled, the table too when half full."""
+        if 2 * (self._count + 1) > len(self._table):
+            self._table = rehashed(self._pool, self._bounds, self._count, 2 * len(self._table))
+        self._pool = np.concatenate([self._pool, np.empty_like(self._pool)])
+        self._bounds = np.concatenate([self._bounds, np.empty_like(self._bounds)])
 
 
 class Vocabulary:

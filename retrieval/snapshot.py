@@ -130,10 +130,10 @@ class Snapshot:
         return {story.id: i for i, story in enumerate(self.stories)}
 
     def warm_up(self) -> None:
-        """Group passages by story, number stories by id and run a first search, so that neither
-        a question nor the next reload waits for these (the search loop is compiled on its first run)."""
-        self._by_story  # noqa: B018 (computed now, not during a question)
-        self.positions  # noqa: B018
+        """Compute what questions and the next reload use, and run a first search (the search
+        loop is compiled on its first run), so that none of them waits for these on the event loop."""
+        for computed in ("_by_story", "positions", "story_day", "newest_title"):
+            getattr(self, computed)
         for index in (self.index, self.titles):
             index.search(index.postings.terms[:1], limit=1)
 

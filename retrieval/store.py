@@ -435,7 +435,8 @@ class Store:
         return unchanged
 
     async def _remember_files(self, reading: _Reading, digests: dict[str, str]) -> None:
-        held = await asyncio.to_thread(reading.held_exactly, await self._stories_from(reading.clean))
+        counts = await self._stories_from(reading.clean - reading.unchanged_files)
+        held = await asyncio.to_thread(reading.held_exactly, counts)
         await self.db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?)",
                                   [(path, digests[path]) for path in held if path in digests])
 
@@ -487,8 +488,9 @@ class Store:
             return await cursor.fetchall()
 
     async def _stories_from(self, files: set[str]) -> dict[str, int]:
-        """How many stored stories were written from each of `files`."""
-        async with self.db.execute(
+        """How many stored stories were written from each of `files` (a scan of every story: on
+        the second connection, so that answers' story reads need not wait for it)."""
+        async with self._bulk() as db, db.execute(
                 "SELECT origin, count(*) FROM stories WHERE origin IN (SELECT value FROM json_each(?))"
                 " GROUP BY origin", (json.dumps(sorted(files)),)) as cursor:
             counts = dict(await cursor.fetchall())
@@ -599,7 +601,8 @@ class Store:
             return await self._rows_of(sql, ids, db)
 
     async def story_count(self) -> int:
-        return await self._scalar("SELECT count(*) FROM stories")
+        async with self._bulk() as db:  # a count of every story: kept off the connection answers use
+            return await self._scalar("SELECT count(*) FROM stories", db=db)
 
     async def story_ids(self) -> list[str]:
         async with self._bulk() as db, db.execute("SELECT id FROM stories") as cursor:
@@ -607,7 +610,8 @@ class Store:
 
     async def passages_up_to(self, last: int) -> int:
         """How many passages have ids up to `last`."""
-        return await self._scalar("SELECT count(*) FROM passages WHERE id <= ?", (last,))
+        async with self._bulk() as db:
+            return await self._scalar("SELECT count(*) FROM passages WHERE id <= ?", (last,), db)
 
     async def stories(self, ids: Iterable[str]) -> dict[str, StoryRecord]:
         rows = await self._rows_of("SELECT id, title, date, url, body FROM stories", ids)
@@ -619,8 +623,9 @@ class Store:
         that stay under SQLite's limit on bound values."""
         rows: list[tuple] = []
         for chunk in _chunks(list(dict.fromkeys(ids)), 900):
-            async with (db or self.db).execute(f"{sql} WHERE id IN ({','.join('?' * len(chunk))})", chunk) as cursor:
-                rows += await cursor.fetchall()
+            # one call to the connection's thread, not three (execute, fetch, close): each waits its
+            # turn at the interpreter lock, a wait that grows when a reload's threads run
+            rows += await (db or self.db).execute_fetchall(f"{sql} WHERE id IN ({','.join('?' * len(chunk))})", chunk)
         return rows
 
     async def counts(self) -> dict[str, object]:
@@ -651,10 +656,9 @@ class Store:
         async with self.db.execute("SELECT latency_ms FROM questions ORDER BY latency_ms") as cursor:
             return [row[0] for row in await cursor.fetchall()]
 
-    async def _scalar(self, sql: str, params: Sequence = ()) -> object:
-        async with self.db.execute(sql, params) as cursor:
-            row = await cursor.fetchone()
-        return row[0] if row else None
+    async def _scalar(self, sql: str, params: Sequence = (), db: aiosqlite.Connection | None = None) -> object:
+        rows = await (db or self.db).execute_fetchall(sql, params)
+        return rows[0][0] if rows else None
 
 
 def _write_blobs(path: Path, blobs: dict[str, memoryview | bytes]) -> None:

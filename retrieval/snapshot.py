@@ -49,15 +49,18 @@ class Snapshot:
     passage_end: np.ndarray
     generation: int
     key: str
+    positions: dict[str, int] = None  # each story's position, by id (computed when not given)
+    story_day: np.ndarray = None  # proleptic ordinal of each story's date, NO_DATE when unknown (idem)
+
+    def __post_init__(self) -> None:
+        if self.positions is None:
+            object.__setattr__(self, "positions", {story.id: i for i, story in enumerate(self.stories)})
+        if self.story_day is None:
+            object.__setattr__(self, "story_day", _days(self.stories))
 
     @property
     def passages(self) -> int:
         return self.index.size
-
-    @cached_property
-    def story_day(self) -> np.ndarray:
-        """Proleptic ordinal of each story's date, NO_DATE when unknown."""
-        return np.asarray([s.date.toordinal() if s.date else NO_DATE for s in self.stories], dtype=np.int64)
 
     @cached_property
     def newest_title(self) -> str | None:
@@ -124,15 +127,10 @@ class Snapshot:
         parts = [order[offsets[s]:offsets[s + 1]] for s in stories]
         return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
 
-    @cached_property
-    def positions(self) -> dict[str, int]:
-        """Each story's position, by id."""
-        return {story.id: i for i, story in enumerate(self.stories)}
-
     def warm_up(self) -> None:
         """Compute what questions and the next reload use, and run a first search (the search
         loop is compiled on its first run), so that none of them waits for these on the event loop."""
-        for computed in ("_by_story", "positions", "story_day", "newest_title"):
+        for computed in ("_by_story", "newest_title"):
             getattr(self, computed)
         for index in (self.index, self.titles):
             index.search(index.postings.terms[:1], limit=1)
@@ -181,7 +179,7 @@ async def load_snapshot(store: Store, params: BM25Params, analyzer_key: str,
         return previous, False
     headers = None
     if previous is None or previous.key != key:
-        headers = await asyncio.to_thread(_headers, await store.story_headers())
+        headers = await _all_headers(store)
         previous = await _saved(store, params, key, headers)
         if previous is not None and previous.generation == generation:
             await asyncio.to_thread(previous.warm_up)
@@ -189,8 +187,11 @@ async def load_snapshot(store: Store, params: BM25Params, analyzer_key: str,
     if previous is not None and previous.passages:
         snapshot = await _update(store, previous, params, generation)
     else:
-        headers = headers or await asyncio.to_thread(_headers, await store.story_headers())
-        snapshot = await asyncio.to_thread(_built, headers, await store.new_passages(), params, generation, key)
+        if headers is None:  # read while the passages' postings are built, outside the interpreter lock
+            headers, passages = await asyncio.gather(_all_headers(store), store.new_passages())
+        else:
+            passages = await store.new_passages()
+        snapshot = await asyncio.to_thread(_built, headers, passages, params, generation, key)
     await asyncio.to_thread(snapshot.warm_up)
     return snapshot, True
 
@@ -226,6 +227,10 @@ def _kept(snapshot: Snapshot, dropped: Iterable[str]) -> np.ndarray:
     story_kept = np.ones(len(snapshot.stories), dtype=bool)
     story_kept[[snapshot.positions[sid] for sid in dropped if sid in snapshot.positions]] = False
     return story_kept[snapshot.passage_story]
+
+
+async def _all_headers(store: Store) -> dict[str, StoryHeader]:
+    return await asyncio.to_thread(_headers, await store.story_headers())
 
 
 def _headers(rows: list[tuple[str, str, str | None, str | None, str]]) -> dict[str, StoryHeader]:
@@ -287,6 +292,11 @@ def _updated(previous: Snapshot, gone: set[str], fresh: dict[str, StoryHeader], 
             retitled |= header.title_terms != previous.stories[at].title_terms
     titles = (_titles(stories, params) if retitled else BM25Index(
         previous.titles.postings.without(kept).plus(_title_postings(stories[int(kept.sum()):])), params))
+    positions = story_day = None  # computed afresh when stories are gone, else carried over:
+    if not gone:
+        positions = previous.positions | position
+        story_day = np.concatenate([previous.story_day, np.empty(len(stories) - len(previous.stories), np.int64)])
+        story_day[list(position.values())] = _days([fresh[sid] for sid in position])
     return Snapshot(
         index=BM25Index(previous.index.postings.without(keep).plus(new.postings), params),
         titles=titles,
@@ -295,7 +305,11 @@ def _updated(previous: Snapshot, gone: set[str], fresh: dict[str, StoryHeader], 
         passage_story=np.concatenate([remap[previous.passage_story[keep]], _positions(new.story_ids, position)]),
         passage_start=np.concatenate([previous.passage_start[keep], new.starts]),
         passage_end=np.concatenate([previous.passage_end[keep], new.ends]),
-        generation=generation, key=previous.key)
+        generation=generation, key=previous.key, positions=positions, story_day=story_day)
+
+
+def _days(stories: list[StoryHeader]) -> np.ndarray:
+    return np.asarray([s.date.toordinal() if s.date else NO_DATE for s in stories], dtype=np.int64)
 
 
 def _titles(stories: list[StoryHeader], params: BM25Params) -> BM25Index:

@@ -42,6 +42,8 @@ async def fresh_rankings(service):
     rebuilt = _built(headers, PassageColumns.from_rows(rows), service.settings.bm25, 0, service.snapshot.key)
     ordered = {pid: i for i, pid in enumerate(service.snapshot.passage_ids.tolist())}
     assert [r[0] for r in rows] == sorted(ordered), "same passages"
+    assert rebuilt.positions == service.snapshot.positions
+    assert rebuilt.story_day.tolist() == service.snapshot.story_day.tolist()
     return ranked(rebuilt, service.analyzer)
 
 
@@ -59,7 +61,7 @@ async def test_reloads_update_the_snapshot_as_a_fresh_build_would(tmp_path):
 
         # change some stories, add others, remove a file's stories
         write_jsonl(folder / "a.jsonl", [story(i, f"Cocoa arrivals in Bahia week {i}. Russia said.")
-                                         for i in range(0, 20, 2)] + [story(50, "Oil price fell sharply.")])
+                                         for i in range(0, 20, 2)] + [story(50, "Oil price fell.", "1987-04-02")])
         (folder / "b.jsonl").unlink()
         report = await service.ingest([folder], prune=True)
         assert (report.added, report.updated, report.removed) == (1, 10, 20)
@@ -70,6 +72,12 @@ async def test_reloads_update_the_snapshot_as_a_fresh_build_would(tmp_path):
         write_jsonl(folder / "a.jsonl", [story(i, f"Cocoa arrivals in Bahia week {i}. Russia said.")
                                          for i in range(0, 20, 2)] + [retitled])
         await service.ingest([folder], prune=True)
+        assert rankings(service) == await fresh_rankings(service)
+
+        # only new stories: the rest is carried over
+        write_jsonl(folder / "b.jsonl", [story(200, "NATO and Ukraine talks.", None), story(201, "Tin.", "1987-05-01")])
+        report = await service.ingest([folder], prune=True)
+        assert (report.added, report.updated, report.removed) == (2, 0, 0)
         assert rankings(service) == await fresh_rankings(service)
     finally:
         await service.close()

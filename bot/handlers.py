@@ -204,9 +204,9 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 # Small helpers ---------------------------------------------------------------------------------
 
 def _record(context: ContextTypes.DEFAULT_TYPE, answer: Answer, chat_type: str) -> None:
-    """Note the question for the statistics without holding up its answer: the write is queued
-    now (so a later /stats counts it) and may wait seconds for a reload's own writes; if it fails,
-    the statistics miss one question and the person still gets the answer."""
+    """Note the question for the statistics without holding up its answer (the store writes the
+    rows of a second's questions together, later); if that fails, the statistics miss the
+    question and the person still gets the answer."""
     rt = runtime(context)
 
     async def record() -> None:

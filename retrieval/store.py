@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import hashlib
 import json
+import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
@@ -23,6 +24,8 @@ from retrieval.analysis import Analyzer
 from retrieval import intake
 from retrieval.formats import Problem, archive_files
 from retrieval.postings import Postings
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS: list[str] = [
     """
@@ -110,6 +113,9 @@ INGEST_CACHE_KB = 256 * 1024
 spends much of its time evicting and re-reading index pages."""
 
 
+QUESTIONS_EVERY = 1.0
+"""Seconds a question's statistics row may wait, to be written with the others of that time: one
+write a second instead of one a question, each a turn at SQLite's thread and the interpreter lock."""
 BLOB_PIECE = 2**20
 """Bytes of a snapshot array written at a time."""
 
@@ -311,9 +317,12 @@ class Store:
         self.path = path
         self._write_lock = asyncio.Lock()
         self._saving = asyncio.Lock()
-        """Held while the snapshot is saved, on the second connection: a write on the first one
-        would wait there for SQLite's lock, and every read queued behind it with it."""
+        """Held while the snapshot is saved, on the second connection, and while question rows
+        are written: written during the save, they would wait on the first connection for
+        SQLite's lock, and every read queued behind them with them."""
         self._written: _Written | None = None
+        self._questions: list[tuple] = []  # question rows not yet written
+        self._writing_questions: asyncio.Task | None = None
 
     @classmethod
     async def open(cls, path: str | Path) -> Store:
@@ -329,7 +338,12 @@ class Store:
         return cls(db, path)
 
     async def close(self) -> None:
-        await self.db.close()
+        if self._writing_questions is not None:
+            self._writing_questions.cancel()
+        try:
+            await self.flush_questions()
+        finally:
+            await self.db.close()
 
     @contextlib.asynccontextmanager
     async def _bulk(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -647,12 +661,31 @@ class Store:
 
     async def record_question(self, chat_type: str, latency_ms: float, citations: int,
                               question: str | None = None) -> None:
+        """Note an answered question for the statistics. Its row is written within
+        QUESTIONS_EVERY seconds, with the others noted meanwhile (`flush_questions`: at once)."""
+        self._questions.append((_now(), chat_type, latency_ms, citations, question))
+        if self._writing_questions is None:
+            self._writing_questions = asyncio.get_running_loop().create_task(self._write_questions_soon())
+
+    async def _write_questions_soon(self) -> None:
+        await asyncio.sleep(QUESTIONS_EVERY)
+        self._writing_questions = None
+        try:
+            await self.flush_questions()
+        except Exception as error:  # the statistics miss these questions; the answers went out
+            log.warning("could not record questions for the statistics: %s", error)
+
+    async def flush_questions(self) -> None:
+        """Write the rows of the questions noted so far (after a snapshot save, if one runs)."""
         async with self._saving:
-            await self.db.execute(
-                "INSERT INTO questions (asked_at, chat_type, latency_ms, citations, question)"
-                " VALUES (?, ?, ?, ?, ?)", (_now(), chat_type, latency_ms, citations, question))
+            rows, self._questions = self._questions, []
+            if rows:
+                await self.db.executemany(
+                    "INSERT INTO questions (asked_at, chat_type, latency_ms, citations, question)"
+                    " VALUES (?, ?, ?, ?, ?)", rows)
 
     async def question_latencies(self) -> list[float]:
+        await self.flush_questions()
         async with self.db.execute("SELECT latency_ms FROM questions ORDER BY latency_ms") as cursor:
             return [row[0] for row in await cursor.fetchall()]
 

@@ -403,16 +403,42 @@ async def test_the_passages_an_ingest_wrote_equal_those_read_back(store, tmp_pat
     assert postings_by_passage(written) == postings_by_passage(read_back)
 
 
-async def test_a_question_row_waits_for_a_snapshot_save_without_holding_up_reads(store, stories_dir):
-    """Written during the save, the row would wait for SQLite's lock on the connection that
+async def test_question_rows_wait_for_a_snapshot_save_without_holding_up_reads(store, stories_dir):
+    """Written during the save, the rows would wait for SQLite's lock on the connection that
     answers' story reads use, and they with it."""
     await store.ingest([stories_dir], ANALYZER)
     async with store._saving:  # as save_blobs holds it
-        row = asyncio.create_task(store.record_question("private", 3.0, 1))
+        await store.record_question("private", 3.0, 1)
+        rows = asyncio.create_task(store.flush_questions())
         assert await store.stories(["1"])
-        assert not row.done()
-    await row
+        assert not rows.done()
+    await rows
     assert await store.question_latencies() == [3.0]
+
+
+async def test_question_rows_are_written_together_soon_and_at_close(tmp_db, monkeypatch):
+    monkeypatch.setattr("retrieval.store.QUESTIONS_EVERY", 0.05)
+    store = await Store.open(tmp_db)
+    await store.record_question("private", 1.0, 1)
+    await store.record_question("group", 2.0, 0)
+    assert table(tmp_db, "SELECT count(*) FROM questions") == [(0,)]
+    await asyncio.sleep(0.2)
+    assert table(tmp_db, "SELECT latency_ms FROM questions ORDER BY id") == [(1.0,), (2.0,)]
+    await store.record_question("private", 3.0, 1)
+    await store.close()
+    assert table(tmp_db, "SELECT latency_ms FROM questions ORDER BY id") == [(1.0,), (2.0,), (3.0,)]
+
+
+async def test_question_rows_that_cannot_be_written_are_a_warning(store, monkeypatch, caplog):
+    monkeypatch.setattr("retrieval.store.QUESTIONS_EVERY", 0.01)
+
+    async def locked(*args):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(store.db, "executemany", locked)
+    await store.record_question("private", 1.0, 1)
+    await asyncio.sleep(0.1)
+    assert "could not record questions for the statistics: database is locked" in caplog.text
 
 
 # Unchanged files -------------------------------------------------------------------------------

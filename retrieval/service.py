@@ -86,7 +86,7 @@ class ArchiveService:
         except BaseException:
             await store.close()
             raise
-        gc.freeze()  # the snapshot lives on: collections need not visit its objects (see _answers_first)
+        _exempt_what_lives()  # the snapshot lives on: collections need not visit its objects
         return cls(store, settings, snapshot)
 
     async def close(self) -> None:
@@ -229,7 +229,8 @@ class ArchiveService:
 @contextlib.contextmanager
 def _answers_first() -> Iterator[None]:
     """Inside, threads hand the interpreter back every RELOAD_SWITCH_INTERVAL, and no garbage
-    collection runs; what exists after is exempt from later ones (`gc.freeze`), as after opening.
+    collection runs; after, one collection visits what the reload and the answers meanwhile made,
+    and what is left is exempt from later ones, as after opening.
 
     A collection visits every object it tracks, and nothing else runs meanwhile: at a million
     passages the archive's story headers, or a reload's lists of them, made one take 50-150 ms."""
@@ -240,10 +241,17 @@ def _answers_first() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.freeze()
+        _exempt_what_lives()
         if collecting:
             gc.enable()
         sys.setswitchinterval(previous)
+
+
+def _exempt_what_lives() -> None:
+    """Collect the garbage made since the last call, then exempt what is left from later
+    collections (frozen: what is frozen is never collected, so garbage must go first)."""
+    gc.collect()
+    gc.freeze()
 
 
 def _around(body: str, span: tuple[int, int]) -> tuple[int, int]:

@@ -11,7 +11,7 @@ import asyncio
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import cached_property
 
@@ -49,8 +49,10 @@ class Snapshot:
     passage_end: np.ndarray
     generation: int
     key: str
-    positions: dict[str, int] = None  # each story's position, by id (computed when not given)
-    story_day: np.ndarray = None  # proleptic ordinal of each story's date, NO_DATE when unknown (idem)
+    # computed when not given: each story's position by id, and the proleptic ordinal of its date
+    # (NO_DATE when unknown)
+    positions: dict[str, int] = field(default=None, repr=False, compare=False)
+    story_day: np.ndarray = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.positions is None:
@@ -211,6 +213,8 @@ async def _update(store: Store, previous: Snapshot, params: BM25Params, generati
     fresh = {sid: found[sid] for sid in changed if sid in found}
     gone: set[str] = set()
     keep = _kept(previous, changed)
+    # every story has passages (the formats refuse an empty body), so a removed story shows in
+    # either count; only then is every story id read
     added = sum(sid not in previous.positions for sid in fresh)
     if (int(keep.sum()) != await store.passages_up_to(last)
             or await store.story_count() != len(previous.stories) + added):
@@ -251,7 +255,9 @@ def _from_blobs(blobs: dict[str, bytes], params: BM25Params, headers: dict[str, 
     story_ids = json.loads(blobs["story_ids"])
     if any(sid not in headers for sid in story_ids):
         return None  # the stories table moved on without the snapshot: rebuild
-    arrays = {name: np.frombuffer(blobs[name], dtype=np.dtype(dtype)) for name, dtype in meta["arrays"].items()}
+    # copies, not views of the blobs: read-only arrays would make numba compile its kernels
+    # again (a second signature) on the first reload, holding the interpreter lock meanwhile
+    arrays = {name: np.frombuffer(blobs[name], dtype=np.dtype(dtype)).copy() for name, dtype in meta["arrays"].items()}
     terms = blobs["terms"].decode("utf-8").split("\n") if blobs["terms"] else []
     postings = Postings(terms, arrays["offsets"], arrays["docs"], arrays["tfs"], arrays["doc_lengths"])
     stories = [headers[sid] for sid in story_ids]

@@ -115,7 +115,7 @@ spends much of its time evicting and re-reading index pages."""
 
 QUESTIONS_EVERY = 1.0
 """Seconds a question's statistics row may wait, to be written with the others of that time: one
-write a second instead of one a question, each a turn at SQLite's thread and the interpreter lock."""
+call to SQLite's thread a second instead of one a question, each a turn at the interpreter lock."""
 BLOB_PIECE = 2**20
 """Bytes of a snapshot array written at a time."""
 
@@ -341,7 +341,7 @@ class Store:
         if self._writing_questions is not None:
             self._writing_questions.cancel()
         try:
-            await self.flush_questions()
+            await self._flush_questions_or_warn()
         finally:
             await self.db.close()
 
@@ -451,8 +451,10 @@ class Store:
     async def _remember_files(self, reading: _Reading, digests: dict[str, str]) -> None:
         counts = await self._stories_from(reading.clean - reading.unchanged_files)
         held = await asyncio.to_thread(reading.held_exactly, counts)
+        # hashed again: a file edited while it was read holds something else than what was read
+        now = await asyncio.to_thread(_digests, [Path(path) for path in held])
         await self.db.executemany("INSERT OR REPLACE INTO files VALUES (?, ?)",
-                                  [(path, digests[path]) for path in held if path in digests])
+                                  [(path, digest) for path, digest in now.items() if digests.get(path) == digest])
 
     async def _write_batch(self, batch: list[tuple[intake.Story, str]], reading: _Reading) -> None:
         latest = {story.id: (story, origin) for story, origin in batch}  # last copy wins
@@ -670,6 +672,9 @@ class Store:
     async def _write_questions_soon(self) -> None:
         await asyncio.sleep(QUESTIONS_EVERY)
         self._writing_questions = None
+        await self._flush_questions_or_warn()
+
+    async def _flush_questions_or_warn(self) -> None:
         try:
             await self.flush_questions()
         except Exception as error:  # the statistics miss these questions; the answers went out

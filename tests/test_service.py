@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import weakref
 import random
 import sys
 from datetime import date, datetime
@@ -315,9 +316,22 @@ async def test_during_a_reload_threads_hand_over_the_interpreter_often_and_no_co
                                                     "body": "Tin prices rose."}), encoding="utf-8")
     before = sys.getswitchinterval()
     seen = []
-    await archive.ingest([tmp_path], progress=lambda *_: seen.append((sys.getswitchinterval(), gc.isenabled())))
+    garbage = []
+
+    def progress(*_):
+        seen.append((sys.getswitchinterval(), gc.isenabled()))
+        cycle = Cycle()
+        cycle.me = cycle
+        garbage.append(weakref.ref(cycle))
+
+    await archive.ingest([tmp_path], progress=progress)
     assert seen and all(interval == pytest.approx(RELOAD_SWITCH_INTERVAL) and not collecting
                         for interval, collecting in seen)
     assert RELOAD_SWITCH_INTERVAL < before
     assert sys.getswitchinterval() == before and gc.isenabled()
     assert not any(o is archive.snapshot for o in gc.get_objects())  # frozen: in no generation
+    assert garbage and all(ref() is None for ref in garbage)  # collected first, not frozen
+
+
+class Cycle:
+    me: Cycle

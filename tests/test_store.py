@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from retrieval.analysis import Analyzer
 from retrieval.service import ArchiveService, RetrievalSettings
 from retrieval import intake
+from retrieval import store as store_module
 from retrieval.store import MIGRATIONS, PassageColumns, Store
 
 ANALYZER = Analyzer()
@@ -465,6 +466,27 @@ async def test_a_file_unchanged_since_it_was_read_is_not_read_again(store, tmp_d
     assert read == ["2.txt"]
     assert (report.updated, report.unchanged) == (1, 2)
     assert bodies(tmp_db)["2"] == "Peskov said NATO cannot be stopped, again."
+
+
+async def test_a_file_changed_between_hashing_and_reading_is_not_remembered(store, tmp_db, stories_dir,
+                                                                              monkeypatch):
+    """Else, changed back, it would be taken for unchanged, and the archive keep what was read."""
+    original = (stories_dir / "2.txt").read_text(encoding="utf-8")
+    real, calls = store_module._digests, []
+
+    def digests_then_edit(files):
+        found = real(files)
+        if not calls:
+            write_story(stories_dir, "2", "Peskov said nothing.")
+        calls.append(files)
+        return found
+
+    monkeypatch.setattr(store_module, "_digests", digests_then_edit)
+    await store.ingest([stories_dir], ANALYZER)
+    assert bodies(tmp_db)["2"] == "Peskov said nothing."
+    (stories_dir / "2.txt").write_text(original, encoding="utf-8")
+    await store.ingest([stories_dir], ANALYZER)
+    assert bodies(tmp_db)["2"] == "Peskov said NATO cannot be stopped.\n\nThe Kremlin agreed."
 
 
 async def test_a_broken_file_is_read_and_reported_every_time(store, stories_dir, monkeypatch):

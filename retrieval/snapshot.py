@@ -256,8 +256,10 @@ def _from_blobs(blobs: dict[str, bytes], params: BM25Params, headers: dict[str, 
     if any(sid not in headers for sid in story_ids):
         return None  # the stories table moved on without the snapshot: rebuild
     # copies, not views of the blobs: read-only arrays would make numba compile its kernels
-    # again (a second signature) on the first reload, holding the interpreter lock meanwhile
-    arrays = {name: np.frombuffer(blobs[name], dtype=np.dtype(dtype)).copy() for name, dtype in meta["arrays"].items()}
+    # again (a second signature) on the first reload, holding the interpreter lock meanwhile;
+    # each blob is let go once copied
+    arrays = {name: np.frombuffer(blobs.pop(name), dtype=np.dtype(dtype)).copy()
+              for name, dtype in meta["arrays"].items()}
     terms = blobs["terms"].decode("utf-8").split("\n") if blobs["terms"] else []
     postings = Postings(terms, arrays["offsets"], arrays["docs"], arrays["tfs"], arrays["doc_lengths"])
     stories = [headers[sid] for sid in story_ids]

@@ -95,7 +95,7 @@ async def reply_with_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, 
         return
     answer = await _typing_if_slow(context, chat.id, message.message_thread_id if message.is_topic_message else None,
                                    rt.service.ask(question, k=rt.settings.citations))
-    _record(context, answer, chat.type)
+    await _record(context, answer, chat.type)
     log.info("answered chat_type=%s latency_ms=%.1f citations=%d", chat.type, answer.took_ms,
              len(answer.citations))
     await send_answer(message, rt, answer, offset=0)
@@ -183,7 +183,7 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         return
     offset = int(query.offset) if query.offset.isdigit() else 0
     answer = await rt.service.ask(text, k=INLINE_RESULTS, offset=offset)
-    _record(context, answer, "inline")
+    await _record(context, answer, "inline")
     results = [
         InlineQueryResultArticle(
             id=f"{offset + n}",
@@ -203,19 +203,15 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 
 # Small helpers ---------------------------------------------------------------------------------
 
-def _record(context: ContextTypes.DEFAULT_TYPE, answer: Answer, chat_type: str) -> None:
-    """Note the question for the statistics without holding up its answer (the store writes the
-    rows of a second's questions together, later); if that fails, the statistics miss the
+async def _record(context: ContextTypes.DEFAULT_TYPE, answer: Answer, chat_type: str) -> None:
+    """Note the question for the statistics: at once, since the store only notes it (it writes
+    the rows of a second's questions together, later); if that fails, the statistics miss the
     question and the person still gets the answer."""
     rt = runtime(context)
-
-    async def record() -> None:
-        try:
-            await rt.service.record(answer, chat_type, rt.settings.record_question_text)
-        except Exception as error:
-            log.warning("could not record a question for the statistics: %s", error)
-
-    context.application.create_task(record())
+    try:
+        await rt.service.record(answer, chat_type, rt.settings.record_question_text)
+    except Exception as error:
+        log.warning("could not record a question for the statistics: %s", error)
 
 
 def strip_mention(text: str, username: str) -> str:

@@ -113,6 +113,9 @@ INGEST_CACHE_KB = 256 * 1024
 spends much of its time evicting and re-reading index pages."""
 
 
+PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL",
+           "PRAGMA busy_timeout=5000")
+"""Set on every connection to the archive file."""
 QUESTIONS_EVERY = 1.0
 """Seconds a question's statistics row may wait, to be written with the others of that time: one
 call to SQLite's thread a second instead of one a question, each a turn at the interpreter lock."""
@@ -363,15 +366,14 @@ class Store:
         return None if str(self.path) == ":memory:" else self.path
 
     @contextlib.asynccontextmanager
-    async def _transaction(self, db: aiosqlite.Connection | None = None) -> AsyncIterator[None]:
-        db = db or self.db
-        await db.execute("BEGIN IMMEDIATE")
+    async def _transaction(self) -> AsyncIterator[None]:
+        await self.db.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
-            await db.rollback()
+            await self.db.rollback()
             raise
-        await db.commit()
+        await self.db.commit()
 
     @contextlib.asynccontextmanager
     async def _large_cache(self) -> AsyncIterator[None]:
@@ -703,8 +705,8 @@ def _write_blobs(path: Path, blobs: dict[str, memoryview | bytes]) -> None:
     """Write `blobs` into snapshot_blobs a piece at a time: the interpreter is free while SQLite
     copies each piece, where a whole array bound as a parameter would be copied holding it."""
     with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
-        db.execute("PRAGMA busy_timeout=5000")
-        db.execute("PRAGMA synchronous=NORMAL")
+        for pragma in PRAGMAS:
+            db.execute(pragma)
         db.execute("BEGIN IMMEDIATE")
         try:
             db.execute("DELETE FROM snapshot_blobs")
@@ -751,10 +753,8 @@ def _doomed(stored: list[tuple[str, str, str | None, str | None]], paths: Sequen
 async def _connect(path: Path) -> aiosqlite.Connection:
     db = await aiosqlite.connect(path, isolation_level=None)  # transactions are explicit
     try:
-        await db.execute("PRAGMA journal_mode=WAL")
-        await db.execute("PRAGMA foreign_keys=ON")
-        await db.execute("PRAGMA synchronous=NORMAL")
-        await db.execute("PRAGMA busy_timeout=5000")
+        for pragma in PRAGMAS:
+            await db.execute(pragma)
     except Exception:
         await db.close()
         raise

@@ -275,7 +275,7 @@ def _built(headers: dict[str, StoryHeader], passages: PassageColumns, params: BM
     return Snapshot(index=BM25Index(passages.postings, params), titles=_titles(stories, params),
                     stories=stories, passage_ids=passages.ids,
                     passage_story=_positions(passages.story_ids, position), passage_start=passages.starts,
-                    passage_end=passages.ends, generation=generation, key=key)
+                    passage_end=passages.ends, generation=generation, key=key, positions=position)
 
 
 def _updated(previous: Snapshot, gone: set[str], fresh: dict[str, StoryHeader], keep: np.ndarray,

@@ -192,13 +192,15 @@ class ArchiveService:
             limit *= 4
         cue = answer_cue(query.text)
         citations: list[Citation] = []
-        folded: list[list[str]] = []  # per citation, the ids of its copies
+        folded: list[list[int]] = []  # per citation, the ranks of its copies
         copies = Copies()
-        for page in _pages(relevant, 2 * wanted):
+        originals, twins = _exact_copies(snapshot, relevant)
+        for page in _pages(originals, 2 * wanted):
             if len(citations) >= wanted:
                 break
-            records = await self.store.stories(snapshot.stories[r.story].id for r in page)
-            for r in page:
+            records = await self.store.stories(snapshot.stories[relevant[rank].story].id for rank in page)
+            for rank in page:
+                r = relevant[rank]
                 record = records.get(snapshot.stories[r.story].id)
                 span = (int(snapshot.passage_start[r.doc]), int(snapshot.passage_end[r.doc]))
                 if record is None or not all(contains_phrase(record.body[span[0]:span[1]], p)
@@ -206,16 +208,19 @@ class ArchiveService:
                     continue
                 copy_of = copies.of(record.body, record.title)
                 if copy_of is not None:
-                    folded[copy_of].append(record.id)
+                    folded[copy_of].append(rank)
+                elif len(citations) < wanted:  # else only copies of the cited stories are still of use
+                    quote = self._quote(snapshot, r, record.body, span, query, evidence, cue) \
+                        if len(citations) in shown else ""
+                    citations.append(Citation(record.id, record.title, record.date, quote, r.score, record.url))
+                    folded.append([])
+                    copies.add(record.body, record.title)
+                    copy_of = len(citations) - 1
+                else:
                     continue
-                if len(citations) >= wanted:
-                    continue  # only copies of the cited stories are still of use
-                quote = self._quote(snapshot, r, record.body, span, query, evidence, cue) \
-                    if len(citations) in shown else ""
-                citations.append(Citation(record.id, record.title, record.date, quote, r.score, record.url))
-                folded.append([])
-                copies.add(record.body, record.title)
-        return [replace(c, copies=tuple(ids)) if ids else c for c, ids in zip(citations, folded)][:wanted]
+                folded[copy_of].extend(twins.get(rank, ()))
+        return [replace(c, copies=tuple(snapshot.stories[relevant[rank].story].id for rank in sorted(ranks)))
+                if ranks else c for c, ranks in zip(citations, folded)][:wanted]
 
     def _quote(self, snapshot: Snapshot, ranked: RankedStory, body: str, span: tuple[int, int], query: Query,
                weights: dict[str, float], cue: re.Pattern | None) -> str:
@@ -259,6 +264,23 @@ def _around(body: str, span: tuple[int, int]) -> tuple[int, int]:
     start = body.rfind("\n\n", 0, max(0, span[0] - QUOTE_REACH)) + 1 if span[0] > QUOTE_REACH else 0
     end = body.find("\n\n", span[1] + QUOTE_REACH)
     return start, len(body) if end < 0 else end
+
+
+def _exact_copies(snapshot: Snapshot, ranked: list[RankedStory]) -> tuple[list[int], dict[int, list[int]]]:
+    """The ranks of the stories in `ranked` that are no exact copy of one ranked above them,
+    and, by the rank of each of those, the ranks of its exact copies: the same content, best
+    passage at the same place. A copy's fate is its original's, so its body need not be read."""
+    originals: list[int] = []
+    twins: dict[int, list[int]] = {}
+    first: dict[tuple[int, int], int] = {}
+    for rank, r in enumerate(ranked):
+        key = (snapshot.stories[r.story].digest, int(snapshot.passage_start[r.doc]))
+        original = first.setdefault(key, rank)
+        if original == rank:
+            originals.append(rank)
+        else:
+            twins.setdefault(original, []).append(rank)
+    return originals, twins
 
 
 def _pages(items: list, size: int) -> list[list]:

@@ -33,7 +33,10 @@ class StoryHeader:
     title: str
     date: datetime | None
     url: str | None
-    title_terms: str = ""
+    title_terms: str
+    digest: int
+    """The first 60 bits of the story's content hash: stories with equal digests are exact
+    copies (the same title, date and body)."""
 
 
 @dataclass(frozen=True)
@@ -237,9 +240,9 @@ async def _all_headers(store: Store) -> dict[str, StoryHeader]:
     return await asyncio.to_thread(_headers, await store.story_headers())
 
 
-def _headers(rows: list[tuple[str, str, str | None, str | None, str]]) -> dict[str, StoryHeader]:
-    return {sid: StoryHeader(sid, title, datetime.fromisoformat(d) if d else None, url, terms)
-            for sid, title, d, url, terms in rows}
+def _headers(rows: list[tuple[str, str, str | None, str | None, str, str]]) -> dict[str, StoryHeader]:
+    return {sid: StoryHeader(sid, title, datetime.fromisoformat(d) if d else None, url, terms, int(digest, 16))
+            for sid, title, d, url, terms, digest in rows}
 
 
 async def _saved(store: Store, params: BM25Params, key: str,

@@ -609,9 +609,10 @@ class Store:
         async with self._bulk() as db, db.execute("SELECT name, data FROM snapshot_blobs") as cursor:
             return {name: data for name, data in await cursor.fetchall()}
 
-    async def story_headers(self, ids: Iterable[str] | None = None) -> list[tuple[str, str, str | None, str | None, str]]:
-        """(id, title, ISO date, url, title terms) of every story, or of those of `ids`."""
-        sql = "SELECT id, title, date, url, title_terms FROM stories"
+    async def story_headers(self, ids: Iterable[str] | None = None) -> list[tuple[str, str, str | None, str | None, str, str]]:
+        """(id, title, ISO date, url, title terms, the first 15 hex digits of the content hash)
+        of every story, or of those of `ids`."""
+        sql = "SELECT id, title, date, url, title_terms, substr(content_hash, 1, 15) FROM stories"
         async with self._bulk() as db:
             if ids is None:
                 async with db.execute(sql) as cursor:

@@ -282,6 +282,29 @@ async def test_copies_of_a_story_are_folded_into_one_citation(cocoa_archive, tmp
     assert answer.to_json()["citations"][0]["copies"] == ["t2"]
 
 
+async def test_exact_copies_are_named_without_reading_them(cocoa_archive, tmp_path, monkeypatch):
+    """A story filed a dozen times over: every copy is named under the one citation, in rank
+    order, and only the first filing's body is read."""
+    body = "Zinc prices rose in London as smelters cut output. Traders expect more zinc buying."
+    ids = [f"z{n:02}" for n in range(12)]
+    path = tmp_path / "zinc.jsonl"
+    path.write_text("\n".join(json.dumps({"id": sid, "title": "Zinc rises", "date": "1987-03-02", "body": body})
+                              for sid in ids), encoding="utf-8")
+    await cocoa_archive.ingest([path])
+    read: list[str] = []
+    stories = cocoa_archive.store.stories
+
+    async def reading(wanted):
+        wanted = list(wanted)
+        read.extend(wanted)
+        return await stories(wanted)
+
+    monkeypatch.setattr(cocoa_archive.store, "stories", reading)
+    answer = await cocoa_archive.ask("zinc prices")
+    assert (answer.citations[0].story_id, answer.citations[0].copies) == ("z00", tuple(ids[1:]))
+    assert [sid for sid in read if sid.startswith("z")] == ["z00"]
+
+
 async def test_a_word_related_to_the_questions_covers_it(archive, tmp_path):
     """"Unemployment" answers for "jobless": the story covers the whole question, though only the
     question's own words are searched."""

@@ -123,8 +123,10 @@ def _file_url(base_url: str) -> str:
 
 async def serve(app: Application, settings: Settings, stop: asyncio.Event,
                 poll_timeout: float = 10) -> None:
-    """Run `app` until `stop` is set: long polling, or a webhook when WEBHOOK_URL is set."""
+    """Run `app` until `stop` is set: long polling, or a webhook when WEBHOOK_URL is set; and
+    every ARCHIVE_FOLLOW_SECONDS, take in the changes other processes make to the archive."""
     await _initialize(app)
+    follower = None
     async with app:
         await app.start()
         await _register_commands(app)  # PTB calls post_init hooks only from run_polling/run_webhook
@@ -141,8 +143,12 @@ async def serve(app: Application, settings: Settings, stop: asyncio.Event,
                                                 bootstrap_retries=BOOTSTRAP_RETRIES,
                                                 error_callback=_polling_failed)
             log.info("bot @%s is up (%s)", app.bot.username, "webhook" if settings.webhook_url else "polling")
+            if settings.follow_seconds:
+                follower = asyncio.create_task(follow_archive(runtime(app).service, settings.follow_seconds))
             await stop.wait()
         finally:
+            if follower is not None:
+                follower.cancel()
             if app.updater.running:
                 await app.updater.stop()
             await app.stop()
@@ -166,6 +172,18 @@ async def _initialize(app: Application) -> None:
 def _polling_failed(error: Exception) -> None:
     """getUpdates failed; the updater retries with a backoff: a warning, not an ERROR traceback."""
     log.warning("getUpdates failed (%s); polling goes on", error)
+
+
+async def follow_archive(service: ArchiveService, every: float) -> None:
+    """Every `every` seconds, take in what another process changed in the archive file: the
+    /reload of another replica behind the same load balancer, or an `archive-bot ingest`."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            if await service.follow():
+                log.info("the archive file changed: answering from %d passages now", service.snapshot.passages)
+        except Exception:
+            log.exception("could not take in a change to the archive file; the index in service stays")
 
 
 def _webhook_path(url: str) -> str:

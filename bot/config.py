@@ -45,6 +45,7 @@ class Settings:
     rate_limit_per_minute: int = 20
     messages_per_second: float = 30  # Telegram's limit for a bot's messages across all chats
     citations: int = 3
+    follow_seconds: float = 10  # 0: never look for changes other processes made to the archive
     record_question_text: bool = False
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     log_level: str = "INFO"
@@ -94,6 +95,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: bool = True)
         rate_limit_per_minute=_number(env, "RATE_LIMIT_PER_MINUTE", 20, 0, 10_000, kind=int),
         messages_per_second=_number(env, "MESSAGES_PER_SECOND", 30, 1, 1000),
         citations=_number(env, "ANSWER_CITATIONS", 3, 1, 10, kind=int),
+        follow_seconds=_number(env, "ARCHIVE_FOLLOW_SECONDS", 10, 0, 86_400),
         record_question_text=_bool(env, "RECORD_QUESTION_TEXT"),
         retrieval=RetrievalSettings(
             language=env.get("ANALYZER_LANGUAGE", "english").lower(),

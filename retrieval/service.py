@@ -115,6 +115,21 @@ class ArchiveService:
                         log.exception("could not save the new index in the archive file")
                 return report
 
+    async def follow(self) -> bool:
+        """Bring the snapshot up to date if another process changed the archive file (a bot
+        replica's /reload, an `archive-bot ingest`); whether it did. Questions are answered
+        from the old snapshot meanwhile. The process that changed the file saves its index,
+        so this one does not. Does nothing while this process reloads."""
+        if self._reload_lock.locked():
+            return False
+        async with self._reload_lock:
+            if await self.store.generation() == self.snapshot.generation:
+                return False
+            with _answers_first():
+                self.snapshot, _ = await load_snapshot(self.store, self.settings.bm25, self.analyzer.key,
+                                                       previous=self.snapshot)
+            return True
+
     async def ask(self, question: str, k: int = 3, offset: int = 0, since: date | None = None,
                   until: date | None = None) -> Answer:
         """The top `k` citations for `question` after the first `offset`, best first."""

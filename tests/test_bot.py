@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import sys
 
 import pytest
 
@@ -165,6 +166,28 @@ async def test_admin_reload_picks_up_a_new_story(bot, api):
     assert "1 added" in plain(done)
     answer = await bot.ask_private("Finland parliament debate")
     assert "980001" in plain(answer[0])
+
+
+async def test_a_story_another_process_ingests_is_answered_from(api, tmp_path):
+    """`archive-bot ingest` run beside the bot (or another replica's /reload): the bot takes the
+    change in within ARCHIVE_FOLLOW_SECONDS, without a /reload of its own."""
+    running = await start_bot(api, tmp_path, follow_seconds=0.2)
+    try:
+        story = tmp_path / "980002.txt"
+        story.write_text(story_text("980002", "2021-12-02", "Sweden Weighs Membership",
+                                    ["Sweden's parliament began a debate on joining the alliance."]))
+        ingest = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot.cli", "--db", str(running.settings.db_path), "ingest", str(story),
+            stdout=asyncio.subprocess.DEVNULL)
+        assert await ingest.wait() == 0
+        for _ in range(50):
+            if running.service.snapshot.generation == await running.service.store.generation():
+                break
+            await asyncio.sleep(0.1)
+        answer = await running.ask_private("Sweden parliament debate")
+        assert "980002" in plain(answer[0])
+    finally:
+        await stop_bot(running)
 
 
 async def test_reload_by_a_non_admin_is_refused(bot, api):

@@ -7,7 +7,9 @@ import json
 import weakref
 import random
 import sys
+from dataclasses import replace
 from datetime import date, datetime
+from unittest.mock import ANY
 
 import pytest
 
@@ -280,6 +282,35 @@ async def test_copies_of_a_story_are_folded_into_one_citation(cocoa_archive, tmp
     assert (answer.citations[0].story_id, answer.citations[0].copies) == ("t1", ("t2",))
     assert "t2" not in [c.story_id for c in answer.citations]
     assert answer.to_json()["citations"][0]["copies"] == ["t2"]
+
+
+async def test_a_replica_follows_what_another_ingests_and_prunes(archive, tmp_db, tmp_path):
+    """Two services on one archive file, as two bot replicas: the stories one adds or removes,
+    the other answers from once it follows, and it then answers as a fresh open would."""
+    replica = await ArchiveService.open(tmp_db)
+    try:
+        assert not await replica.follow()
+        folder = tmp_path / "more"
+        folder.mkdir()
+        story = folder / "tin.jsonl"
+        story.write_text(json.dumps({"id": "t1", "title": "Tin prices rise", "date": "1987-03-02",
+                                     "body": "Tin prices rose sharply in London."}), encoding="utf-8")
+        await archive.ingest([folder])
+        assert not (await replica.ask("tin prices")).citations
+        assert await replica.follow() and not await replica.follow()
+        assert [c.story_id for c in (await replica.ask("tin prices")).citations] == ["t1"]
+        story.unlink()
+        await archive.ingest([folder], prune=True)
+        assert await replica.follow()
+        gone = await replica.ask("tin prices")
+        assert not gone.citations and gone.message == (await archive.ask("tin prices")).message
+        fresh = await ArchiveService.open(tmp_db)
+        try:
+            assert await replica.ask(DEMO_QUESTION) == replace(await fresh.ask(DEMO_QUESTION), took_ms=ANY)
+        finally:
+            await fresh.close()
+    finally:
+        await replica.close()
 
 
 async def test_exact_copies_are_named_without_reading_them(cocoa_archive, tmp_path, monkeypatch):

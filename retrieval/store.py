@@ -119,6 +119,8 @@ PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA synchron
 QUESTIONS_EVERY = 1.0
 """Seconds a question's statistics row may wait, to be written with the others of that time: one
 call to SQLite's thread a second instead of one a question, each a turn at the interpreter lock."""
+QUESTIONS_KEPT = 100_000
+"""Question rows kept in memory while they cannot be written."""
 BLOB_PIECE = 2**20
 """Bytes of a snapshot array written at a time."""
 
@@ -680,17 +682,26 @@ class Store:
     async def _flush_questions_or_warn(self) -> None:
         try:
             await self.flush_questions()
-        except Exception as error:  # the statistics miss these questions; the answers went out
-            log.warning("could not record questions for the statistics: %s", error)
+        except Exception as error:  # the answers went out; the rows wait for the next try
+            log.warning("could not record questions for the statistics yet: %s", error)
 
     async def flush_questions(self) -> None:
-        """Write the rows of the questions noted so far (after a snapshot save, if one runs)."""
+        """Write the rows of the questions noted so far (after a snapshot save, if one runs), on
+        a connection of their own: while they wait for another process's write (a replica's
+        reload), answers' reads do not wait behind them. Rows that cannot be written are kept
+        for the next try, the newest QUESTIONS_KEPT of them."""
         async with self._saving:
             rows, self._questions = self._questions, []
-            if rows:
-                await self.db.executemany(
-                    "INSERT INTO questions (asked_at, chat_type, latency_ms, citations, question)"
-                    " VALUES (?, ?, ?, ?, ?)", rows)
+            if not rows:
+                return
+            try:
+                async with self._bulk() as db:
+                    await db.executemany(
+                        "INSERT INTO questions (asked_at, chat_type, latency_ms, citations, question)"
+                        " VALUES (?, ?, ?, ?, ?)", rows)
+            except BaseException:
+                self._questions = (rows + self._questions)[-QUESTIONS_KEPT:]
+                raise
 
     async def question_latencies(self) -> list[float]:
         await self.flush_questions()

@@ -19,7 +19,7 @@ from retrieval.analysis import Analyzer
 from retrieval.service import ArchiveService, RetrievalSettings
 from retrieval import intake
 from retrieval import store as store_module
-from retrieval.store import MIGRATIONS, PassageColumns, Store
+from retrieval.store import MIGRATIONS, PRAGMAS, PassageColumns, Store
 
 ANALYZER = Analyzer()
 
@@ -430,17 +430,24 @@ async def test_question_rows_are_written_together_soon_and_at_close(tmp_db, monk
     assert table(tmp_db, "SELECT latency_ms FROM questions ORDER BY id") == [(1.0,), (2.0,), (3.0,)]
 
 
-async def test_question_rows_that_cannot_be_written_are_a_warning(store, monkeypatch, caplog):
-    monkeypatch.setattr("retrieval.store.QUESTIONS_EVERY", 0.01)
-
-    async def locked(*args):
-        raise sqlite3.OperationalError("database is locked")
-
-    monkeypatch.setattr(store.db, "executemany", locked)
+async def test_question_rows_wait_for_another_process_without_holding_up_reads(store, tmp_db, stories_dir,
+                                                                             monkeypatch, caplog):
+    """Another process writes (a replica's reload): the rows wait on a connection of their own,
+    answers' reads go on, and rows that could not be written are kept for the next try."""
+    monkeypatch.setattr("retrieval.store.PRAGMAS", (*PRAGMAS[:-1], "PRAGMA busy_timeout=200"))
+    await store.ingest([stories_dir], ANALYZER)
+    other = sqlite3.connect(tmp_db, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
     await store.record_question("private", 1.0, 1)
-    await asyncio.sleep(0.1)
-    assert "could not record questions for the statistics: database is locked" in caplog.text
-
+    rows = asyncio.create_task(store._flush_questions_or_warn())
+    await asyncio.sleep(0.02)
+    assert await store.stories(["1"]) and not rows.done()
+    await rows
+    assert "could not record questions for the statistics yet: database is locked" in caplog.text
+    other.rollback()
+    other.close()
+    await store.record_question("group", 2.0, 0)
+    assert await store.question_latencies() == [1.0, 2.0]
 
 # Unchanged files -------------------------------------------------------------------------------
 

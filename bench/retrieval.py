@@ -1,7 +1,7 @@
 """Retrieval speed: this archive's BM25 index against rank_bm25, tantivy, SQLite FTS5 and bm25s.
 
     python -m bench.retrieval [--passages N] [--json] [--workdir DIR] [--skip ANCHOR ...]
-    python -m bench.retrieval --bot [--passages N] [--users 50] [--messages-per-second 30]
+    python -m bench.retrieval --bot [--passages N] [--users 50] [--messages-per-second 30] [--replicas 1]
 
 One run, one machine, every engine over the same passages of the replicated Reuters corpus
 (`bench.corpus`) and the same fixed questions (`bench/questions.txt`). Each engine builds in a
@@ -33,7 +33,9 @@ belong to that engine alone. Figures:
 `--bot` measures the whole path instead: the real bot (`archive-bot run`, in its own process)
 against the tests' Bot API server on 127.0.0.1, time from pushing an update to the reply's
 sendMessage arriving, one user at a time and then `--users` users at once, and an admin /reload
-that adds 100 new stories while the users keep asking.
+that adds 100 new stories while the users keep asking. With `--replicas N`, N bot processes
+serve the one archive file in webhook mode, as behind a load balancer: the bench posts each
+chat's updates to one of them (the admin's /reload reaches one; the others follow the archive).
 
 Nothing here asserts on time: it prints what it measured.
 """
@@ -849,13 +851,38 @@ async def run_bot_bench(args, corpus: Corpus) -> dict:
     pending.write_text("".join(json.dumps(r) + "\n" for r in _reload_stories()), encoding="utf-8")
     questions = load_questions()
 
+    ports = [_free_port() for _ in range(args.replicas)] if args.replicas > 1 else []
+
     class API(BotAPIServer):
-        """The tests' server, telling us when a reply arrives for a question message."""
+        """The tests' server, telling us when a reply arrives for a question message; with
+        replicas, also their load balancer: each chat's updates are posted to one replica's webhook."""
 
         def __init__(self) -> None:
             super().__init__()
             self.replies: dict[tuple[int, int], asyncio.Future] = {}
             self.edits: list[tuple[float, str]] = []
+            self.posting: set[asyncio.Task] = set()
+            self.session = None
+
+        def _push(self, update: dict) -> dict:
+            if not ports:
+                return super()._push(update)
+            self._register_update(update)
+            port = ports[update["message"]["chat"]["id"] % len(ports)]
+            task = asyncio.get_running_loop().create_task(self._post(port, update))
+            self.posting.add(task)
+            task.add_done_callback(self.posting.discard)
+            return update
+
+        async def _post(self, port: int, update: dict) -> None:
+            import aiohttp
+
+            self.session = self.session or aiohttp.ClientSession()
+            async with self.session.post(f"http://127.0.0.1:{port}{WEBHOOK_PATH}", json=update,
+                                         headers={"X-Telegram-Bot-Api-Secret-Token": WEBHOOK_SECRET}) as response:
+                await response.read()
+                if response.status != 200:
+                    log(f"--bot: replica on port {port} answered the webhook with {response.status}")
 
         def _finish(self, call, result) -> None:
             super()._finish(call, result)
@@ -875,21 +902,17 @@ async def run_bot_bench(args, corpus: Corpus) -> dict:
            "ARCHIVE_DB": str(db), "ARCHIVE_PATHS": f"{corpus.path},{extra}",
            "RATE_LIMIT_PER_MINUTE": "10000", "WEBHOOK_URL": "", "MESSAGES_PER_SECOND": str(args.messages_per_second),
            "LOG_LEVEL": os.environ.get("BENCH_BOT_LOG_LEVEL", "WARNING")}
-    argv = [sys.executable, "-m", "bench.retrieval", "--bot-child"]
     started = time.perf_counter()
-    proc = await asyncio.create_subprocess_exec(*argv, cwd=ROOT, env={**os.environ, **env},
-                                                stdout=sys.stderr, stderr=sys.stderr)
-    sampler = _RSSSampler(proc.pid, interval=0.2)
-    sampler.start()
+    procs = [await _start_bot_child({**env, **_webhook_env(port)} if ports else env) for port in ports or [None]]
+    samplers = [_RSSSampler(proc.pid, interval=0.5) for proc in procs]
+    for sampler in samplers:
+        sampler.start()
     result: dict = {"passages": corpus.passages, "messages_per_second": args.messages_per_second, "users": args.users,
-                    "reload_timeout_s": args.reload_timeout}
+                    "replicas": len(procs), "reload_timeout_s": args.reload_timeout}
     try:
-        while not any(c.method == "getUpdates" for c in api.calls):  # its first long poll arrived
-            if proc.returncode is not None or time.perf_counter() - started > 1800:
-                raise SystemExit("the bot did not start polling")
-            await asyncio.sleep(0.02)
+        await _until_serving(api, procs, ports, started)
         result["bot_start_s"] = time.perf_counter() - started
-        log(f"--bot: the bot polls after {result['bot_start_s']:.1f} s")
+        log(f"--bot: {len(procs)} bot process(es) serve after {result['bot_start_s']:.1f} s")
 
         timeouts: list[float] = []
 
@@ -968,18 +991,66 @@ async def run_bot_bench(args, corpus: Corpus) -> dict:
         log(f"--bot: reload {result['reload']['seconds']} s; p99 during it {result['reload']['during']['p99_ms']} ms")
         result["unanswered_after_120_s"] = len(timeouts)
     finally:
-        if proc.returncode is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), 60)
-            except asyncio.TimeoutError:
-                proc.kill()
-                await proc.wait()
-        sampler.done.set()
-        sampler.join()
+        await asyncio.gather(*map(_stop_bot_child, procs))
+        for sampler in samplers:
+            sampler.done.set()
+            sampler.join()
+        if api.session is not None:
+            await api.session.close()
         await api.stop()
-    result["bot_peak_rss_mb"] = round(sampler.peak / 2**20, 1)
+    result["bot_peak_rss_mb"] = round(max(sampler.peak for sampler in samplers) / 2**20, 1)
     return result
+
+
+WEBHOOK_PATH = "/telegram"
+WEBHOOK_SECRET = "bench-webhook-secret"
+
+
+def _webhook_env(port: int) -> dict[str, str]:
+    """A replica behind the bench's load balancer: Telegram would post to the public URL; the
+    bench posts to the replica's own port."""
+    return {"WEBHOOK_URL": f"https://bot.example.org{WEBHOOK_PATH}", "WEBHOOK_SECRET": WEBHOOK_SECRET,
+            "WEBHOOK_LISTEN": "127.0.0.1", "WEBHOOK_PORT": str(port)}
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def _start_bot_child(env: dict[str, str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(sys.executable, "-m", "bench.retrieval", "--bot-child", cwd=ROOT,
+                                                env={**os.environ, **env}, stdout=sys.stderr, stderr=sys.stderr)
+
+
+async def _until_serving(api, procs: list, ports: list[int], started: float) -> None:
+    """Until the bot polls, or every replica's webhook server accepts connections."""
+    async def listening(port: int) -> bool:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            return False
+        writer.close()
+        return True
+
+    while not (all([await listening(port) for port in ports]) if ports
+               else any(c.method == "getUpdates" for c in api.calls)):
+        if any(proc.returncode is not None for proc in procs) or time.perf_counter() - started > 1800:
+            raise SystemExit("the bot did not start serving")
+        await asyncio.sleep(0.05)
+
+
+async def _stop_bot_child(proc: asyncio.subprocess.Process) -> None:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), 60)
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()
 
 
 def _latency_summary(values: list[float], elapsed: float | None) -> dict:
@@ -998,9 +1069,13 @@ def render_bot(result: dict) -> str:
              f"{rl['seconds'] if rl['seconds'] is not None else 'not done within ' + str(round(result['reload_timeout_s'])) + ' s'} |",
              f"| during the reload: p50 / p99 ms ({rl['during']['questions']} questions) | {rl['during']['p50_ms']} / {rl['during']['p99_ms']} |",
              f"| during the reload: questions/s | {rl['whole_phase']['questions_per_s']} |",
-             f"| bot process: start until polling s; peak RSS MB | {_fmt(result['bot_start_s'])}; {_fmt(result['bot_peak_rss_mb'], 0)} |",
+             f"| bot process: start until serving s; peak RSS MB{' (each)' if result['replicas'] > 1 else ''} | "
+             f"{_fmt(result['bot_start_s'])}; {_fmt(result['bot_peak_rss_mb'], 0)} |",
              "",
-             f"{result['passages']:,} passages; the bot's flood limiter at MESSAGES_PER_SECOND="
+             f"{result['passages']:,} passages; "
+             + (f"{result['replicas']} bot processes in webhook mode, each chat's updates posted to one of them; "
+                if result['replicas'] > 1 else "one bot process, long polling; ")
+             + f"the bot's flood limiter at MESSAGES_PER_SECOND="
              f"{result['messages_per_second']:g} (shipped default 30); "
              f"reload report: {rl['summary']}",
              _machine()]
@@ -1025,6 +1100,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="leave out the reload of 100 new stories (this index)")
     parser.add_argument("--bot", action="store_true", help="measure the whole path through the bot instead")
     parser.add_argument("--users", type=int, default=50, help="--bot: users asking at once (default 50)")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="--bot: bot processes on the one archive, in webhook mode behind the bench as load "
+                             "balancer (default 1: one process, long polling)")
     parser.add_argument("--per-user", type=int, default=10, help="--bot: questions per user (default 10)")
     parser.add_argument("--pause", type=float, default=0.25,
                         help="--bot: seconds between one user's questions (default 0.25)")

@@ -958,10 +958,13 @@ async def run_bot_bench(args, corpus: Corpus) -> dict:
             await asyncio.gather(*(one(n) for n in range(count)))
             return samples, time.monotonic() - began
 
+        cpu_before = _cpu_seconds(procs), time.process_time()
         samples, elapsed = await users(args.users, args.per_user, None, cap_s=600)
         result["concurrent"] = _latency_summary([s[1] for s in samples], elapsed)
+        result["concurrent"]["bot_cpu_ms_per_question"] = _r((_cpu_seconds(procs) - cpu_before[0]) * 1000 / len(samples), 2)
+        result["concurrent"]["bench_cpu_ms_per_question"] = _r((time.process_time() - cpu_before[1]) * 1000 / len(samples), 2)
         log(f"--bot: {args.users} users: {result['concurrent']['questions_per_s']} q/s, "
-            f"p50 {result['concurrent']['p50_ms']} ms")
+            f"p50 {result['concurrent']['p50_ms']} ms, bot CPU {result['concurrent']['bot_cpu_ms_per_question']} ms a question")
 
         done = asyncio.Event()
         load = asyncio.create_task(users(args.users, None, done, cap_s=args.reload_timeout + 60))
@@ -1000,6 +1003,13 @@ async def run_bot_bench(args, corpus: Corpus) -> dict:
         await api.stop()
     result["bot_peak_rss_mb"] = round(max(sampler.peak for sampler in samplers) / 2**20, 1)
     return result
+
+
+def _cpu_seconds(procs: list) -> float:
+    """The processor time the bot processes have used so far, all their threads together."""
+    import psutil
+
+    return sum(sum(psutil.Process(proc.pid).cpu_times()[:2]) for proc in procs)
 
 
 WEBHOOK_PATH = "/telegram"
@@ -1065,6 +1075,8 @@ def render_bot(result: dict) -> str:
              f"| one user at a time ({one['questions']} questions, paced): p50 / p95 / p99 ms, update → reply | {one['p50_ms']} / {one['p95_ms']} / {one['p99_ms']} |",
              f"| {result['users']} users at once: questions/s | {many['questions_per_s']} ({many['questions']} questions) |",
              f"| {result['users']} users at once: p50 / p95 / p99 ms | {many['p50_ms']} / {many['p95_ms']} / {many['p99_ms']} |",
+             f"| {result['users']} users at once: processor ms a question, bot processes; bench (Bot API server) | "
+             f"{many['bot_cpu_ms_per_question']}; {many['bench_cpu_ms_per_question']} |",
              f"| /reload adding 100 stories, s (update → \"Reload done\") | "
              f"{rl['seconds'] if rl['seconds'] is not None else 'not done within ' + str(round(result['reload_timeout_s'])) + ' s'} |",
              f"| during the reload: p50 / p99 ms ({rl['during']['questions']} questions) | {rl['during']['p50_ms']} / {rl['during']['p99_ms']} |",

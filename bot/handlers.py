@@ -60,9 +60,9 @@ async def channel_post(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     """In a channel: a post that starts with /ask or mentions the bot gets a reply post."""
     post = update.channel_post
     text = post.text or ""
-    command = re.match(rf"^/ask(?:@{re.escape(context.bot.username)})?(?:\s+|$)", text, re.IGNORECASE)
-    if command:
-        await reply_with_answer(update, context, text[command.end():], command="/ask")
+    asked = _after_ask_command(text, context.bot.username)
+    if asked is not None:
+        await reply_with_answer(update, context, asked, command="/ask")
     elif _mentions_bot(post, context.bot.username):
         await reply_with_answer(update, context, strip_mention(text, context.bot.username))
 
@@ -98,23 +98,24 @@ async def reply_with_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, 
     await _record(context, answer, chat.type)
     log.info("answered chat_type=%s latency_ms=%.1f citations=%d", chat.type, answer.took_ms,
              len(answer.citations))
-    await send_answer(message, rt, answer, offset=0)
+    await send_answer(message, answer, offset=0)
 
 
-async def send_answer(message: Message, rt: Runtime, answer: Answer, offset: int) -> None:
+async def send_answer(message: Message, answer: Answer, offset: int) -> None:
     """The answer's messages in reply to `message`, buttons under the last one."""
     texts = render_answer(answer, first_number=offset + 1)
     if not answer.citations and answer.message and answer.message.startswith("Nothing"):
         texts[-1] += "\n\n" + TIPS
-    keyboard = answer_keyboard(rt, answer, offset)
+    keyboard = answer_keyboard(answer, offset)
     for number, text in enumerate(texts, 1):
         await message.reply_html(text, do_quote=_quote(message),
                                  reply_markup=keyboard if number == len(texts) else None,
                                  disable_web_page_preview=True)
 
 
-def answer_keyboard(rt: Runtime, answer: Answer, offset: int) -> InlineKeyboardMarkup | None:
-    """A "Full story" button per citation (whose id fits in callback data) and "More"."""
+def answer_keyboard(answer: Answer, offset: int) -> InlineKeyboardMarkup | None:
+    """A "Full story" button per citation (whose id fits in callback data) and "More": it
+    carries only the offset; the question is the message the answer replies to."""
     rows = []
     for number, citation in enumerate(answer.citations, offset + 1):
         data = f"s:{citation.story_id}"
@@ -123,8 +124,7 @@ def answer_keyboard(rt: Runtime, answer: Answer, offset: int) -> InlineKeyboardM
             rows.append(InlineKeyboardButton(label, callback_data=data))
     buttons = [rows[i:i + 3] for i in range(0, len(rows), 3)]
     if answer.more:
-        key = rt.memory.remember(answer.question)
-        buttons.append([InlineKeyboardButton("More ▸", callback_data=f"m:{key}:{offset + len(answer.citations)}")])
+        buttons.append([InlineKeyboardButton("More ▸", callback_data=f"m:{offset + len(answer.citations)}")])
     return InlineKeyboardMarkup(buttons) if buttons else None
 
 
@@ -137,17 +137,20 @@ def usage(rt: Runtime, command: str | None) -> str:
 # Buttons ---------------------------------------------------------------------------------------
 
 async def more_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """"More": the next citations for the same question, as a new reply."""
+    """"More": the next citations for the question the answer replied to, as a new reply to it.
+    Nothing is kept between the answer and the press, so the button works after a restart and
+    on another replica ("m:<offset>"; buttons from before carry a key too, "m:<key>:<offset>")."""
     rt = runtime(context)
     query = update.callback_query
-    _, key, offset = query.data.split(":", 2)
-    question = rt.memory.recall(key)
-    if question is None or query.message is None or not offset.isdigit():
+    offset = query.data.rsplit(":", 1)[-1]
+    asked = query.message.reply_to_message if isinstance(query.message, Message) else None
+    question = question_in(asked, context.bot.username) if asked is not None else ""
+    if not question.strip() or not offset.isdigit():
         await query.answer("This answer has expired: please ask the question again.", show_alert=True)
         return
     await query.answer()
     answer = await rt.service.ask(question, k=rt.settings.citations, offset=int(offset))
-    await send_answer(query.message, rt, answer, offset=int(offset))
+    await send_answer(asked, answer, offset=int(offset))
 
 
 async def full_story_pressed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -212,6 +215,20 @@ async def _record(context: ContextTypes.DEFAULT_TYPE, answer: Answer, chat_type:
         await rt.service.record(answer, chat_type, rt.settings.record_question_text)
     except Exception as error:
         log.warning("could not record a question for the statistics: %s", error)
+
+
+def question_in(message: Message, username: str) -> str:
+    """The question a message asks the bot: its text (or caption) without /ask or the bot's
+    @mention."""
+    text = message.text or message.caption or ""
+    asked = _after_ask_command(text, username)
+    return asked if asked is not None else strip_mention(text, username)
+
+
+def _after_ask_command(text: str, username: str) -> str | None:
+    """What follows "/ask" or "/ask@username" at the start of `text`; None without the command."""
+    command = re.match(rf"^/ask(?:@{re.escape(username)})?(?:\s+|$)", text, re.IGNORECASE)
+    return text[command.end():] if command else None
 
 
 def strip_mention(text: str, username: str) -> str:

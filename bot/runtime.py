@@ -8,7 +8,6 @@ from telegram.ext import ContextTypes
 
 from bot.config import Settings
 from bot.limits import Allowlist, SenderRateLimit
-from bot.memory import QuestionMemory
 from retrieval.service import ArchiveService
 
 
@@ -16,7 +15,6 @@ from retrieval.service import ArchiveService
 class Runtime:
     service: ArchiveService
     settings: Settings
-    memory: QuestionMemory = field(default_factory=QuestionMemory)
     rate_limit: SenderRateLimit = field(init=False)
     allowlist: Allowlist = field(init=False)
 

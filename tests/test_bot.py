@@ -148,11 +148,36 @@ async def test_more_and_full_story_buttons(bot, api):
     assert "story" in plain(api.sent("sendMessage")[before])
 
 
-async def test_an_expired_more_button_says_so_kindly(bot, api):
-    replies = await bot.ask_private(SEED_QUESTION)
-    api.callback(USER, replies[-1].result, "m:unknownkey:3")
+async def test_more_after_the_question_is_gone_says_so_kindly(bot, api):
+    replies = await bot.ask_private("NATO Ukraine")
+    answer = replies[-1].result
+    del api.messages[(answer["chat"]["id"], answer["message_id"])]["reply_to_message"]  # the question deleted
+    api.callback(USER, answer, "m:3")
     call = await api.wait_for("answerCallbackQuery")
     assert "expired" in call.params["text"]
+
+
+async def test_more_works_after_a_restart_and_in_a_group(api, tmp_path):
+    """The button keeps nothing in the bot: pressed after a restart (or on another replica), the
+    question is the message the answer replied to, /ask and all; older buttons' keys are ignored."""
+    running = await start_bot(api, tmp_path)
+    try:
+        before = len(api.calls)
+        api.group_text(GROUP, USER, "/ask@ArchiveBot NATO Ukraine")
+        [answer] = await running.messages_to(GROUP, before)
+    finally:
+        await stop_bot(running)
+    running = await start_bot(api, tmp_path)
+    try:
+        for data in ("m:3", "m:oldkey:3"):
+            before = len(api.sent("sendMessage"))
+            api.callback(USER, answer.result, data)
+            await api.wait_for("sendMessage", lambda c: len(api.sent("sendMessage")) > before)
+            more = api.sent("sendMessage")[before]
+            assert "4. " in plain(more) and "1. " not in plain(more)
+            assert more.params["reply_parameters"]["message_id"] == answer.result["reply_to_message"]["message_id"]
+    finally:
+        await stop_bot(running)
 
 
 async def test_admin_reload_picks_up_a_new_story(bot, api):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Mapping, Sequence
 
 from retrieval.analysis import Analyzer
@@ -83,21 +82,24 @@ def choose_quote(text: str, span: Span, weights: Mapping[str, float], analyzer: 
     sentences = sentence_spans(text, *span) or [span]
     terms = [analyzer.terms(text[s:e]) for s, e in sentences]
     lengths = [len(t) for t in terms]
-    counts = [Counter(t for t in sentence if t in weights) for sentence in terms]
+    counts = [_weighted_counts(t, weights) for t in terms]
     average = max(1.0, sum(lengths) / len(terms))
     best, best_score = (0, 0), -1.0
     for first in range(len(sentences)):
         for last in range(first, min(first + 2, len(sentences))):
-            window = text[sentences[first][0]:sentences[last][1]]
-            held = counts[first] if first == last else counts[first] + counts[last]
-            score = _bm25(held, sum(lengths[first:last + 1]), weights, average) + sum(
-                PHRASE_BONUS for p in phrases if contains_phrase(window, p))
-            if focus and focus[0] <= sentences[first][0] and sentences[last][1] <= focus[1]:
+            (start, _), (_, end) = sentences[first], sentences[last]
+            held = counts[first] if first == last else _together(counts[first], counts[last])
+            score = _bm25(held, sum(lengths[first:last + 1]), weights, average)
+            if phrases:
+                score += sum(PHRASE_BONUS for p in phrases if contains_phrase(text[start:end], p))
+            if focus and focus[0] <= start and end <= focus[1]:
                 score *= FOCUS_BONUS
-            if cue and cue.search(window):
+            lead = LEAD_BONUS if first == 0 and span[0] == 0 else 1.0
+            # Weights are positive, so scores are: a window that the cue would not make the best
+            # cannot be the best without it either, and the costly search can be left out.
+            if cue and score * CUE_BONUS * lead > best_score + 1e-9 and cue.search(text[start:end]):
                 score *= CUE_BONUS
-            if first == 0 and span[0] == 0:
-                score *= LEAD_BONUS
+            score *= lead
             if score > best_score + 1e-9:
                 best, best_score = (first, last), score
     first, last = best
@@ -124,7 +126,25 @@ def _reach_cue(text: str, sentences: list[Span], first: int, last: int, cue: re.
     return first, last
 
 
-def _bm25(counts: Counter, length: int, weights: Mapping[str, float], average: float, k1: float = 1.5,
+def _weighted_counts(terms: list[str], weights: Mapping[str, float]) -> dict[str, int]:
+    """How often each weighted term occurs in `terms`, in order of first occurrence."""
+    counts: dict[str, int] = {}
+    for term in terms:
+        if term in weights:
+            counts[term] = counts.get(term, 0) + 1
+    return counts
+
+
+def _together(first: dict[str, int], second: dict[str, int]) -> dict[str, int]:
+    """The counts of two sentences together, `first`'s terms first, as `_weighted_counts` of
+    both would order them (BM25 sums in that order)."""
+    together = dict(first)
+    for term, count in second.items():
+        together[term] = together.get(term, 0) + count
+    return together
+
+
+def _bm25(counts: dict[str, int], length: int, weights: Mapping[str, float], average: float, k1: float = 1.5,
           b: float = 0.75) -> float:
     """BM25 of a window of `length` terms holding the weighted terms `counts`."""
     norm = k1 * (1 - b + b * length / average)

@@ -26,9 +26,11 @@ NUMBER_ABBREVIATIONS = frozenset({"no", "nos"})
 
 # Sentence-ending punctuation (a run of .!? or one …), closing quotes, then a space or the end.
 # It starts with a single character class so that the regex engine can skip to candidates quickly.
-_BOUNDARY = re.compile(r"[.!?…](?:(?<=…)|(?<=[.!?])[.!?]*)[\"'”’»)\]]*(?=\s|$)")
+# A last lookahead notes the first character after the space, if any, for `_ends_sentence`.
+_BOUNDARY = re.compile(r"[.!?…](?:(?<=…)|(?<=[.!?])[.!?]*)[\"'”’»)\]]*(?=\s|$)(?=\s*(?P<next>\S)?)")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\u00a0]*\n\s*")
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
+_INITIALS = re.compile(r"(?:[a-z]\.)+[a-z]")
 
 
 def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Span]:
@@ -37,7 +39,7 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[Sp
     spans: list[Span] = []
     begin = start
     for match in _BOUNDARY.finditer(text, start, end):
-        if _ends_sentence(text, match, end):
+        if _ends_sentence(text, match):
             spans.append((begin, match.end()))
             begin = match.end()
     spans.append((begin, end))
@@ -89,23 +91,31 @@ def _windows(sentences: list[Span]) -> list[Span]:
     return windows
 
 
-def _ends_sentence(text: str, match: re.Match, end: int) -> bool:
-    following = text[match.end():end].lstrip()
+def _ends_sentence(text: str, match: re.Match) -> bool:
+    following = match["next"]
     if not following:
         return True
-    if following[0].islower():
+    if following.islower():
         return False
     if not match.group().startswith(".") or match.group().startswith(".."):
         return True
-    word = _WORD_BEFORE.search(text, max(0, match.start() - 40), match.start())
+    word = _word_before(text, match.start())
     if not word:
         return True
-    token = word.group(1).lower().strip(".")
+    token = word.lower().strip(".")
     if token in ABBREVIATIONS:
-        return token in NUMBER_ABBREVIATIONS and not following[0].isdigit()
+        return token in NUMBER_ABBREVIATIONS and not following.isdigit()
     if len(token) == 1 and token.isalpha():
         return False  # an initial: "J. Smith"
-    return not re.fullmatch(r"(?:[a-z]\.)+[a-z]", token)  # U.S.A., N.Y.
+    return not _INITIALS.fullmatch(token)  # U.S.A., N.Y.
+
+
+def _word_before(text: str, end: int) -> str | None:
+    """The run of word characters and dots that ends at `end`, at most 40 characters of it."""
+    start = max(0, end - 40)
+    # The word cannot start before the last space: searching from there finds it sooner.
+    word = _WORD_BEFORE.search(text, max(start, text.rfind(" ", start, end) + 1), end)
+    return word and word.group(1)
 
 
 def _trim(text: str, start: int, end: int) -> Span | None:

@@ -81,3 +81,12 @@ def test_a_how_much_quote_moves_to_the_figure_when_growing_would_make_it_too_lon
     chosen = quote(text, "How much did the Disney family offer for Holly Sugar?",
                    {"disney": 8.0, "famili": 6.0, "holli": 9.0, "sugar": 5.0, "offer": 3.0})
     assert chosen == figure
+
+
+def test_a_window_holding_the_cue_wins_over_a_better_one_without_it():
+    text = ("Markets were quiet on Monday and dealers waited for news from the producers. "
+            "Coffee prices in London rose on coffee buying by roasters, traders there said. "
+            "Coffee prices did rise in New York too, dealers said.")
+    weights = {"coffe": 5.0, "price": 3.0, "rise": 2.0, "rose": 2.0}
+    assert quote(text, "What did coffee prices do?", weights).startswith("Markets were quiet")
+    assert quote(text, "Did coffee prices rise?", weights).endswith("did rise in New York too, dealers said.")

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retrieval.sentences import (_BOUNDARY, WINDOW_MAX_CHARS, _windows, WINDOW_SENTENCES, paragraph_spans, passage_spans,
+from retrieval.sentences import (_BOUNDARY, ABBREVIATIONS, NUMBER_ABBREVIATIONS, WINDOW_MAX_CHARS, _windows,
+                                 WINDOW_SENTENCES, paragraph_spans, passage_spans,
                                  sentence_spans)
 
 
@@ -174,3 +175,52 @@ PIECES = ["Ab", "cd", ".", "..", "!", "?", "…", '"', "”", " ", "\n", "\n\n",
 @given(st.lists(st.sampled_from(PIECES), max_size=200).map("".join))
 def test_passages_are_those_of_the_plain_definition(text):
     assert passage_spans(text) == plain_passages(text)
+
+
+def plain_sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The definition `sentence_spans` keeps to, written plainly: the text split at each boundary
+    that ends a sentence, pieces trimmed, empty ones dropped."""
+    spans, begin = [], start
+    for match in PLAIN_BOUNDARY.finditer(text, start, end):
+        if plainly_ends_sentence(text[max(0, match.start() - 40):match.start()], match.group(),
+                                 text[match.end():end].lstrip()):
+            spans.append((begin, match.end()))
+            begin = match.end()
+    spans.append((begin, end))
+    return [trimmed for span in spans if (trimmed := plainly_trimmed(text, *span))]
+
+
+def plainly_ends_sentence(before: str, punctuation: str, following: str) -> bool:
+    """Whether `punctuation` ends a sentence, given the 40 characters `before` it and the text
+    `following` it: not when a lowercase letter follows, nor when a single dot follows an
+    abbreviation ("No." only before a number), an initial or letters with dots between."""
+    if not following:
+        return True
+    if following[0].islower():
+        return False
+    if not punctuation.startswith(".") or punctuation.startswith(".."):
+        return True
+    word = re.search(r"[\w.]+$", before)
+    token = word.group().lower().strip(".") if word else ""
+    if token in ABBREVIATIONS:
+        return token in NUMBER_ABBREVIATIONS and not following[0].isdigit()
+    return not (len(token) == 1 and token.isalpha() or re.fullmatch(r"(?:[a-z]\.)+[a-z]", token))
+
+
+def plainly_trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
+    piece = text[start:end]
+    if not piece.strip():
+        return None
+    return start + len(piece) - len(piece.lstrip()), end - len(piece) + len(piece.rstrip())
+
+
+SENTENCE_PIECES = ["Ab", "cd", "x" * 45, "5", ".", "..", "!", "?", "…", '"', "”", "(", "$", " ", "  ", "\n", "\t",
+                   "\u00a0", "Mr.", "U.S.", "J.", "no.", "No.", "e.g.", "a.m."]
+
+
+@given(st.lists(st.sampled_from(SENTENCE_PIECES), max_size=120).map("".join), st.data())
+def test_sentences_are_those_of_the_plain_definition(text, data):
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    assert sentence_spans(text, start, end) == plain_sentences(text, start, end)
+    assert sentence_spans(text) == plain_sentences(text, 0, len(text))

@@ -12,10 +12,11 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
-from retrieval.kernels import NO_FILTER, best_passages, okapi_impacts
+from retrieval.kernels import NO_CEILINGS, NO_FILTER, best_of_groups, best_passages, holding, okapi_impacts, passage_sums
 from retrieval.postings import Postings
 
 VARIANTS = ("okapi", "plus", "l")
@@ -124,31 +125,50 @@ class BM25Index:
         lo, hi = self._range(term)
         return self.postings.docs[lo:hi], self.postings.tfs[lo:hi]
 
-    def holding(self, term: str, docs: np.ndarray) -> np.ndarray:
-        """Per passage in `docs`, whether it holds `term` (a binary search per passage)."""
-        return self._find(*self._range(term), docs)[1]
+    def holding(self, terms: Sequence[str], docs: np.ndarray) -> np.ndarray:
+        """Whether each passage in `docs` holds each of `terms`: a row per term (a binary search
+        per term and passage)."""
+        ids = np.asarray([self.vocabulary.get(t, -1) for t in terms], dtype=np.int64)
+        return holding(self.offsets, self.postings.docs, ids, np.asarray(docs, dtype=np.int64))
 
     def scores_of(self, query: Sequence[str], docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each of `docs`, its score as `search(query)` gives it (0 where it holds no query
         term), and whether it holds one: a binary search per term and passage instead of a walk
         over the terms' postings. The gains are summed in query order, as `search` sums them, so
         the scores are the same bit for bit."""
-        sums = np.zeros(len(docs))
-        held = np.zeros(len(docs), dtype=bool)
-        terms = [self.vocabulary[t] for t in query if t in self.vocabulary]
-        for term in terms:
-            where, holds = self._find(int(self.offsets[term]), int(self.offsets[term + 1]), docs)
-            sums[holds] += self.gains[where[holds]]
-            held |= holds
-        scores = sums + sum(float(self.base[t]) for t in terms)  # what `search` adds to every hit
-        return np.where(held, scores, 0.0), held
+        terms = self._term_ids(query)
+        sums, held = passage_sums(self.offsets, self.postings.docs, self.gains, terms,
+                                  np.asarray(docs, dtype=np.int64))
+        return np.where(held, sums + self._base_of(terms), 0.0), held
 
-    def _find(self, lo: int, hi: int, docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """For each of `docs`, the posting among lo:hi (one term's) it would be, and whether it is."""
-        if lo == hi:
-            return np.zeros(len(docs), dtype=np.int64), np.zeros(len(docs), dtype=bool)
-        where = lo + np.minimum(np.searchsorted(self.postings.docs[lo:hi], docs), hi - lo - 1)
-        return where, self.postings.docs[where] == docs
+    def best_of_groups(self, query: Sequence[str], members: np.ndarray, bounds: np.ndarray, groups: np.ndarray,
+                       allowed: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each of `groups` of passages (group g's are members[bounds[g]:bounds[g+1]],
+        ascending), the one `search(query, allowed)` ranks first, its score, and True; where none
+        holds a query term, the group's first allowed passage, 0 and False; -1 where none is allowed."""
+        terms = self._term_ids(query)
+        return best_of_groups(self.offsets, self.postings.docs, self.gains, terms, self._base_of(terms), members,
+                              bounds, np.asarray(groups, dtype=np.int64), NO_FILTER if allowed is None else allowed)
+
+    @cached_property
+    def _ceilings(self) -> np.ndarray | None:
+        """Each term's greatest gain, for a search to skip what cannot rank; None when a gain is
+        negative (an Okapi idf floor below 0), which the skipping does not allow for."""
+        if len(self.gains) and self.gains.min() < 0:
+            return None
+        ceilings = np.zeros(len(self.offsets) - 1)
+        held = np.flatnonzero(np.diff(self.offsets))
+        if len(held):
+            ceilings[held] = np.maximum.reduceat(self.gains, self.offsets[held])
+        return ceilings
+
+    def _term_ids(self, query: Sequence[str]) -> np.ndarray:
+        """The ids of the query's terms the index knows, in query order."""
+        return np.asarray([self.vocabulary[t] for t in query if t in self.vocabulary], dtype=np.int64)
+
+    def _base_of(self, terms: np.ndarray) -> float:
+        """What a search adds to every hit's summed gains (rank_bm25 adds 0 for unknown terms)."""
+        return sum(float(self.base[t]) for t in terms.tolist())
 
     def _range(self, term: str) -> tuple[int, int]:
         term_id = self.vocabulary.get(term)
@@ -160,13 +180,14 @@ class BM25Index:
                limit: int | None = None) -> Hits:
         """Passages holding a query term (and `allowed`, a bool mask, where given), ranked; with
         `limit`, exactly the best `limit` of them."""
-        terms = np.asarray([self.vocabulary[t] for t in query if t in self.vocabulary], dtype=np.int64)
+        terms = self._term_ids(query)
         if not len(terms) or not self.size or limit == 0:
             return Hits(np.empty(0, np.int64), np.empty(0, np.float64))
         if limit is None:
             limit = int(sum(self.offsets[t + 1] - self.offsets[t] for t in set(terms.tolist())))
-        docs, sums = best_passages(self.offsets, self.postings.docs, self.gains, terms,
+        ceilings = self._ceilings[terms] if self._ceilings is not None else NO_CEILINGS
+        docs, sums = best_passages(self.offsets, self.postings.docs, self.gains, terms, ceilings,
                                    NO_FILTER if allowed is None else allowed, max(limit, 1), self.size)
-        scores = sums + sum(float(self.base[t]) for t in terms.tolist())  # rank_bm25 adds 0 for unknown terms
+        scores = sums + self._base_of(terms)
         order = np.lexsort((docs, -scores))
         return Hits(docs[order], scores[order])

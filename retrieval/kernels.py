@@ -18,6 +18,7 @@ BLOCK = 8192
 """Passages per block: 8,192 float64 sums are 64 KB, which stays in a core's cache."""
 
 NO_FILTER = np.zeros(0, dtype=np.bool_)
+NO_CEILINGS = np.zeros(0)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -28,18 +29,23 @@ def _better(score: float, doc: int, other_score: float, other_doc: int) -> bool:
 
 @numba.njit(cache=True, nogil=True)
 def best_passages(offsets: np.ndarray, docs: np.ndarray, gains: np.ndarray, terms: np.ndarray,
-                  allowed: np.ndarray, limit: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+                  ceilings: np.ndarray, allowed: np.ndarray, limit: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     """The best `limit` passages (unordered) and their summed gains, among the passages that hold
     one of `terms` (term ids in query order, repeats counted again) and, unless `allowed` is
     empty, are allowed.
 
     Postings are compressed rows: term t's passages are docs[offsets[t]:offsets[t+1]],
-    ascending, with their gains in `gains`. `size` is the number of passages."""
+    ascending, with their gains in `gains`. `size` is the number of passages. `ceilings` (empty:
+    none) bound each query term's gains, none negative: in a block where the weakest terms
+    together cannot reach the worst passage kept, their postings are not walked; they are looked
+    up for the passages that hold a stronger term, in query order, so every sum is the same."""
     cursor = np.empty(len(terms), np.int64)
     end = np.empty(len(terms), np.int64)
     for i in range(len(terms)):
         cursor[i] = offsets[terms[i]]
         end[i] = offsets[terms[i] + 1]
+    weakest_first = np.argsort(ceilings)
+    weak = np.zeros(len(terms), np.bool_)
     sums = np.zeros(BLOCK)
     seen = np.zeros(BLOCK, np.bool_)
     touched = np.empty(BLOCK, np.int64)
@@ -47,18 +53,20 @@ def best_passages(offsets: np.ndarray, docs: np.ndarray, gains: np.ndarray, term
     kept_docs = np.empty(limit, np.int64)
     kept = 0
     for first in range(0, size, BLOCK):
-        count = 0
-        for i in range(len(terms)):
-            p = cursor[i]
-            while p < end[i] and docs[p] < first + BLOCK:
-                slot = docs[p] - first
-                if not seen[slot]:
-                    seen[slot] = True
-                    touched[count] = slot
-                    count += 1
-                sums[slot] += gains[p]
-                p += 1
-            cursor[i] = p
+        if kept == limit and _weak(ceilings, weakest_first, kept_scores[0], weak):
+            count = 0
+            for i in range(len(terms)):
+                if not weak[i]:
+                    count = _mark(docs, cursor[i], end[i], first, seen, touched, count)
+            for i in range(len(terms)):
+                if weak[i]:
+                    cursor[i] = _add_held(docs, gains, cursor[i], end[i], first, seen, touched, count, sums)
+                else:
+                    cursor[i] = _add(docs, gains, cursor[i], end[i], first, sums)
+        else:
+            count = 0
+            for i in range(len(terms)):
+                cursor[i], count = _collect(docs, gains, cursor[i], end[i], first, sums, seen, touched, count)
         for j in range(count):
             slot = touched[j]
             score, doc = sums[slot], first + slot
@@ -74,6 +82,83 @@ def best_passages(offsets: np.ndarray, docs: np.ndarray, gains: np.ndarray, term
     return kept_docs[:kept], kept_scores[:kept]
 
 
+SEARCH_STEPS = 16
+"""About what a binary search for a passage costs, in steps of a walk over postings."""
+CEILING_SLACK = 1e-12
+"""Past any rounding of a sum of a few thousand gains: a sum of gains, each at most its term's
+ceiling, is below the floating-point sum of the ceilings times (1 + CEILING_SLACK)."""
+
+
+@numba.njit(cache=True, nogil=True)
+def _weak(ceilings: np.ndarray, weakest_first: np.ndarray, worst: float, weak: np.ndarray) -> bool:
+    """Marks in `weak` the weakest terms whose ceilings sum below `worst`; whether there are any."""
+    weak[:] = False
+    total = 0.0
+    for i in weakest_first:
+        total += ceilings[i]
+        if not total * (1 + CEILING_SLACK) < worst:
+            break
+        weak[i] = True
+    return len(weakest_first) > 0 and weak[weakest_first[0]]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _collect(docs: np.ndarray, gains: np.ndarray, p: int, end: int, first: int, sums: np.ndarray,
+             seen: np.ndarray, touched: np.ndarray, count: int) -> tuple[int, int]:
+    """`_mark` and `_add` in one walk."""
+    while p < end and docs[p] < first + BLOCK:
+        slot = docs[p] - first
+        if not seen[slot]:
+            seen[slot] = True
+            touched[count] = slot
+            count += 1
+        sums[slot] += gains[p]
+        p += 1
+    return p, count
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mark(docs: np.ndarray, p: int, end: int, first: int, seen: np.ndarray, touched: np.ndarray,
+          count: int) -> int:
+    """Notes in `touched` the passages of the block from `first` among docs[p:end] not seen yet;
+    how many it holds then."""
+    while p < end and docs[p] < first + BLOCK:
+        slot = docs[p] - first
+        if not seen[slot]:
+            seen[slot] = True
+            touched[count] = slot
+            count += 1
+        p += 1
+    return count
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add(docs: np.ndarray, gains: np.ndarray, p: int, end: int, first: int, sums: np.ndarray) -> int:
+    """Adds the gains of the postings among p:end in the block from `first`; where the next begin."""
+    while p < end and docs[p] < first + BLOCK:
+        sums[docs[p] - first] += gains[p]
+        p += 1
+    return p
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _add_held(docs: np.ndarray, gains: np.ndarray, p: int, end: int, first: int, seen: np.ndarray,
+              touched: np.ndarray, count: int, sums: np.ndarray) -> int:
+    """Adds the gains of the postings among p:end of the `touched` passages of the block from
+    `first`, found by binary search; where the postings after the block begin."""
+    stop = p + np.searchsorted(docs[p:end], first + BLOCK)
+    if count * SEARCH_STEPS < stop - p:
+        for j in range(count):
+            at = _posting(docs, p, stop, first + touched[j])
+            if at >= 0:
+                sums[touched[j]] += gains[at]
+    else:  # fewer steps walking the postings
+        for at in range(p, stop):
+            if seen[docs[at] - first]:
+                sums[docs[at] - first] += gains[at]
+    return stop
+
+
 @numba.njit(cache=True, nogil=True)
 def okapi_impacts(offsets: np.ndarray, docs: np.ndarray, tfs: np.ndarray, idf: np.ndarray,
                   length_part: np.ndarray, k1: float) -> np.ndarray:
@@ -85,6 +170,156 @@ def okapi_impacts(offsets: np.ndarray, docs: np.ndarray, tfs: np.ndarray, idf: n
             tf = float(tfs[p])
             impacts[p] = idf[t] * (tf * (k1 + 1) / (tf + length_part[docs[p]]))
     return impacts
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _posting(docs: np.ndarray, lo: int, hi: int, doc: int) -> int:
+    """The position of `doc` among docs[lo:hi] (ascending), or -1 when it is not there."""
+    end = hi
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if docs[mid] < doc:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo if lo < end and docs[lo] == doc else -1
+
+
+@numba.njit(cache=True, nogil=True)
+def _summed(offsets: np.ndarray, docs: np.ndarray, gains: np.ndarray, terms: np.ndarray,
+            doc: int) -> tuple[float, bool]:
+    """The gains of `doc` summed in query order, as `best_passages` sums them, and whether it
+    holds one of `terms` (ids; -1 for a term no passage holds)."""
+    total, held = 0.0, False
+    for term in terms:
+        if term >= 0:
+            p = _posting(docs, offsets[term], offsets[term + 1], doc)
+            if p >= 0:
+                total += gains[p]
+                held = True
+    return total, held
+
+
+@numba.njit(cache=True, nogil=True)
+def passage_sums(offsets: np.ndarray, docs: np.ndarray, gains: np.ndarray, terms: np.ndarray,
+                 wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each of `wanted`, its gains summed as `best_passages` sums them, and whether it holds
+    one of `terms`: a binary search per term and passage instead of a walk over the postings."""
+    sums = np.zeros(len(wanted))
+    held = np.zeros(len(wanted), np.bool_)
+    for i in range(len(wanted)):
+        sums[i], held[i] = _summed(offsets, docs, gains, terms, wanted[i])
+    return sums, held
+
+
+@numba.njit(cache=True, nogil=True)
+def holding(offsets: np.ndarray, docs: np.ndarray, terms: np.ndarray, wanted: np.ndarray) -> np.ndarray:
+    """Whether each of `wanted` holds each of `terms` (ids; -1 for one no passage holds), a row per term."""
+    holds = np.zeros((len(terms), len(wanted)), np.bool_)
+    for i in range(len(terms)):
+        if terms[i] >= 0:
+            for j in range(len(wanted)):
+                holds[i, j] = _posting(docs, offsets[terms[i]], offsets[terms[i] + 1], wanted[j]) >= 0
+    return holds
+
+
+@numba.njit(cache=True, nogil=True)
+def best_of_groups(offsets: np.ndarray, docs: np.ndarray, gains: np.ndarray, terms: np.ndarray, base: float,
+                   members: np.ndarray, bounds: np.ndarray, groups: np.ndarray,
+                   allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of `groups` (group g's passages are members[bounds[g]:bounds[g + 1]], ascending):
+    its passage that a search for `terms` among the `allowed` (all if empty) would rank first,
+    its score (summed gains plus `base`) and True; else its first allowed passage, 0 and False;
+    -1 when none is allowed."""
+    best = np.full(len(groups), -1, np.int64)
+    scores = np.zeros(len(groups))
+    matched = np.zeros(len(groups), np.bool_)
+    for i in range(len(groups)):
+        for doc in members[bounds[groups[i]]:bounds[groups[i] + 1]]:
+            if len(allowed) and not allowed[doc]:
+                continue
+            if best[i] < 0:
+                best[i] = doc
+            total, held = _summed(offsets, docs, gains, terms, doc)
+            score = total + base
+            if held and (not matched[i] or score > scores[i]):  # ties: the earlier passage
+                best[i], scores[i], matched[i] = doc, score, True
+    return best, scores, matched
+
+
+# Telling copies apart: words as runs of ASCII letters, digits and underscores (lowercased) and of
+# other bytes from 128 up, so that UTF-8 text whose other characters are spaces keeps its words.
+
+FNV_OFFSET, FNV_PRIME = np.uint64(14695981039346656037), np.uint64(1099511628211)
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _in_word(byte: int) -> bool:
+    return byte >= 128 or 48 <= byte <= 57 or 65 <= byte <= 90 or 97 <= byte <= 122 or byte == 95
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _mixed(h: np.uint64) -> np.uint64:
+    """splitmix64's finalizer: every bit of `h` moves every bit of the result."""
+    h = (h ^ (h >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    h = (h ^ (h >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return h ^ (h >> np.uint64(31))
+
+
+@numba.njit(cache=True, nogil=True)
+def word_hashes(text: np.ndarray) -> np.ndarray:
+    """The FNV-1a hash of each word of `text` (bytes), ASCII letters lowercased."""
+    hashes = np.empty(len(text) // 2 + 1, np.uint64)  # a word takes a byte and a separator at least
+    count = 0
+    h, in_word = FNV_OFFSET, False
+    for byte in text:
+        if _in_word(byte):
+            h = (h ^ np.uint64(byte + 32 if 65 <= byte <= 90 else byte)) * FNV_PRIME
+            in_word = True
+        elif in_word:
+            hashes[count] = h
+            count += 1
+            h, in_word = FNV_OFFSET, False
+    if in_word:
+        hashes[count] = h
+        count += 1
+    return hashes[:count]
+
+
+@numba.njit(cache=True, nogil=True)
+def word_grams(text: np.ndarray, n: int) -> np.ndarray:
+    """The distinct hashes, ascending, of the runs of `n` words of `text` (bytes), or of all its
+    words when it holds fewer."""
+    words = word_hashes(text)
+    grams = np.empty(max(len(words) - n + 1, 1), np.uint64)
+    for i in range(len(grams)):
+        h = np.uint64(n)
+        for word in words[i:i + n]:
+            h = _mixed(h ^ word)
+        grams[i] = h
+    grams.sort()
+    count = 0
+    for i in range(len(grams)):
+        if i == 0 or grams[i] != grams[count - 1]:
+            grams[count] = grams[i]
+            count += 1
+    return grams[:count].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def shared(a: np.ndarray, b: np.ndarray) -> int:
+    """How many values two ascending arrays of distinct values share."""
+    i = j = count = 0
+    while i < len(a) and j < len(b):
+        if a[i] < b[j]:
+            i += 1
+        elif a[i] > b[j]:
+            j += 1
+        else:
+            count += 1
+            i += 1
+            j += 1
+    return count
 
 
 # The kept passages are a binary heap with the worst one at the root, so that a better passage

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from retrieval.index import Hits
+from retrieval.kernels import shared, word_grams
 from retrieval.query import Query
 from retrieval.snapshot import Snapshot
 
@@ -48,33 +50,41 @@ def rank_stories(snapshot: Snapshot, query: Query, required: list[str], limit: i
     stories_ok = snapshot.stories_allowed(query.excluded, query.since, query.until)
     allowed = snapshot.allowed(stories_ok, required)
     hits = snapshot.index.search(terms, allowed, limit)
-    best: dict[int, tuple[int, float]] = {}
-    _add_best(snapshot, hits.docs, hits.scores, best)
-    by_title = snapshot.titles.search(terms, stories_ok, limit)
-    _add_best_passages(snapshot, terms, allowed, [s for s in by_title.docs.tolist() if s not in best], best)
-    stories = np.fromiter(best, dtype=np.int64, count=len(best))
-    docs = np.asarray([doc for doc, _ in best.values()], dtype=np.int64)
+    stories, docs, scores = _best_hits(snapshot, hits)
+    by_title = snapshot.titles.search(terms, stories_ok, limit).docs
+    by_title = by_title[~np.isin(by_title, stories)]
+    title_docs, title_scores, _ = snapshot.best_passages(terms, by_title, allowed)
+    found = title_docs >= 0
+    stories = np.concatenate([stories, by_title[found]])
+    docs = np.concatenate([docs, title_docs[found]])
     titled, _ = snapshot.titles.scores_of(terms, stories)
-    scores = np.asarray([score for _, score in best.values()]) + TITLE_WEIGHT * titled
+    scores = np.concatenate([scores, title_scores[found]]) + TITLE_WEIGHT * titled
     coverage = _coverage(snapshot, query, weights, stories, docs)
     scores *= coverage ** COVERAGE_POWER
-    order = np.lexsort((docs, -scores))
+    order = np.lexsort((docs, -scores))  # docs differ: the order is total
     ranked = list(map(RankedStory, stories[order].tolist(), docs[order].tolist(), scores[order].tolist(),
                       coverage[order].tolist()))
     return ranked, len(hits) < limit
+
+
+def _best_hits(snapshot: Snapshot, hits: Hits) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The stories of `hits`, each with its best passage among them and that passage's score."""
+    stories = snapshot.passage_story[hits.docs].astype(np.int64)
+    stories, first = np.unique(stories, return_index=True)
+    return stories, hits.docs[first], hits.scores[first]
 
 
 class Copies:
     """The stories cited so far, to tell a story filed again (Reuters repeats itself) from a new one."""
 
     def __init__(self) -> None:
-        self._cited: list[tuple[str, str, frozenset[int]]] = []  # body, casefolded title, shingles
-        self._shingles: dict[str, frozenset[int]] = {}
+        self._cited: list[tuple[str, str, np.ndarray]] = []  # body, casefolded title, shingles
+        self._shingles: dict[str, np.ndarray] = {}
 
     def of(self, body: str, title: str) -> int | None:
         """The position among the cited stories of the one this story copies, if any."""
         same = next((i for i, (cited, _, _) in enumerate(self._cited) if cited == body), None)
-        if same is not None:
+        if same is not None or not self._cited:
             return same
         grams, title = self._grams(body), title.casefold()
         return next((i for i, (_, t, g) in enumerate(self._cited) if is_copy(grams, g, title == t)), None)
@@ -83,61 +93,41 @@ class Copies:
         """Note a cited story."""
         self._cited.append((body, title.casefold(), self._grams(body)))
 
-    def _grams(self, body: str) -> frozenset[int]:
+    def _grams(self, body: str) -> np.ndarray:
         if body not in self._shingles:
             self._shingles[body] = shingles(body)
         return self._shingles[body]
 
 
-def shingles(text: str) -> frozenset[int]:
-    """The hashes of the word 5-grams of `text` (all its words when it is shorter)."""
-    words = _WORD.findall(text.casefold())
-    if len(words) < COPY_SHINGLE:
-        return frozenset({hash(tuple(words))})
-    return frozenset(map(hash, zip(*(words[i:] for i in range(COPY_SHINGLE)))))
+def shingles(text: str) -> np.ndarray:
+    """The hashes of the word 5-grams of `text` (of all its words when it is shorter), ascending
+    and distinct: its words are the runs of `\\w` in `text.casefold()`."""
+    if not text.isascii():
+        # every run of other characters a space: what is left of the UTF-8 but spaces are words
+        text = _NOT_WORD.sub(" ", text.casefold())
+    return word_grams(np.frombuffer(text.encode(), dtype=np.uint8), COPY_SHINGLE)
 
 
-def is_copy(grams: frozenset[int], other: frozenset[int], same_title: bool) -> bool:
+def is_copy(grams: np.ndarray, other: np.ndarray, same_title: bool) -> bool:
     """Whether two stories with these `shingles` are one story filed twice."""
-    shared = len(grams & other)
-    if shared >= COPY_JACCARD * (len(grams) + len(other) - shared):
+    common = shared(grams, other)
+    if common >= COPY_JACCARD * (len(grams) + len(other) - common):
         return True
-    return same_title and shared >= COPY_CONTAINMENT * min(len(grams), len(other))
+    return same_title and common >= COPY_CONTAINMENT * min(len(grams), len(other))
 
 
-_WORD = re.compile(r"\w+")
+_NOT_WORD = re.compile(r"\W+")
 
 
 def _coverage(snapshot: Snapshot, query: Query, weights: Mapping[str, float], stories: np.ndarray,
               docs: np.ndarray) -> np.ndarray:
     """Per story: the share of the question's term weight its best passage or its title holds;
     a term counts as held when one of its alternatives or related words is."""
+    terms = list(set(query.terms) | query.related.keys())
+    holding = snapshot.index.holding(terms, docs) | snapshot.titles.holding(terms, stories)
     held: dict[str, np.ndarray] = {}
-    for term in set(query.terms) | query.related.keys():
-        holds = snapshot.index.holding(term, docs) | snapshot.titles.holding(term, stories)
+    for term, holds in zip(terms, holding):
         own = query.alternatives.get(term) or query.related.get(term, term)
         held[own] = held[own] | holds if own in held else holds
     found = sum((weights[term] * holds for term, holds in held.items()), np.zeros(len(stories)))
     return found / (sum(weights[term] for term in held) or 1.0)
-
-
-def _add_best_passages(snapshot: Snapshot, terms: list[str], allowed: np.ndarray | None,
-                       stories: list[int], best: dict[int, tuple[int, float]]) -> None:
-    """The best passage of each of `stories` (found by title); the first one if none matches."""
-    if not stories:
-        return
-    docs = snapshot.passages_of(stories)
-    if allowed is not None:
-        docs = docs[allowed[docs]]
-    scores, held = snapshot.index.scores_of(terms, docs)
-    matched, scores = docs[held], scores[held]
-    order = np.lexsort((matched, -scores))  # as a search ranks them
-    _add_best(snapshot, matched[order], scores[order], best)
-    for story, doc in zip(snapshot.passage_story[docs].tolist(), docs.tolist()):
-        best.setdefault(story, (doc, 0.0))
-
-
-def _add_best(snapshot: Snapshot, docs: np.ndarray, scores: np.ndarray, best: dict[int, tuple[int, float]]) -> None:
-    """Each story's first passage among `docs` (ranked best first), unless `best` has one."""
-    for story, doc, score in zip(snapshot.passage_story[docs].tolist(), docs.tolist(), scores.tolist()):
-        best.setdefault(story, (doc, score))

@@ -126,11 +126,13 @@ class Snapshot:
         np.cumsum(np.bincount(self.passage_story, minlength=len(self.stories)), out=offsets[1:])
         return order, offsets
 
-    def passages_of(self, stories: list[int]) -> np.ndarray:
-        """The passages of `stories`, ascending."""
+    def best_passages(self, terms: list[str], stories: np.ndarray, allowed: np.ndarray | None
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each of `stories`, its passage among the `allowed` (a mask, None for all) that
+        `index.search(terms)` ranks first, the passage's score and True; where none holds one
+        of `terms`, its first allowed passage, 0 and False; -1 where none is allowed."""
         order, offsets = self._by_story
-        parts = [order[offsets[s]:offsets[s + 1]] for s in stories]
-        return np.sort(np.concatenate(parts)) if parts else np.empty(0, dtype=np.int64)
+        return self.index.best_of_groups(terms, order, offsets, stories, allowed)
 
     def warm_up(self) -> None:
         """Compute what questions and the next reload use, and run a first search (the search

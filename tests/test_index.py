@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from retrieval.analysis import Analyzer
 from retrieval.formats import read_file
 from retrieval.index import VARIANTS, BM25Index, BM25Params
+from retrieval.kernels import BLOCK
 from retrieval.sentences import passage_spans
 
 DEMO_QUESTION = "Can Russia prevent Ukraine from joining NATO?"
@@ -90,11 +91,11 @@ def test_top_k_equals_the_head_of_the_full_ranking(variant, corpus, query, limit
         assert top.scores.tolist() == full.scores[:limit].tolist()
 
 
-@given(corpus=_CORPUS, term=_TERM | st.just("unknown"), data=st.data())
-def test_holding_tells_which_passages_hold_a_term(corpus, term, data):
+@given(corpus=_CORPUS, terms=st.lists(_TERM | st.just("unknown"), max_size=4), data=st.data())
+def test_holding_tells_which_passages_hold_each_term(corpus, terms, data):
     docs = np.asarray(data.draw(st.lists(st.integers(0, len(corpus) - 1), max_size=8)), dtype=np.int64)
-    holds = BM25Index.build(corpus).holding(term, docs)
-    assert holds.tolist() == [term in corpus[d] for d in docs.tolist()]
+    holds = BM25Index.build(corpus).holding(terms, docs)
+    assert holds.tolist() == [[term in corpus[d] for d in docs.tolist()] for term in terms]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -110,3 +111,42 @@ def test_scores_of_equals_a_masked_search_bit_for_bit(variant, corpus, query, da
     assert {d for d, h in zip(docs.tolist(), held.tolist()) if h} == expected.keys()
     assert [s for s, h in zip(scores.tolist(), held.tolist()) if h] == [expected[d] for d in docs[held].tolist()]
     assert not scores[~held].any()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), query=_QUERY, limit=st.integers(1, 50))
+def test_top_k_past_the_first_block_equals_the_head_of_the_full_ranking(variant, seed, query, limit):
+    # past BLOCK passages a search skips the postings of terms too weak to rank: it must not
+    # change which passages are kept, nor a bit of their scores
+    rng = np.random.default_rng(seed)
+    terms = np.asarray(["a", "b", "c", "d", "e", "f", "g"])
+    weights = rng.dirichlet(np.ones(len(terms)))  # some terms common, some rare
+    corpus = [terms[rng.choice(len(terms), size=n, p=weights)].tolist() for n in rng.integers(0, 12, 3 * BLOCK)]
+    index = BM25Index.build(corpus, BM25Params(variant=variant))
+    full, top = index.search(query), index.search(query, limit=limit)
+    assert top.docs.tolist() == full.docs[:limit].tolist()
+    assert top.scores.tolist() == full.scores[:limit].tolist()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@given(corpus=_CORPUS, query=_QUERY, data=st.data())
+def test_best_of_groups_is_what_a_search_ranks_first(variant, corpus, query, data):
+    index = BM25Index.build(corpus, BM25Params(variant=variant))
+    allowed = np.asarray(data.draw(st.lists(st.booleans(), min_size=len(corpus), max_size=len(corpus))))
+    members = np.arange(len(corpus), dtype=np.int64)
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(corpus)), max_size=3)))
+    bounds = np.asarray([0, *cuts, len(corpus)], dtype=np.int64)
+    groups = np.arange(len(bounds) - 1, dtype=np.int64)
+    for mask in (None, allowed):
+        best, scores, matched = index.best_of_groups(query, members, bounds, groups, mask)
+        for g in groups.tolist():
+            inside = np.zeros(len(corpus), dtype=bool)
+            inside[bounds[g]:bounds[g + 1]] = True
+            ok = inside if mask is None else inside & mask
+            hits = index.search(query, ok)
+            if len(hits):
+                assert (best[g], scores[g], matched[g]) == (hits.docs[0], hits.scores[0], True)
+            else:
+                first = np.flatnonzero(ok)
+                assert (best[g], scores[g], matched[g]) == (first[0] if len(first) else -1, 0.0, False)

@@ -128,7 +128,7 @@ async def test_a_reload_whose_snapshot_cannot_be_saved_still_answers_from_it(tmp
         await reopened.close()
 
 
-async def test_passages_of_stories_after_reloads(tmp_path):
+async def test_best_passages_of_stories_after_reloads(tmp_path):
     folder = tmp_path / "archive"
     folder.mkdir()
     write_jsonl(folder / "a.jsonl", [story(i, "First part.\n\nSecond part.") for i in range(4)])
@@ -139,9 +139,11 @@ async def test_passages_of_stories_after_reloads(tmp_path):
                                          for i in range(4)])
         await service.ingest([folder])  # story 1's passages move to the end
         snapshot = service.snapshot
+        terms = snapshot.index.postings.terms
         for chosen in ([0], [1], [3, 1], []):
-            expected = np.flatnonzero(np.isin(snapshot.passage_story, chosen))
-            assert snapshot.passages_of(chosen).tolist() == expected.tolist()
+            best, _, _ = snapshot.best_passages(terms, np.asarray(chosen, dtype=np.int64), None)
+            expected = [snapshot.index.search(terms, snapshot.passage_story == s).docs[0] for s in chosen]
+            assert best.tolist() == expected
     finally:
         await service.close()
 

@@ -288,9 +288,10 @@ def _exact_copies(snapshot: Snapshot, ranked: list[RankedStory]) -> tuple[list[i
     originals: list[int] = []
     twins: dict[int, list[int]] = {}
     first: dict[tuple[int, int], int] = {}
-    for rank, r in enumerate(ranked):
-        key = (snapshot.stories[r.story].digest, int(snapshot.passage_start[r.doc]))
-        original = first.setdefault(key, rank)
+    stories = snapshot.stories
+    starts = snapshot.passage_start[[r.doc for r in ranked]].tolist()
+    for rank, (r, start) in enumerate(zip(ranked, starts)):
+        original = first.setdefault((stories[r.story].digest, start), rank)
         if original == rank:
             originals.append(rank)
         else:

@@ -71,7 +71,8 @@ class ArchiveService:
         self.settings = settings
         self.analyzer = Analyzer(settings.language, settings.stopwords)
         self.snapshot = snapshot
-        self._reload_lock = asyncio.Lock()
+        self._reload_lock = asyncio.Lock()  # one snapshot update at a time: a reload's or a follow's
+        self._reloading = False
 
     @classmethod
     async def open(cls, db_path: str | Path, settings: RetrievalSettings = RetrievalSettings()) -> ArchiveService:
@@ -94,36 +95,46 @@ class ArchiveService:
 
     @property
     def reloading(self) -> bool:
-        return self._reload_lock.locked()
+        """Whether a reload (`ingest`) runs; taking in another process's change is not one."""
+        return self._reloading
 
     async def ingest(self, paths: Sequence[str | Path], *, prune: bool = False,
                      progress: Progress | None = None) -> IngestReport:
         """Read `paths` into the archive, then swap in a new snapshot if anything changed.
         Questions are answered from the old snapshot until the swap; if anything fails, the old
-        snapshot stays in service. Raises `ReloadInProgress` when one is already running."""
-        if self._reload_lock.locked():
+        snapshot stays in service. Raises `ReloadInProgress` when one is already running; waits
+        for a `follow` that runs."""
+        if self._reloading:
             raise ReloadInProgress("a reload is already running")
-        async with self._reload_lock:
-            with _answers_first():
-                report = await self.store.ingest(paths, self.analyzer, prune=prune, progress=progress)
-                self.snapshot, unsaved = await load_snapshot(self.store, self.settings.bm25, self.analyzer.key,
-                                                             previous=self.snapshot)
-                if unsaved:  # after the swap: answers need not wait for the file
-                    try:
-                        await save_snapshot(self.store, self.snapshot)
-                    except Exception:  # the next open indexes the passages instead
-                        log.exception("could not save the new index in the archive file")
-                return report
+        self._reloading = True
+        try:
+            async with self._reload_lock:
+                return await self._reload(paths, prune, progress)
+        finally:
+            self._reloading = False
+
+    async def _reload(self, paths: Sequence[str | Path], prune: bool, progress: Progress | None) -> IngestReport:
+        with _answers_first():
+            report = await self.store.ingest(paths, self.analyzer, prune=prune, progress=progress)
+            self.snapshot, unsaved = await load_snapshot(self.store, self.settings.bm25, self.analyzer.key,
+                                                         previous=self.snapshot)
+            if unsaved:  # after the swap: answers need not wait for the file
+                try:
+                    await save_snapshot(self.store, self.snapshot)
+                except Exception:  # the next open indexes the passages instead
+                    log.exception("could not save the new index in the archive file")
+            return report
 
     async def follow(self) -> bool:
         """Bring the snapshot up to date if another process changed the archive file (a bot
         replica's /reload, an `archive-bot ingest`); whether it did. Questions are answered
         from the old snapshot meanwhile. The process that changed the file saves its index,
-        so this one does not. Does nothing while this process reloads."""
-        if self._reload_lock.locked():
+        so this one does not. Does nothing while this process reloads. Holds up a /reload only
+        while it updates the snapshot, not while it looks."""
+        if self._reload_lock.locked() or await self.store.generation() == self.snapshot.generation:
             return False
         async with self._reload_lock:
-            if await self.store.generation() == self.snapshot.generation:
+            if await self.store.generation() == self.snapshot.generation:  # a reload took it in meanwhile
                 return False
             with _answers_first():
                 self.snapshot, _ = await load_snapshot(self.store, self.settings.bm25, self.analyzer.key,

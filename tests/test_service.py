@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import weakref
@@ -12,6 +13,8 @@ from datetime import date, datetime
 from unittest.mock import ANY
 
 import pytest
+
+import retrieval.service
 
 from retrieval.index import VARIANTS, BM25Params
 from retrieval.query import parse_query
@@ -309,6 +312,35 @@ async def test_a_replica_follows_what_another_ingests_and_prunes(archive, tmp_db
             assert await replica.ask(DEMO_QUESTION) == replace(await fresh.ask(DEMO_QUESTION), took_ms=ANY)
         finally:
             await fresh.close()
+    finally:
+        await replica.close()
+
+
+async def test_a_reload_waits_for_a_follow_instead_of_refusing(archive, tmp_db, tmp_path, monkeypatch):
+    """An admin's /reload that comes while the bot takes in another process's change waits for
+    it: it is not "already running", and both changes are answered from after."""
+    replica = await ArchiveService.open(tmp_db)
+    try:
+        for sid, word in (("t1", "Tin"), ("z1", "Zinc")):
+            folder = tmp_path / sid
+            folder.mkdir()
+            (folder / f"{sid}.jsonl").write_text(json.dumps({"id": sid, "title": f"{word} rises", "date": "1987-03-02",
+                                                             "body": f"{word} prices rose in London."}))
+        await archive.ingest([tmp_path / "t1"])
+        loading = retrieval.service.load_snapshot
+
+        async def slowly(*args, **kwargs):
+            await asyncio.sleep(0.2)
+            return await loading(*args, **kwargs)
+
+        monkeypatch.setattr(retrieval.service, "load_snapshot", slowly)
+        following = asyncio.create_task(replica.follow())
+        await asyncio.sleep(0.1)
+        assert not replica.reloading
+        report = await replica.ingest([tmp_path / "z1"])
+        assert report.added == 1 and await following
+        for question, story in (("tin prices", "t1"), ("zinc prices", "z1")):
+            assert (await replica.ask(question)).citations[0].story_id == story
     finally:
         await replica.close()
 

@@ -230,10 +230,19 @@ async def test_reload_over_a_broken_file_reports_it_and_keeps_answering(bot, api
     assert_seed_answer(plain((await bot.ask_private(SEED_QUESTION))[0]))
 
 
-async def test_a_reload_while_one_runs_is_told_so(bot, api):
-    async with bot.service._reload_lock:  # a reload in progress
-        (reply,) = await bot.ask_private("/reload", user=ADMIN)
+async def test_a_reload_while_one_runs_is_told_so(bot, api, monkeypatch):
+    ingest = bot.service.store.ingest
+
+    async def slowly(*args, **kwargs):
+        await asyncio.sleep(1)
+        return await ingest(*args, **kwargs)
+
+    monkeypatch.setattr(bot.service.store, "ingest", slowly)
+    running = asyncio.create_task(bot.service.ingest([bot.archive]))  # as another admin's /reload
+    await asyncio.sleep(0.1)
+    (reply,) = await bot.ask_private("/reload", user=ADMIN)
     assert "already running" in plain(reply)
+    await running
 
 
 async def test_stats_for_admins(bot, api):

@@ -227,7 +227,10 @@ class ArchiveService:
             records = await self.store.stories(snapshot.stories[relevant[rank].story].id for rank in page)
             for rank in page:
                 r = relevant[rank]
-                record = records.get(snapshot.stories[r.story].id)
+                header = snapshot.stories[r.story]
+                record = records.get(header.id)
+                if record is not None and record.digest != header.digest:
+                    record = None  # changed by another process since this snapshot: its spans are stale
                 span = (int(snapshot.passage_start[r.doc]), int(snapshot.passage_end[r.doc]))
                 if record is None or not all(contains_phrase(record.body[span[0]:span[1]], p)
                                              for p in query.phrases):

@@ -165,6 +165,8 @@ class StoryRecord:
     date: datetime | None
     url: str | None
     body: str
+    digest: int
+    """The first 60 bits of its content hash, as `StoryHeader.digest`."""
 
 
 @dataclass(frozen=True)
@@ -479,8 +481,8 @@ class Store:
                 if existed and reading.origins.get(s.id) not in (None, origin)}
         async with self._transaction():
             await self.db.executemany("DELETE FROM files WHERE path = ?", [(path,) for path in left])
-            await self.db.executemany("DELETE FROM passages WHERE story_id = ?",
-                                      [(s.id,) for s, _, existed in fresh if existed])
+            # new ones too: another process (a bot replica) may have written the same story since
+            await self.db.executemany("DELETE FROM passages WHERE story_id = ?", [(s.id,) for s, _, _ in fresh])
             await self.db.executemany(_UPSERT_STORY, [(*s.row, origin, now, s.title_terms, s.source)
                                                       for s, origin, _ in fresh])
             first = int(await self._scalar("SELECT value FROM settings WHERE key = 'last_passage'")) + 1
@@ -635,9 +637,9 @@ class Store:
             return await self._scalar("SELECT count(*) FROM passages WHERE id <= ?", (last,), db)
 
     async def stories(self, ids: Iterable[str]) -> dict[str, StoryRecord]:
-        rows = await self._rows_of("SELECT id, title, date, url, body FROM stories", ids)
-        return {story_id: StoryRecord(story_id, title, _parse_date(date), url, body)
-                for story_id, title, date, url, body in rows}
+        rows = await self._rows_of("SELECT id, title, date, url, body, substr(content_hash, 1, 15) FROM stories", ids)
+        return {story_id: StoryRecord(story_id, title, _parse_date(date), url, body, int(digest, 16))
+                for story_id, title, date, url, body, digest in rows}
 
     async def _rows_of(self, sql: str, ids: Iterable[str], db: aiosqlite.Connection | None = None) -> list[tuple]:
         """The rows of `sql` (a SELECT from stories) whose id is one of `ids`, asked in chunks
@@ -695,10 +697,16 @@ class Store:
             if not rows:
                 return
             try:
-                async with self._bulk() as db:
-                    await db.executemany(
-                        "INSERT INTO questions (asked_at, chat_type, latency_ms, citations, question)"
-                        " VALUES (?, ?, ?, ?, ?)", rows)
+                async with self._bulk() as db:  # all rows or none: a failed try must not leave some
+                    await db.execute("BEGIN IMMEDIATE")
+                    try:
+                        await db.executemany(
+                            "INSERT INTO questions (asked_at, chat_type, latency_ms, citations, question)"
+                            " VALUES (?, ?, ?, ?, ?)", rows)
+                    except BaseException:
+                        await db.rollback()
+                        raise
+                    await db.commit()
             except BaseException:
                 self._questions = (rows + self._questions)[-QUESTIONS_KEPT:]
                 raise

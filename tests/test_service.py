@@ -316,6 +316,29 @@ async def test_a_replica_follows_what_another_ingests_and_prunes(archive, tmp_db
         await replica.close()
 
 
+async def test_a_replica_behind_another_quotes_no_story_it_would_slice_at_old_places(archive, tmp_db, tmp_path):
+    """Until it follows, a replica's snapshot has a changed story's old passage spans: that story
+    is left out rather than quoted from the wrong place of its new body."""
+    story = tmp_path / "zinc.jsonl"
+
+    def write(body: str) -> None:
+        story.write_text(json.dumps({"id": "z1", "title": "Metals", "date": "1987-03-02", "body": body}))
+
+    write("Tin prices rose in London.\n\nZinc output fell at the smelters in Peru.")
+    await archive.ingest([story])
+    replica = await ArchiveService.open(tmp_db)
+    try:
+        write("A new first paragraph about something else entirely. " * 40 +
+              "\n\nTin prices rose in London.\n\nZinc output fell at the smelters in Peru.")
+        await archive.ingest([story])
+        assert not (await replica.ask("zinc output smelters")).citations
+        await replica.follow()
+        [citation] = (await replica.ask("zinc output smelters")).citations
+        assert citation.quote == "Zinc output fell at the smelters in Peru."
+    finally:
+        await replica.close()
+
+
 async def test_a_reload_waits_for_a_follow_instead_of_refusing(archive, tmp_db, tmp_path, monkeypatch):
     """An admin's /reload that comes while the bot takes in another process's change waits for
     it: it is not "already running", and both changes are answered from after."""

@@ -449,6 +449,34 @@ async def test_question_rows_wait_for_another_process_without_holding_up_reads(s
     await store.record_question("group", 2.0, 0)
     assert await store.question_latencies() == [1.0, 2.0]
 
+async def test_question_rows_are_written_all_or_none(store, tmp_db):
+    """A try that fails partway leaves no rows behind, so the rows kept for the next try are
+    written once."""
+    other = sqlite3.connect(tmp_db)
+    other.execute("CREATE TRIGGER busy BEFORE INSERT ON questions WHEN NEW.latency_ms = 2 "
+                  "BEGIN SELECT RAISE(ABORT, 'database is locked'); END")
+    other.commit()
+    for latency in (1.0, 2.0, 3.0):
+        await store.record_question("private", latency, 1)
+    with pytest.raises(sqlite3.IntegrityError):  # what RAISE(ABORT) raises
+        await store.flush_questions()
+    other.execute("DROP TRIGGER busy")
+    other.commit()
+    other.close()
+    assert await store.question_latencies() == [1.0, 2.0, 3.0]
+
+
+async def test_two_processes_adding_the_same_story_store_its_passages_once(tmp_db, stories_dir):
+    """Two replicas' reloads (or a reload beside `archive-bot ingest`) both read the story as new."""
+    first, second = await Store.open(tmp_db), await Store.open(tmp_db)
+    try:
+        await asyncio.gather(first.ingest([stories_dir], ANALYZER), second.ingest([stories_dir], ANALYZER))
+    finally:
+        await first.close()
+        await second.close()
+    assert table(tmp_db, "SELECT story_id, seq, count(*) FROM passages GROUP BY story_id, seq HAVING count(*) > 1") == []
+
+
 # Unchanged files -------------------------------------------------------------------------------
 
 

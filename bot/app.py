@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 
@@ -149,6 +150,8 @@ async def serve(app: Application, settings: Settings, stop: asyncio.Event,
         finally:
             if follower is not None:
                 follower.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await follower
             if app.updater.running:
                 await app.updater.stop()
             await app.stop()

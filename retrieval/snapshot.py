@@ -36,7 +36,7 @@ class StoryHeader:
     title_terms: str
     digest: int
     """The first 60 bits of the story's content hash: stories with equal digests are exact
-    copies (the same title, date and body)."""
+    copies (the same title, date, body, url, source and metadata)."""
 
 
 @dataclass(frozen=True)

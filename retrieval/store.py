@@ -324,9 +324,9 @@ class Store:
         self.path = path
         self._write_lock = asyncio.Lock()
         self._saving = asyncio.Lock()
-        """Held while the snapshot is saved, on the second connection, and while question rows
-        are written: written during the save, they would wait on the first connection for
-        SQLite's lock, and every read queued behind them with them."""
+        """Held while the snapshot is saved, on a connection of its own, and while question rows
+        are written: written during the save, they would wait out SQLite's busy timeout behind
+        this process's own write."""
         self._written: _Written | None = None
         self._questions: list[tuple] = []  # question rows not yet written
         self._writing_questions: asyncio.Task | None = None
@@ -370,14 +370,16 @@ class Store:
         return None if str(self.path) == ":memory:" else self.path
 
     @contextlib.asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[None]:
-        await self.db.execute("BEGIN IMMEDIATE")
+    async def _transaction(self, db: aiosqlite.Connection | None = None) -> AsyncIterator[None]:
+        """All of what runs inside on `db` (default: the store's connection), or none of it."""
+        db = db or self.db
+        await db.execute("BEGIN IMMEDIATE")
         try:
             yield
         except BaseException:
-            await self.db.rollback()
+            await db.rollback()
             raise
-        await self.db.commit()
+        await db.commit()
 
     @contextlib.asynccontextmanager
     async def _large_cache(self) -> AsyncIterator[None]:
@@ -697,16 +699,11 @@ class Store:
             if not rows:
                 return
             try:
-                async with self._bulk() as db:  # all rows or none: a failed try must not leave some
-                    await db.execute("BEGIN IMMEDIATE")
-                    try:
-                        await db.executemany(
-                            "INSERT INTO questions (asked_at, chat_type, latency_ms, citations, question)"
-                            " VALUES (?, ?, ?, ?, ?)", rows)
-                    except BaseException:
-                        await db.rollback()
-                        raise
-                    await db.commit()
+                # all rows or none: a failed try must not leave some written and keep them too
+                async with self._bulk() as db, self._transaction(db):
+                    await db.executemany(
+                        "INSERT INTO questions (asked_at, chat_type, latency_ms, citations, question)"
+                        " VALUES (?, ?, ?, ?, ?)", rows)
             except BaseException:
                 self._questions = (rows + self._questions)[-QUESTIONS_KEPT:]
                 raise

@@ -249,7 +249,7 @@ class ArchiveService:
                     continue
                 folded[copy_of].extend(twins.get(rank, ()))
         return [replace(c, copies=tuple(snapshot.stories[relevant[rank].story].id for rank in sorted(ranks)))
-                if ranks else c for c, ranks in zip(citations, folded)][:wanted]
+                if ranks else c for c, ranks in zip(citations, folded)]
 
     def _quote(self, snapshot: Snapshot, ranked: RankedStory, body: str, span: tuple[int, int], query: Query,
                weights: dict[str, float], cue: re.Pattern | None) -> str:

@@ -3,7 +3,7 @@
     python -m bench.corpus [--passages N] [--workdir DIR]
 
 Reads `../shared/data/reuters21578.jsonl.gz` (19,043 stories, 105,711 passages as
-`retrieval.sentences.passage_spans` cuts them) and writes, under the work directory (default
+`retrieval.text.sentences.passage_spans` cuts them) and writes, under the work directory (default
 /tmp/archive-bench), files that are rebuilt only when missing or stale:
 
 - `reuters-N.jsonl`: the stories in file order, then again as `reuters-1~copy1`, ... with the same
@@ -31,9 +31,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from retrieval.analysis import Analyzer
-from retrieval.formats import FormatError, parse_record
-from retrieval.sentences import passage_spans
+from retrieval.text.analysis import Analyzer
+from retrieval.ingest.formats import FormatError, parse_record
+from retrieval.text.sentences import passage_spans
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCE = ROOT.parent / "shared" / "data" / "reuters21578.jsonl.gz"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bot.config import ConfigError, load_settings
 from retrieval.evaluation import DEPTH, QuestionSetError, Report, Wrong, evaluate
-from retrieval.index import VARIANTS
+from retrieval.bm25.index import VARIANTS
 from retrieval.service import ArchiveService, RetrievalSettings
 
 QUOTE_CHARS = 160

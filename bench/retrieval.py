@@ -252,7 +252,7 @@ def _passage_keys(snapshot, docs) -> list[list]:
 
 
 async def _child_ours(spec: dict) -> dict:
-    from retrieval.analysis import Analyzer
+    from retrieval.text.analysis import Analyzer
     from retrieval.service import ArchiveService
 
     settings = _retrieval_settings()
@@ -598,7 +598,7 @@ def _compare(reference: dict, found: dict, keys: dict | None, exact_scores: bool
 
 
 def run_retrieval(args, corpus: Corpus, passages: Passages) -> dict:
-    from retrieval.analysis import Analyzer
+    from retrieval.text.analysis import Analyzer
 
     settings = _retrieval_settings()
     analyzer = Analyzer(settings.language, settings.stopwords)

@@ -15,9 +15,9 @@ from telegram.ext import ContextTypes
 
 from bot.render import Html, pack
 from bot.runtime import runtime
-from retrieval.formats import SUFFIXES, Problem, read_file
+from retrieval.ingest.formats import SUFFIXES, Problem, read_file
 from retrieval.service import ReloadInProgress
-from retrieval.store import IngestReport
+from retrieval.storage.store import IngestReport
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from retrieval.index import VARIANTS, BM25Params
+from retrieval.bm25.index import VARIANTS, BM25Params
 from retrieval.service import RetrievalSettings
 
 DEFAULT_DB = "data/archive.sqlite"

@@ -1,5 +1,5 @@
 """Health checks, backups and restores: what `archive-bot health|backup|restore` and the HTTP
-health path do. The SQLite work itself lives in `retrieval.backup`; this module adds the bot's
+health path do. The SQLite work itself lives in `retrieval.storage.backup`; this module adds the bot's
 side (the token check with getMe) and keeps every message to one line without the token.
 """
 
@@ -9,8 +9,8 @@ import asyncio
 from dataclasses import dataclass, field
 
 from bot.config import Settings
-from retrieval import backup as files
-from retrieval.query import parse_query
+from retrieval.storage import backup as files
+from retrieval.answer.query import parse_query
 from retrieval.service import ArchiveService
 
 GETME_TIMEOUT = 10.0

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from retrieval.models import Answer, Citation
-from retrieval.sentences import paragraph_spans
+from retrieval.text.sentences import paragraph_spans
 
 MAX_MESSAGE = 4096
 

@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from retrieval.models import Answer
-from retrieval.quotes import contains_phrase
+from retrieval.answer.quotes import contains_phrase
 from retrieval.service import ArchiveService
 
 DEPTH = 10

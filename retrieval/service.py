@@ -17,14 +17,14 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from retrieval.analysis import Analyzer
-from retrieval.index import BM25Params
+from retrieval.text.analysis import Analyzer
+from retrieval.bm25.index import BM25Params
 from retrieval.models import Answer, Citation
-from retrieval.query import Query, parse_query
-from retrieval.quotes import answer_cue, asks_when, choose_quote, contains_phrase
-from retrieval.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_stories
+from retrieval.answer.query import Query, parse_query
+from retrieval.answer.quotes import answer_cue, asks_when, choose_quote, contains_phrase
+from retrieval.answer.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_stories
 from retrieval.snapshot import Snapshot, load_snapshot, save_snapshot
-from retrieval.store import IngestReport, Progress, Store, StoryRecord
+from retrieval.storage.store import IngestReport, Progress, Store, StoryRecord
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from functools import cached_property
 
 import numpy as np
 
-from retrieval.analysis import Analyzer
-from retrieval.index import BM25Index, BM25Params, Hits
-from retrieval.postings import Postings
-from retrieval.store import PassageColumns, Store
+from retrieval.text.analysis import Analyzer
+from retrieval.bm25.index import BM25Index, BM25Params, Hits
+from retrieval.bm25.postings import Postings
+from retrieval.storage.store import PassageColumns, Store
 
 NO_DATE = np.iinfo(np.int64).min
 FORMAT = 2

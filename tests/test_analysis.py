@@ -8,7 +8,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retrieval.analysis import Analyzer
+from retrieval.text.analysis import Analyzer
 
 # The definition the analyzer's faster regex and term cache must keep to, written plainly.
 PLAIN_WORD = re.compile(

@@ -23,7 +23,7 @@ import pytest
 from bot.config import Settings
 from bot.health import start_health_server
 from bot.logs import setup_logging
-from retrieval import backup as files
+from retrieval.storage import backup as files
 from retrieval.service import ArchiveService
 from tests.bot_harness import write_archive
 from tests.botapi import BotAPIServer

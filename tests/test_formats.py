@@ -13,8 +13,8 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from retrieval import formats
-from retrieval.formats import Problem, archive_files, parse_story, read_file
+from retrieval.ingest import formats
+from retrieval.ingest.formats import Problem, archive_files, parse_story, read_file
 from retrieval.models import Article
 
 SEED_BODY_START = '"We cannot prevent it. It is impossible.'

@@ -7,11 +7,11 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from retrieval.analysis import Analyzer
-from retrieval.formats import read_file
-from retrieval.index import VARIANTS, BM25Index, BM25Params
-from retrieval.kernels import BLOCK
-from retrieval.sentences import passage_spans
+from retrieval.text.analysis import Analyzer
+from retrieval.ingest.formats import read_file
+from retrieval.bm25.index import VARIANTS, BM25Index, BM25Params
+from retrieval.bm25.kernels import BLOCK
+from retrieval.text.sentences import passage_spans
 
 DEMO_QUESTION = "Can Russia prevent Ukraine from joining NATO?"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retrieval.postings import Postings
+from retrieval.bm25.postings import Postings
 
 # terms with non-ASCII letters, and texts with the whitespace that sends from_texts to its
 # general path: other whitespace than single spaces, newlines inside a passage

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retrieval.analysis import Analyzer
-from retrieval.query import MAX_QUESTION_CHARS, DateError, parse_date_option, parse_query
+from retrieval.text.analysis import Analyzer
+from retrieval.answer.query import MAX_QUESTION_CHARS, DateError, parse_date_option, parse_query
 
 ANALYZER = Analyzer()
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.analysis import Analyzer
-from retrieval.quotes import answer_cue, asks_when, choose_quote
+from retrieval.text.analysis import Analyzer
+from retrieval.answer.quotes import answer_cue, asks_when, choose_quote
 
 ANALYZER = Analyzer()
 

@@ -7,8 +7,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval.kernels import shared
-from retrieval.ranking import COPY_SHINGLE, Copies, is_copy, shingles
+from retrieval.bm25.kernels import shared
+from retrieval.answer.ranking import COPY_SHINGLE, Copies, is_copy, shingles
 
 # words that casefold, or do not, across ASCII and beyond; separators of every kind
 _WORD = st.sampled_from(["oil", "OIL", "Oil", "price", "ß", "SS", "ss", "İstanbul", "x_1", "42", "café", "ＡＢ",

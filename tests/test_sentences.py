@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retrieval.sentences import (_BOUNDARY, ABBREVIATIONS, NUMBER_ABBREVIATIONS, WINDOW_MAX_CHARS, _windows,
+from retrieval.text.sentences import (_BOUNDARY, ABBREVIATIONS, NUMBER_ABBREVIATIONS, WINDOW_MAX_CHARS, _windows,
                                  WINDOW_SENTENCES, paragraph_spans, passage_spans,
                                  sentence_spans)
 

@@ -16,9 +16,9 @@ import pytest
 
 import retrieval.service
 
-from retrieval.index import VARIANTS, BM25Params
-from retrieval.query import parse_query
-from retrieval.ranking import rank_stories
+from retrieval.bm25.index import VARIANTS, BM25Params
+from retrieval.answer.query import parse_query
+from retrieval.answer.ranking import rank_stories
 from retrieval.service import EMPTY_ARCHIVE, RELOAD_SWITCH_INTERVAL, ArchiveService, RetrievalSettings
 
 DEMO_QUESTION = "Can Russia prevent Ukraine from joining NATO?"

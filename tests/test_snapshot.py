@@ -10,10 +10,10 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from retrieval.postings import Postings
+from retrieval.bm25.postings import Postings
 from retrieval.service import ArchiveService
 from retrieval.snapshot import _built
-from retrieval.store import PassageColumns
+from retrieval.storage.store import PassageColumns
 
 QUESTIONS = ["cocoa Bahia arrivals", "NATO Ukraine Russia", "coffee export quota", "oil price", "story 4 cocoa"]
 

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from retrieval.analysis import Analyzer
+from retrieval.text.analysis import Analyzer
 from retrieval.service import ArchiveService, RetrievalSettings
-from retrieval import intake
-from retrieval import store as store_module
-from retrieval.store import MIGRATIONS, PRAGMAS, PassageColumns, Store
+from retrieval.ingest import intake
+from retrieval.storage import store as store_module
+from retrieval.storage.store import MIGRATIONS, PRAGMAS, PassageColumns, Store
 
 ANALYZER = Analyzer()
 
@@ -326,7 +326,7 @@ async def test_reading_on_workers_gives_the_archive_one_thread_gives(tmp_path, w
 
 
 async def test_a_story_written_twice_in_one_ingest_ends_as_its_last_copy(store, tmp_db, tmp_path, monkeypatch):
-    monkeypatch.setattr("retrieval.store.BATCH", 1)  # each copy written in a batch of its own
+    monkeypatch.setattr("retrieval.storage.store.BATCH", 1)  # each copy written in a batch of its own
     folder = tmp_path / "stories"
     write_story(folder, "1", "Cocoa arrivals rose.", name="a.txt")
     await store.ingest([folder], ANALYZER)
@@ -385,7 +385,7 @@ def postings_by_passage(columns) -> dict[tuple[str, int], int]:
 
 @pytest.mark.parametrize("batch", [500, 1])
 async def test_the_passages_an_ingest_wrote_equal_those_read_back(store, tmp_path, monkeypatch, batch):
-    monkeypatch.setattr("retrieval.store.BATCH", batch)  # 1: a story's second copy replaces its first
+    monkeypatch.setattr("retrieval.storage.store.BATCH", batch)  # 1: a story's second copy replaces its first
     folder = tmp_path / "archive"
     folder.mkdir()
     first = [{"id": f"s{i}", "title": f"Cocoa {i}", "body": f"Cocoa arrivals rose {i} pct.\n\nOil fell {i}."}
@@ -418,7 +418,7 @@ async def test_question_rows_wait_for_a_snapshot_save_without_holding_up_reads(s
 
 
 async def test_question_rows_are_written_together_soon_and_at_close(tmp_db, monkeypatch):
-    monkeypatch.setattr("retrieval.store.QUESTIONS_EVERY", 0.05)
+    monkeypatch.setattr("retrieval.storage.store.QUESTIONS_EVERY", 0.05)
     store = await Store.open(tmp_db)
     await store.record_question("private", 1.0, 1)
     await store.record_question("group", 2.0, 0)
@@ -434,7 +434,7 @@ async def test_question_rows_wait_for_another_process_without_holding_up_reads(s
                                                                              monkeypatch, caplog):
     """Another process writes (a replica's reload): the rows wait on a connection of their own,
     answers' reads go on, and rows that could not be written are kept for the next try."""
-    monkeypatch.setattr("retrieval.store.PRAGMAS", (*PRAGMAS[:-1], "PRAGMA busy_timeout=200"))
+    monkeypatch.setattr("retrieval.storage.store.PRAGMAS", (*PRAGMAS[:-1], "PRAGMA busy_timeout=200"))
     await store.ingest([stories_dir], ANALYZER)
     other = sqlite3.connect(tmp_db, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")

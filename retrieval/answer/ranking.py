@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.index import Hits
-from retrieval.kernels import shared, word_grams
-from retrieval.query import Query
+from retrieval.bm25.index import Hits
+from retrieval.bm25.kernels import shared, word_grams
+from retrieval.answer.query import Query
 from retrieval.snapshot import Snapshot
 
 TITLE_WEIGHT = 1.0

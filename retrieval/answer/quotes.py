@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from retrieval.analysis import Analyzer
-from retrieval.sentences import Span, sentence_spans
+from retrieval.text.analysis import Analyzer
+from retrieval.text.sentences import Span, sentence_spans
 
 SHORT_QUOTE = 80
 """A one-sentence quote shorter than this takes the next sentence too, for context."""

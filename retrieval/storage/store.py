@@ -20,10 +20,10 @@ from pathlib import Path
 import aiosqlite
 import numpy as np
 
-from retrieval.analysis import Analyzer
-from retrieval import intake
-from retrieval.formats import Problem, archive_files
-from retrieval.postings import Postings
+from retrieval.text.analysis import Analyzer
+from retrieval.ingest import intake
+from retrieval.ingest.formats import Problem, archive_files
+from retrieval.bm25.postings import Postings
 
 log = logging.getLogger(__name__)
 

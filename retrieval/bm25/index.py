@@ -16,9 +16,9 @@ from functools import cached_property
 
 import numpy as np
 
-from retrieval import kernels
-from retrieval.kernels import NO_CEILINGS, NO_FILTER
-from retrieval.postings import Postings
+from retrieval.bm25 import kernels
+from retrieval.bm25.kernels import NO_CEILINGS, NO_FILTER
+from retrieval.bm25.postings import Postings
 
 VARIANTS = ("okapi", "plus", "l")
 

@@ -21,10 +21,10 @@ from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from retrieval.analysis import Analyzer
-from retrieval.formats import Problem, json_lines, parse_line, read_file
+from retrieval.text.analysis import Analyzer
+from retrieval.ingest.formats import Problem, json_lines, parse_line, read_file
 from retrieval.models import Article
-from retrieval.sentences import passage_spans
+from retrieval.text.sentences import passage_spans
 
 PART_LINES = 1000
 """JSON lines in one part."""

@@ -6,6 +6,7 @@ example database, and no deadline (tests never carry a time limit).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ from hypothesis import settings
 from retrieval.service import ArchiveService
 
 REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = Path(os.environ.get("ARCHIVE_BOT_SHARED_DATA", REPO.parent / "shared" / "data"))
+"""The evaluation data kept beside the project (never copied into it): Reuters, news-dev, news-ml-dev."""
 
 settings.register_profile("archive-bot", derandomize=True, database=None, deadline=None,
                           max_examples=100, print_blob=True)
@@ -22,7 +25,20 @@ settings.load_profile("archive-bot")
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "data: reads ../shared/data (skipped when absent); deselect with -m 'not data'")
+        "markers", "data: reads the shared data (ARCHIVE_BOT_SHARED_DATA, default ../shared/data);"
+        " skipped when absent, failed when absent under CI=true; deselect with -m 'not data'")
+
+
+def shared_file(name: str) -> Path:
+    """A file of the shared evaluation data. Absent, the test is skipped with the path it looked
+    at, or fails under CI=true: there the data must be, and a quality guard must not turn itself off."""
+    path = SHARED_DATA / name
+    if not path.exists():
+        message = f"shared data absent: {path} (set ARCHIVE_BOT_SHARED_DATA)"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from conftest import shared_file
+
 DEMO_QUESTION = "Can Russia prevent Ukraine from joining NATO?"
 PESKOV = "We cannot prevent it. It is impossible."
-REUTERS = Path(__file__).resolve().parents[1].parent / "shared/data/reuters21578.jsonl.gz"
 CITATION_KEYS = {"story_id", "title", "date", "quote", "score", "url"}
 
 # Settings the command reads from the environment: the tests set their own or none.
@@ -170,10 +171,9 @@ def test_a_bad_setting_or_option_is_one_line_and_exit_code_2(cli, env, args):
 
 @pytest.mark.data
 def test_reuters_cocoa_question_cites_reuters_1(cli, tmp_path):
-    if not REUTERS.exists():
-        pytest.skip(f"{REUTERS} is not here")
+    reuters = shared_file("reuters21578.jsonl.gz")
     sample = tmp_path / "reuters-sample.jsonl"
-    with gzip.open(REUTERS, "rt", encoding="utf-8") as source:
+    with gzip.open(reuters, "rt", encoding="utf-8") as source:
         sample.write_text("".join(islice(source, 300)), encoding="utf-8")
     cli("ingest", sample)
 

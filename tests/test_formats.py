@@ -206,14 +206,24 @@ def read_bytes_as(name: str, content: bytes) -> tuple[list[Article], list[Proble
 @pytest.mark.parametrize("suffix", _SUFFIXES)
 @given(content=st.binary(max_size=300))
 def test_arbitrary_bytes_never_raise_past_read_file(suffix, content):
-    read_bytes_as(f"garbage{suffix}", content)
+    assert_stories_or_reported(*read_bytes_as(f"garbage{suffix}", content), f"garbage{suffix}")
 
 
 @pytest.mark.parametrize("suffix", _SUFFIXES)
 @given(text=st.text(max_size=300), compress=st.booleans())
 def test_arbitrary_text_never_raises_past_read_file(suffix, text, compress):
     content = text.encode("utf-8", "surrogatepass")
-    read_bytes_as(f"garbage{suffix}", gzip.compress(content) if compress else content)
+    stories, problems = read_bytes_as(f"garbage{suffix}", gzip.compress(content) if compress else content)
+    assert_stories_or_reported(stories, problems, f"garbage{suffix}")
+
+
+def assert_stories_or_reported(stories: list[Article], problems: list[Problem], name: str) -> None:
+    """Every result is a whole story or a problem that names the file and says why."""
+    for story in stories:
+        assert story.id and story.title is not None and story.body.strip()
+    for problem in problems:
+        assert problem.path.endswith(name) and problem.reason
+        assert problem.line is None or problem.line >= 1
 
 
 @given(lines=st.lists(st.one_of(

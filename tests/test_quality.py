@@ -18,10 +18,10 @@ import pytest
 from retrieval.evaluation import (FALSE_NO_ANSWER, HIT1, HIT3, MRR10, NO_ANSWER, QUOTE_HIT,
                                   Cited, Outcome, Question, QuestionSetError, Report,
                                   evaluate, judge, load_questions, parse_question, score)
+from conftest import shared_file
 from retrieval.service import ArchiveService
 
 REPO = Path(__file__).resolve().parents[1]
-REUTERS = REPO.parent / "shared/data/reuters21578.jsonl.gz"
 SMALL_SET = REPO / "tests/data/quality_small.jsonl"
 SMALL_ARCHIVE_STORIES = 2000
 
@@ -147,11 +147,10 @@ def test_committed_sets_load() -> None:
 @pytest.fixture(scope="module")
 def small_report(tmp_path_factory: pytest.TempPathFactory) -> Report:
     """The small set evaluated over the seed story plus the first 2,000 Reuters stories."""
-    if not REUTERS.is_file():
-        pytest.skip(f"Reuters data absent: {REUTERS}")
+    reuters = shared_file("reuters21578.jsonl.gz")
     folder = tmp_path_factory.mktemp("quality")
     stories = folder / "reuters-first.jsonl"
-    with gzip.open(REUTERS, "rt", encoding="utf-8") as source, open(stories, "w", encoding="utf-8") as out:
+    with gzip.open(reuters, "rt", encoding="utf-8") as source, open(stories, "w", encoding="utf-8") as out:
         for number, line in enumerate(source):
             if number >= SMALL_ARCHIVE_STORIES:
                 break

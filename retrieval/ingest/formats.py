@@ -281,4 +281,4 @@ def _read_csv(path: Path) -> Iterator[Article | Problem]:
             except FormatError as error:
                 yield Problem(str(path), reader.line_num, error.reason)
     except csv.Error as error:
-        yield Problem(str(path), reader.line_num, f"not valid CSV: {error}")
+        yield Problem(str(path), reader.line_num or None, f"not valid CSV: {error}")

@@ -1,10 +1,11 @@
 """Every answer to question sets, one JSON line a question: the golden dump a change is diffed by.
 
-    python -m bench.answers SET.jsonl [SET2.jsonl ...] --db FILE > answers.jsonl
+    PYTHONHASHSEED=0 python -m bench.answers SET.jsonl [SET2.jsonl ...] --db FILE > answers.jsonl
     python -m bench.answers --diff BEFORE.jsonl AFTER.jsonl
 
 The dump holds what a user would see (message, cited stories, quotes, scores), not the time taken,
-so a refactor must leave it byte-identical. `--diff` lists the questions whose answers changed,
+so a refactor must leave it byte-identical. Fix PYTHONHASHSEED: story scores add their parts in
+an order that follows string hashing, so their last bits (~1e-15) move from one process to the next. `--diff` lists the questions whose answers changed,
 and, for sets with known answers, whether each got better or worse (by the first expected story's
 rank, then by whether the first quote holds an expected phrase).
 """

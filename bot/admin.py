@@ -15,9 +15,7 @@ from telegram.ext import ContextTypes
 
 from bot.render import Html, pack
 from bot.runtime import runtime
-from retrieval.ingest.formats import SUFFIXES, Problem, read_file
-from retrieval.service import ReloadInProgress
-from retrieval.storage.store import IngestReport
+from retrieval import SUFFIXES, IngestReport, Problem, read_file, ReloadInProgress
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from bot.health import start_health_server
 from bot.http import AiohttpRequest
 from bot.logs import setup_logging
 from bot.runtime import Runtime, runtime
-from retrieval.service import ArchiveService
+from retrieval import ArchiveService
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ async def follow_archive(service: ArchiveService, every: float) -> None:
         await asyncio.sleep(every)
         try:
             if await service.follow():
-                log.info("the archive file changed: answering from %d passages now", service.snapshot.passages)
+                log.info("the archive file changed: answering from %d passages now", service.passages)
         except Exception:
             log.exception("could not take in a change to the archive file; the index in service stays")
 
@@ -202,7 +202,7 @@ async def run_bot(settings: Settings) -> int:
     service = await ArchiveService.open(settings.db_path, settings.retrieval)
     health = None
     try:
-        if not service.snapshot.passages and settings.archive_paths:
+        if not service.passages and settings.archive_paths:
             report = await service.ingest(settings.archive_paths)
             log.info("archive was empty; ingested %s", report.summary())
         stop = asyncio.Event()

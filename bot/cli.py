@@ -23,9 +23,7 @@ from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.render import render_text
-from retrieval.answer.query import DateError, parse_date_option
-from retrieval.service import ArchiveService
-from retrieval.storage.store import ArchiveError, IngestReport
+from retrieval import ArchiveError, ArchiveService, BackupError, DateError, IngestReport, parse_date_option
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -162,7 +160,6 @@ async def _health(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _backup(args: argparse.Namespace, settings: Settings) -> int:
     from bot.maintenance import backup
-    from retrieval.storage.backup import BackupError
 
     try:
         copy = await backup(settings, args.file)
@@ -175,7 +172,6 @@ async def _backup(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _restore(args: argparse.Namespace, settings: Settings) -> int:
     from bot.maintenance import restore
-    from retrieval.storage.backup import BackupError
 
     try:
         restored, kept = await restore(settings, args.file)

@@ -12,8 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from retrieval.bm25.index import VARIANTS, BM25Params
-from retrieval.service import RetrievalSettings
+from retrieval import VARIANTS, BM25Params, RetrievalSettings
 
 DEFAULT_DB = "data/archive.sqlite"
 DEFAULT_ARCHIVE_PATHS = ("seeds",)

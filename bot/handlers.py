@@ -20,7 +20,7 @@ from telegram.ext import ContextTypes
 
 from bot.render import format_date, render_answer, render_citation, render_story
 from bot.runtime import Runtime, runtime
-from retrieval.models import Answer
+from retrieval import Answer
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -104,7 +104,7 @@ async def reply_with_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, 
 async def send_answer(message: Message, answer: Answer, offset: int) -> None:
     """The answer's messages in reply to `message`, buttons under the last one."""
     texts = render_answer(answer, first_number=offset + 1)
-    if not answer.citations and answer.message and answer.message.startswith("Nothing"):
+    if answer.kind.worth_rewording:
         texts[-1] += "\n\n" + TIPS
     keyboard = answer_keyboard(answer, offset)
     for number, text in enumerate(texts, 1):

@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from bot.config import Settings
 from bot.maintenance import Health, check_service, check_token
-from retrieval.service import ArchiveService
+from retrieval import ArchiveService
 
 log = logging.getLogger(__name__)
 

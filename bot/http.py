@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 
 import aiohttp
-from telegram._utils.defaultvalue import DefaultValue
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
@@ -65,7 +64,11 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(f"aiohttp.{error.__class__.__name__}: {_without(url, error)}") from error
 
     def _given(self, value: object, name: str) -> float | None:
-        return self._timeouts[name] if isinstance(value, DefaultValue) else value  # type: ignore[return-value]
+        # PTB marks "not given" with instances of the class of DEFAULT_NONE (whose module is private)
+        return self._timeouts[name] if isinstance(value, _DEFAULT) else value  # type: ignore[return-value]
+
+
+_DEFAULT = type(BaseRequest.DEFAULT_NONE)
 
 
 def _without(url: str, error: Exception) -> str:

@@ -9,9 +9,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from bot.config import Settings
-from retrieval.storage import backup as files
-from retrieval.answer.query import parse_query
-from retrieval.service import ArchiveService
+from retrieval import AnswerKind, ArchiveService, FileCheck, backup_archive, check_archive, restore_archive
 
 GETME_TIMEOUT = 10.0
 """Seconds to wait for the Bot API's answer to getMe."""
@@ -47,7 +45,7 @@ async def check_health(settings: Settings, offline: bool = False) -> Health:
     An empty archive is healthy, and the line says it is empty. Never raises."""
     health = Health()
     try:
-        found = await asyncio.to_thread(files.check, settings.db_path, True)
+        found = await asyncio.to_thread(check_archive, settings.db_path, True)
         if not found.ok:
             health.add(False, f"archive {found.summary()}")
             return health
@@ -66,15 +64,15 @@ async def check_health(settings: Settings, offline: bool = False) -> Health:
 async def check_service(service: ArchiveService, health: Health) -> None:
     """The archive answers: the database is read, the index is in service and finds the
     archive's own example question (the newest story's title)."""
-    counts = await service.store.counts()
-    passages = service.snapshot.passages
+    counts = await service.counts()
+    passages = service.passages
     if not passages:
         health.add(True, f"archive is empty ({_count(counts['stories'], 'story', 'stories')} stored):"
                          " ingest some stories or /reload")
         return
     question = service.example_question()
     answer = await service.ask(question, k=1)
-    if not answer.citations and not parse_query(question, service.analyzer).is_empty:
+    if not answer.citations and answer.kind is not AnswerKind.NO_WORDS:
         health.add(False, f"the index ({passages:,} passages) found nothing for the archive's own "
                           f"example question {question!r}")
         return
@@ -116,11 +114,11 @@ def _count(n: int, one: str, many: str) -> str:
     return f"{n:,} {one if n == 1 else many}"
 
 
-async def backup(settings: Settings, target: str) -> files.FileCheck:
-    """A consistent copy of the live archive, made in a thread. Raises `files.BackupError`."""
-    return await asyncio.to_thread(files.backup, settings.db_path, target)
+async def backup(settings: Settings, target: str) -> FileCheck:
+    """A consistent copy of the live archive, made in a thread. Raises `BackupError`."""
+    return await asyncio.to_thread(backup_archive, settings.db_path, target)
 
 
-async def restore(settings: Settings, source: str) -> tuple[files.FileCheck, object]:
+async def restore(settings: Settings, source: str) -> tuple[FileCheck, object]:
     """Put a checked backup in place of the archive (no process may have it open)."""
-    return await asyncio.to_thread(files.restore, source, settings.db_path)
+    return await asyncio.to_thread(restore_archive, source, settings.db_path)

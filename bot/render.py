@@ -11,8 +11,7 @@ import html
 from collections.abc import Iterable
 from datetime import datetime
 
-from retrieval.models import Answer, Citation
-from retrieval.text.sentences import paragraph_spans
+from retrieval import Answer, Citation, paragraph_spans
 
 MAX_MESSAGE = 4096
 

@@ -8,7 +8,7 @@ from telegram.ext import ContextTypes
 
 from bot.config import Settings
 from bot.limits import Allowlist, SenderRateLimit
-from retrieval.service import ArchiveService
+from retrieval import ArchiveService
 
 
 @dataclass

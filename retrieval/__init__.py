@@ -1,4 +1,40 @@
 """The archive core: reading archives, storing them in SQLite, BM25 search and cited answers.
 
-Nothing here knows about Telegram; `bot` builds on `retrieval.service.ArchiveService`.
+Nothing here knows about Telegram. This module is the public API: `bot` and the command line
+import from here only. The rooms behind it follow the data flow of docs/DESIGN.md:
+
+- `text`: analysis (tokens, stems, stopwords) and sentence and passage boundaries;
+- `ingest`: archive file formats and turning stories into analyzed passages;
+- `storage`: the SQLite file (the store) and its backups;
+- `bm25`: postings, the exact BM25 index and its compiled kernels;
+- `answer`: parsing questions, ranking stories, telling copies apart, choosing quotes;
+- at the top: `models` (the values that flow), `snapshot` (the index in service), `service`
+  (open, ingest, answer) and `evaluation` (answer quality).
+
+Example:
+
+    service = await ArchiveService.open("data/archive.sqlite")
+    await service.ingest(["seeds/"])
+    answer = await service.ask("Can Russia stop Ukraine joining NATO?")
+    print(answer.kind, [c.quote for c in answer.citations])
 """
+
+from retrieval.answer.query import DateError, parse_date_option
+from retrieval.bm25.index import VARIANTS, BM25Params
+from retrieval.ingest.formats import SUFFIXES, Problem, read_file
+from retrieval.models import Answer, AnswerKind, Article, Citation
+from retrieval.service import ArchiveService, ReloadInProgress, RetrievalSettings
+from retrieval.storage.backup import BackupError, FileCheck
+from retrieval.storage.backup import backup as backup_archive
+from retrieval.storage.backup import check as check_archive
+from retrieval.storage.backup import restore as restore_archive
+from retrieval.storage.store import ArchiveError, IngestReport, Progress, StoryRecord
+from retrieval.text.sentences import paragraph_spans
+
+__all__ = [
+    "VARIANTS", "SUFFIXES",
+    "Answer", "AnswerKind", "ArchiveError", "ArchiveService", "Article", "BM25Params", "BackupError",
+    "Citation", "DateError", "FileCheck", "IngestReport", "Problem", "Progress", "ReloadInProgress",
+    "RetrievalSettings", "StoryRecord",
+    "backup_archive", "check_archive", "paragraph_spans", "parse_date_option", "read_file", "restore_archive",
+]

@@ -6,6 +6,7 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 
 
 @dataclass(frozen=True)
@@ -28,17 +29,6 @@ class Article:
             sort_keys=True, ensure_ascii=False, default=str,
         )
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A span of a story's body: `body[start:end]` is its text."""
-
-    story_id: str
-    seq: int
-    start: int
-    end: int
-    text: str
 
 
 @dataclass(frozen=True)
@@ -69,6 +59,26 @@ class Citation:
         return data
 
 
+class AnswerKind(str, Enum):
+    """What kind of answer the archive gave: what a front end reads instead of the message's words."""
+
+    ANSWERED = "answered"
+    """Citations from the dates asked for (or any date)."""
+    OTHER_DATES = "other_dates"
+    """Nothing was reported in the dates asked for; citations from other dates that name them."""
+    NOTHING_RELEVANT = "nothing_relevant"
+    NEVER_MENTIONED = "never_mentioned"
+    """The question names a word the archive never holds."""
+    NO_WORDS = "no_words"
+    """Nothing searchable in the question."""
+    EMPTY_ARCHIVE = "empty_archive"
+
+    @property
+    def worth_rewording(self) -> bool:
+        """Whether other words or dates might find something: the place for search tips."""
+        return self is AnswerKind.NOTHING_RELEVANT
+
+
 @dataclass(frozen=True)
 class Answer:
     """What the archive says to a question: citations in rank order, or a reason there are none."""
@@ -81,10 +91,12 @@ class Answer:
     note to read before them (they come from outside the dates asked for)."""
     more: bool = False
     """Whether citations ranked after these exist."""
+    kind: AnswerKind = AnswerKind.ANSWERED
 
     def to_json(self) -> dict:
         data = {
             "question": self.question,
+            "kind": self.kind.value,
             "took_ms": round(self.took_ms, 3),
             "citations": [c.to_json() for c in self.citations],
         }

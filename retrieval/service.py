@@ -19,7 +19,7 @@ from pathlib import Path
 
 from retrieval.text.analysis import Analyzer
 from retrieval.bm25.index import BM25Params
-from retrieval.models import Answer, Citation
+from retrieval.models import Answer, AnswerKind, Citation
 from retrieval.answer.query import Query, parse_query
 from retrieval.answer.quotes import answer_cue, asks_when, choose_quote, contains_phrase
 from retrieval.answer.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_stories
@@ -46,8 +46,7 @@ MAX_PAGE = 20 * 4 ** 3
 RELOAD_SWITCH_INTERVAL = 0.0002
 """How long (s) a thread may keep the interpreter while another waits for it, during a reload
 (Python's default: 0.005). The reload's threads hand it back sooner, so answers wait less behind
-them: at 1 M passages, answers' p99 during a reload was ~190-240 ms at 5 ms, ~130-160 at 1 ms
-(before the reload did less in Python); after, 44-61 ms at 1 ms, 38-39 ms at 0.2 ms."""
+them (bench/README.md, "Answers during a reload")."""
 
 
 class ReloadInProgress(RuntimeError):
@@ -150,27 +149,39 @@ class ArchiveService:
         citations: list[Citation] = []
         more = False
         if not snapshot.passages:
-            message = EMPTY_ARCHIVE
+            kind, message = AnswerKind.EMPTY_ARCHIVE, EMPTY_ARCHIVE
         elif query.is_empty:
-            message = NO_WORDS.format(example=DEFAULT_EXAMPLE)
+            kind, message = AnswerKind.NO_WORDS, NO_WORDS.format(example=DEFAULT_EXAMPLE)
         elif unknown := snapshot.unknown_words(query.names, self.analyzer):
+            kind = AnswerKind.NEVER_MENTIONED
             message = NEVER_MENTIONED.format(words=", ".join(f"“{w}”" for w in unknown))
         else:
             shown = range(offset, offset + k)
             found = await self._cite(snapshot, query, offset + k + 1, shown)
-            message = None if found else NOTHING_RELEVANT.format(period=_period(query))
+            kind, message = (AnswerKind.ANSWERED, None) if found else \
+                (AnswerKind.NOTHING_RELEVANT, NOTHING_RELEVANT.format(period=_period(query)))
             if not found and since is None and until is None and (query.since or query.until):
                 # the date was in the question's words, and may be when things happened rather
                 # than when they were reported: look again without it, for stories that name it
                 undated = replace(query, since=None, until=None, terms=query.terms + query.date_terms)
                 found = await self._cite(snapshot, undated, offset + k + 1, shown, mentioning=query.date_terms)
-                message = OTHER_DATES.format(period=_period(query)) if found else message
+                if found:
+                    kind, message = AnswerKind.OTHER_DATES, OTHER_DATES.format(period=_period(query))
             citations, more = found[offset:offset + k], len(found) > offset + k
             if citations and message is None and asks_when(query.text) and citations[0].date:
                 day = citations[0].date
                 message = WHEN.format(date=f"{day.day} {day:%B %Y}")
-        return Answer(question=query.text, citations=citations, more=more, message=message,
+        return Answer(question=query.text, citations=citations, more=more, message=message, kind=kind,
                       took_ms=(time.perf_counter() - started) * 1000)
+
+    @property
+    def passages(self) -> int:
+        """How many passages the index in service holds."""
+        return self.snapshot.passages
+
+    async def counts(self) -> dict[str, object]:
+        """Stories and passages stored, and the first and last story dates."""
+        return await self.store.counts()
 
     def example_question(self) -> str:
         """A question this archive can answer: the title of its newest story."""
@@ -202,11 +213,22 @@ class ArchiveService:
         cited story folded into its citation; those at the positions `shown` quoted from their
         best passage, the others (only counted, or only there to fold copies into) with an empty
         quote. A story whose best passage lacks a phrase is left out."""
-        required = [t for p in query.phrases for t in self.analyzer.terms(p)]
-        holding = snapshot.stories_holding(mentioning) if mentioning else None
         weights = snapshot.term_weights(query.terms + query.date_terms)
+        relevant = self._relevant(snapshot, query, wanted, weights, mentioning)
+        cited = await self._without_copies(snapshot, relevant, query.phrases, wanted)
         evidence = weights | {word: min(weight, weights[query.related[word]])  # no stronger than the word asked
                               for word, weight in snapshot.term_weights(list(query.related)).items()}
+        cue = answer_cue(query.text)
+        return [self._citation(snapshot, relevant, story, query, evidence, cue) if n in shown
+                else self._citation(snapshot, relevant, story) for n, story in enumerate(cited)]
+
+    def _relevant(self, snapshot: Snapshot, query: Query, wanted: int, weights: dict[str, float],
+                  mentioning: Sequence[str]) -> list[RankedStory]:
+        """The ranked stories above the relevance floor that hold every term of `mentioning`:
+        enough for `wanted` citations once copies are folded, the search widened until it finds
+        them or nothing more can be relevant."""
+        required = [t for p in query.phrases for t in self.analyzer.terms(p)]
+        holding = snapshot.stories_holding(mentioning) if mentioning else None
         limit = PAGE * wanted
         while True:
             # on the loop, not a thread: ~2 ms, mostly under the GIL, so a thread only adds hand-offs
@@ -214,49 +236,61 @@ class ArchiveService:
             relevant = [r for r in ranked if r.coverage >= RELEVANCE_FLOOR
                         and (holding is None or holding[r.story])]
             if len(relevant) >= wanted or complete or limit >= MAX_PAGE * wanted:
-                break
+                return relevant
             limit *= 4
-        cue = answer_cue(query.text)
-        citations: list[Citation] = []
-        folded: list[list[int]] = []  # per citation, the ranks of its copies
-        copies = Copies()
-        originals, twins = _exact_copies(snapshot, relevant)
+
+    async def _without_copies(self, snapshot: Snapshot, relevant: list[RankedStory], phrases: Sequence[str],
+                              wanted: int) -> list[_Cited]:
+        """The first `wanted` stories of `relevant` whose best passage holds every phrase, each
+        with the ranks of its copies: exact ones (same content, best passage at the same place),
+        whose bodies need not be read, and near ones (`Copies`), told apart by their text."""
+        cited: list[_Cited] = []
+        near = Copies()
+        originals, exact = _exact_copies(snapshot, relevant)
         for page in _pages(originals, 2 * wanted):
-            if len(citations) >= wanted:
+            if len(cited) >= wanted:
                 break
-            records = await self.store.stories(snapshot.stories[relevant[rank].story].id for rank in page)
+            records = await self._current_records(snapshot, [relevant[rank] for rank in page])
             for rank in page:
-                r = relevant[rank]
-                header = snapshot.stories[r.story]
-                record = records.get(header.id)
-                if record is not None and record.digest != header.digest:
-                    record = None  # changed by another process since this snapshot: its spans are stale
-                span = (int(snapshot.passage_start[r.doc]), int(snapshot.passage_end[r.doc]))
-                if record is None or not all(contains_phrase(record.body[span[0]:span[1]], p)
-                                             for p in query.phrases):
+                record = records.get(snapshot.stories[relevant[rank].story].id)
+                span = _span(snapshot, relevant[rank])
+                if record is None or not all(contains_phrase(record.body[span[0]:span[1]], p) for p in phrases):
                     continue
-                copy_of = copies.of(record.body, record.title)
-                if copy_of is not None:
-                    folded[copy_of].append(rank)
-                elif len(citations) < wanted:  # else only copies of the cited stories are still of use
-                    quote = self._quote(snapshot, r, record.body, span, query, evidence, cue) \
-                        if len(citations) in shown else ""
-                    citations.append(Citation(record.id, record.title, record.date, quote, r.score, record.url))
-                    folded.append([])
-                    copies.add(record.body, record.title)
-                    copy_of = len(citations) - 1
+                original = near.of(record.body, record.title)
+                if original is not None:
+                    cited[original].copies.append(rank)
+                elif len(cited) < wanted:  # else only copies of the cited stories are still of use
+                    original = len(cited)
+                    cited.append(_Cited(rank, record, span))
+                    near.add(record.body, record.title)
                 else:
                     continue
-                folded[copy_of].extend(twins.get(rank, ()))
-        return [replace(c, copies=tuple(snapshot.stories[relevant[rank].story].id for rank in sorted(ranks)))
-                if ranks else c for c, ranks in zip(citations, folded)]
+                cited[original].copies.extend(exact.get(rank, ()))
+        return cited
+
+    async def _current_records(self, snapshot: Snapshot, ranked: list[RankedStory]) -> dict[str, StoryRecord]:
+        """The stored stories of `ranked`, by id, leaving out those another process changed since
+        `snapshot` was taken: their passages' places in the body are stale."""
+        records = await self.store.stories(snapshot.stories[r.story].id for r in ranked)
+        headers = {snapshot.stories[r.story].id: snapshot.stories[r.story] for r in ranked}
+        return {story_id: record for story_id, record in records.items()
+                if record.digest == headers[story_id].digest}
+
+    def _citation(self, snapshot: Snapshot, relevant: list[RankedStory], story: _Cited, query: Query | None = None,
+                  weights: dict[str, float] | None = None, cue: re.Pattern | None = None) -> Citation:
+        """The citation of a story: quoted for `query` when given, with the ids of its copies."""
+        ranked, record = relevant[story.rank], story.record
+        quote = "" if query is None else self._quote(snapshot, ranked, record.body, story.span, query, weights, cue)
+        copies = tuple(snapshot.stories[relevant[rank].story].id for rank in sorted(story.copies))
+        return Citation(record.id, record.title, record.date, quote, ranked.score, record.url, copies)
 
     def _quote(self, snapshot: Snapshot, ranked: RankedStory, body: str, span: tuple[int, int], query: Query,
                weights: dict[str, float], cue: re.Pattern | None) -> str:
         """The sentences of `body` to quote for `query`, near its best passage `span`."""
         title_terms = set(snapshot.stories[ranked.story].title_terms.split())
         own = {t: w * (TITLE_DISCOUNT if t in title_terms else 1.0) for t, w in weights.items()}
-        start, end = choose_quote(body, _around(body, span), own, self.analyzer, query.phrases, focus=span, cue=cue)
+        start, end = choose_quote(body, _around(body, span), own, self.analyzer, query.phrases, focus=span, cue=cue,
+                                  params=self.settings.bm25)
         return body[start:end]
 
 
@@ -295,12 +329,28 @@ def _around(body: str, span: tuple[int, int]) -> tuple[int, int]:
     return start, len(body) if end < 0 else end
 
 
+@dataclass
+class _Cited:
+    """A story to cite: its rank among the relevant stories, its record, its best passage's span
+    in the body, and the ranks of its copies."""
+
+    rank: int
+    record: StoryRecord
+    span: tuple[int, int]
+    copies: list[int] = field(default_factory=list)
+
+
+def _span(snapshot: Snapshot, ranked: RankedStory) -> tuple[int, int]:
+    """Where the story's best passage lies in its body."""
+    return int(snapshot.passage_start[ranked.doc]), int(snapshot.passage_end[ranked.doc])
+
+
 def _exact_copies(snapshot: Snapshot, ranked: list[RankedStory]) -> tuple[list[int], dict[int, list[int]]]:
     """The ranks of the stories in `ranked` that are no exact copy of one ranked above them,
     and, by the rank of each of those, the ranks of its exact copies: the same content, best
     passage at the same place. A copy's fate is its original's, so its body need not be read."""
     originals: list[int] = []
-    twins: dict[int, list[int]] = {}
+    copies: dict[int, list[int]] = {}
     first: dict[tuple[int, int], int] = {}
     stories = snapshot.stories
     starts = snapshot.passage_start[[r.doc for r in ranked]].tolist()
@@ -309,8 +359,8 @@ def _exact_copies(snapshot: Snapshot, ranked: list[RankedStory]) -> tuple[list[i
         if original == rank:
             originals.append(rank)
         else:
-            twins.setdefault(original, []).append(rank)
-    return originals, twins
+            copies.setdefault(original, []).append(rank)
+    return originals, copies
 
 
 def _pages(items: list, size: int) -> list[list]:

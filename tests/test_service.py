@@ -19,6 +19,7 @@ import retrieval.service
 from retrieval.bm25.index import VARIANTS, BM25Params
 from retrieval.answer.query import parse_query
 from retrieval.answer.ranking import rank_stories
+from retrieval.models import AnswerKind
 from retrieval.service import EMPTY_ARCHIVE, RELOAD_SWITCH_INTERVAL, ArchiveService, RetrievalSettings
 
 DEMO_QUESTION = "Can Russia prevent Ukraine from joining NATO?"
@@ -113,6 +114,7 @@ async def test_a_question_without_searchable_words_gets_a_message(archive, quest
     answer = await archive.ask(question)
     assert answer.citations == []
     assert "nothing to search for" in answer.message
+    assert answer.kind is AnswerKind.NO_WORDS
 
 
 @pytest.mark.parametrize("options", [{"since": date(2022, 1, 1)}, {"until": date(2021, 10, 24)}])
@@ -131,6 +133,7 @@ async def test_a_date_in_words_without_the_story_falls_back_to_stories_naming_it
     answer = await cocoa_archive.ask("Ghana cocoa output in 1986")
     assert [c.story_id for c in answer.citations] == ["late"]
     assert answer.message.startswith("Nothing in the archive was reported")
+    assert answer.kind is AnswerKind.OTHER_DATES
 
 
 @pytest.mark.parametrize("question", ["NATO before 2021", "NATO after 2021", "NATO in 1987"])
@@ -155,6 +158,7 @@ async def test_words_no_story_holds_find_nothing(archive):
     answer = await archive.ask("quantum chromodynamics")
     assert answer.citations == [] and answer.more is False
     assert answer.message.startswith("Nothing in the archive matches")
+    assert answer.kind is AnswerKind.NOTHING_RELEVANT and answer.kind.worth_rewording
 
 
 async def test_an_empty_archive_answers_with_a_message(tmp_db, tmp_path):
@@ -162,7 +166,7 @@ async def test_an_empty_archive_answers_with_a_message(tmp_db, tmp_path):
     try:
         for question in [DEMO_QUESTION, "", "the"]:
             answer = await service.ask(question)
-            assert (answer.citations, answer.message) == ([], EMPTY_ARCHIVE)
+            assert (answer.citations, answer.message, answer.kind) == ([], EMPTY_ARCHIVE, AnswerKind.EMPTY_ARCHIVE)
         (tmp_path / "empty.txt").write_bytes(b"")
         report = await service.ingest([tmp_path / "empty.txt"])
         assert report.failed == 1
@@ -264,6 +268,7 @@ async def test_stats_count_what_the_archive_holds(cocoa_archive):
 async def test_a_when_question_puts_the_date_first(archive):
     answer = await archive.ask("When did Lavrov announce the suspension?")
     assert answer.message == "Reported on 25 October 2021:"
+    assert answer.kind is AnswerKind.ANSWERED
     assert "Lavrov announced earlier" in answer.citations[0].quote
 
 
@@ -271,6 +276,7 @@ async def test_an_unknown_name_is_answered_plainly(archive):
     answer = await archive.ask("What did Zelensky say about NATO?")
     assert answer.citations == []
     assert "never mentions “Zelensky”" in answer.message
+    assert answer.kind is AnswerKind.NEVER_MENTIONED and not answer.kind.worth_rewording
 
 
 async def test_copies_of_a_story_are_folded_into_one_citation(cocoa_archive, tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
+from retrieval.bm25.index import BM25Params
 from retrieval.text.analysis import Analyzer
 from retrieval.text.sentences import Span, sentence_spans
 
@@ -16,9 +17,9 @@ PHRASE_BONUS = 100.0
 FOCUS_BONUS = 1.2
 CUE_BONUS = 1.5
 LEAD_BONUS = 1.5
+"""A news story's first sentence sums it up: windows starting there count this much more."""
 CUE_REACH = 2
 """How many sentences a quote may grow by to take in the reason, date or figure asked for."""
-"""A news story's first sentence sums it up: windows starting there count this much more."""
 
 
 def answer_cue(question: str) -> re.Pattern | None:
@@ -73,9 +74,9 @@ _MODALS = {"can", "could", "will", "would", "should", "may", "might", "must", "d
 
 def choose_quote(text: str, span: Span, weights: Mapping[str, float], analyzer: Analyzer,
                  phrases: Sequence[str] = (), focus: Span | None = None,
-                 cue: re.Pattern | None = None) -> Span:
+                 cue: re.Pattern | None = None, params: BM25Params = BM25Params()) -> Span:
     """The span within `text[span]` to quote: the window of one or two sentences that scores best
-    as a BM25 document among its sentences (term `weights` as idf), phrases first; windows inside
+    as a BM25 document among its sentences (term `weights` as idf, `params`' k1 and b), phrases first; windows inside
     `focus` (the passage that ranked best) count FOCUS_BONUS times more, windows holding the
     question's `cue` CUE_BONUS times more, windows starting the story (when `span` does)
     LEAD_BONUS times more."""
@@ -89,7 +90,7 @@ def choose_quote(text: str, span: Span, weights: Mapping[str, float], analyzer: 
         for last in range(first, min(first + 2, len(sentences))):
             (start, _), (_, end) = sentences[first], sentences[last]
             held = counts[first] if first == last else _together(counts[first], counts[last])
-            score = _bm25(held, sum(lengths[first:last + 1]), weights, average)
+            score = _bm25(held, sum(lengths[first:last + 1]), weights, average, params)
             if phrases:
                 score += sum(PHRASE_BONUS for p in phrases if contains_phrase(text[start:end], p))
             if focus and focus[0] <= start and end <= focus[1]:
@@ -144,9 +145,10 @@ def _together(first: dict[str, int], second: dict[str, int]) -> dict[str, int]:
     return together
 
 
-def _bm25(counts: dict[str, int], length: int, weights: Mapping[str, float], average: float, k1: float = 1.5,
-          b: float = 0.75) -> float:
+def _bm25(counts: dict[str, int], length: int, weights: Mapping[str, float], average: float,
+          params: BM25Params) -> float:
     """BM25 of a window of `length` terms holding the weighted terms `counts`."""
+    k1, b = params.k1, params.b
     norm = k1 * (1 - b + b * length / average)
     return sum(weights[t] * tf * (k1 + 1) / (tf + norm) for t, tf in counts.items())
 

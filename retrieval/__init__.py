@@ -6,7 +6,7 @@ import from here only. The rooms behind it follow the data flow of docs/DESIGN.m
 - `text`: analysis (tokens, stems, stopwords) and sentence and passage boundaries;
 - `ingest`: archive file formats and turning stories into analyzed passages;
 - `storage`: the SQLite file (the store) and its backups;
-- `bm25`: postings, the exact BM25 index and its compiled kernels;
+- `bm25`: postings, the exact BM25 index and the compiled loops that build and search them;
 - `answer`: parsing questions, ranking stories, telling copies apart, choosing quotes;
 - at the top: `models` (the values that flow), `snapshot` (the index in service), `service`
   (open, ingest, answer) and `evaluation` (answer quality).
@@ -28,7 +28,9 @@ from retrieval.storage.backup import BackupError, FileCheck
 from retrieval.storage.backup import backup as backup_archive
 from retrieval.storage.backup import check as check_archive
 from retrieval.storage.backup import restore as restore_archive
-from retrieval.storage.store import ArchiveError, IngestReport, Progress, StoryRecord
+from retrieval.ingest.ledger import IngestReport, Progress
+from retrieval.storage.schema import ArchiveError
+from retrieval.storage.store import StoryRecord
 from retrieval.text.sentences import paragraph_spans
 
 __all__ = [

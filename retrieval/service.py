@@ -24,7 +24,8 @@ from retrieval.answer.query import Query, parse_query
 from retrieval.answer.quotes import answer_cue, asks_when, choose_quote, contains_phrase
 from retrieval.answer.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_stories
 from retrieval.snapshot import Snapshot, load_snapshot, save_snapshot
-from retrieval.storage.store import IngestReport, Progress, Store, StoryRecord
+from retrieval.ingest.ledger import IngestReport, Progress
+from retrieval.storage.store import Store, StoryRecord
 
 log = logging.getLogger(__name__)
 
@@ -193,8 +194,8 @@ class ArchiveService:
 
     async def record(self, answer: Answer, chat_type: str, keep_text: bool = False) -> None:
         """Note an answered question for the statistics."""
-        await self.store.record_question(chat_type, answer.took_ms, len(answer.citations),
-                                         answer.question if keep_text else None)
+        self.store.questions.record(chat_type, answer.took_ms, len(answer.citations),
+                                    answer.question if keep_text else None)
 
     async def stats(self) -> dict[str, object]:
         """Counts, date range, last ingest and answer latency figures."""

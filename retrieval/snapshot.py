@@ -11,7 +11,7 @@ import asyncio
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from functools import cached_property
 
@@ -20,7 +20,8 @@ import numpy as np
 from retrieval.text.analysis import Analyzer
 from retrieval.bm25.index import BM25Index, BM25Params, Hits
 from retrieval.bm25.postings import Postings
-from retrieval.storage.store import PassageColumns, Store
+from retrieval.storage.schema import PassageColumns
+from retrieval.storage.store import Store
 
 NO_DATE = np.iinfo(np.int64).min
 FORMAT = 2
@@ -195,10 +196,10 @@ async def load_snapshot(store: Store, params: BM25Params, analyzer_key: str,
         snapshot = await _update(store, previous, params, generation)
     else:
         if headers is None:  # read while the passages' postings are built, outside the interpreter lock
-            headers, passages = await asyncio.gather(_all_headers(store), store.new_passages())
+            headers, (passages, postings) = await asyncio.gather(_all_headers(store), _new_passages(store))
         else:
-            passages = await store.new_passages()
-        snapshot = await asyncio.to_thread(_built, headers, passages, params, generation, key)
+            passages, postings = await _new_passages(store)
+        snapshot = await asyncio.to_thread(_built, headers, passages, postings, params, generation, key)
     await asyncio.to_thread(snapshot.warm_up)
     return snapshot, True
 
@@ -212,7 +213,7 @@ async def _update(store: Store, previous: Snapshot, params: BM25Params, generati
     """`previous` with the passages added since, without those removed since: only the stories
     with new passages are read, so a reload adding a few stories reads a few."""
     last = int(previous.passage_ids.max(initial=0))
-    new = await store.new_passages(after=last)
+    new, new_postings = await _new_passages(store, after=last)
     changed = dict.fromkeys(new.story_ids)  # in the order their passages were written
     found = await asyncio.to_thread(_headers, await store.story_headers(changed))
     fresh = {sid: found[sid] for sid in changed if sid in found}
@@ -228,7 +229,15 @@ async def _update(store: Store, previous: Snapshot, params: BM25Params, generati
         keep = _kept(previous, [*gone, *changed])
         if int(keep.sum()) != await store.passages_up_to(last):  # passages removed some other way
             keep = np.isin(previous.passage_ids, np.asarray(await store.passage_ids(), dtype=np.int64))
-    return await asyncio.to_thread(_updated, previous, gone, fresh, keep, new, params, generation)
+    return await asyncio.to_thread(_updated, previous, gone, fresh, keep, new, new_postings, params, generation)
+
+
+async def _new_passages(store: Store, after: int = 0) -> tuple[PassageColumns, Postings]:
+    """The passages with ids above `after`, without their texts once their postings are built
+    from them (at a million passages the texts are hundreds of MB)."""
+    passages = await store.new_passages(after)
+    postings = await asyncio.to_thread(Postings.from_texts, passages.texts)
+    return replace(passages, texts=[]), postings
 
 
 def _kept(snapshot: Snapshot, dropped: Iterable[str]) -> np.ndarray:
@@ -273,19 +282,19 @@ def _from_blobs(blobs: dict[str, bytes], params: BM25Params, headers: dict[str, 
                     arrays["passage_end"], meta["generation"], meta["key"])
 
 
-def _built(headers: dict[str, StoryHeader], passages: PassageColumns, params: BM25Params, generation: int,
-           key: str) -> Snapshot:
+def _built(headers: dict[str, StoryHeader], passages: PassageColumns, postings: Postings, params: BM25Params,
+           generation: int, key: str) -> Snapshot:
     stories = list(headers.values())
     position = {story.id: i for i, story in enumerate(stories)}
-    return Snapshot(index=BM25Index(passages.postings, params), titles=_titles(stories, params),
+    return Snapshot(index=BM25Index(postings, params), titles=_titles(stories, params),
                     stories=stories, passage_ids=passages.ids,
                     passage_story=_positions(passages.story_ids, position), passage_start=passages.starts,
                     passage_end=passages.ends, generation=generation, key=key, positions=position)
 
 
 def _updated(previous: Snapshot, gone: set[str], fresh: dict[str, StoryHeader], keep: np.ndarray,
-             new: PassageColumns, params: BM25Params, generation: int) -> Snapshot:
-    """`previous` with only the passages `keep` marks and the `new` ones appended; stories
+             new: PassageColumns, new_postings: Postings, params: BM25Params, generation: int) -> Snapshot:
+    """`previous` with only the passages `keep` marks and the `new` ones (`new_postings`) appended; stories
     keep their order (with their `fresh` headers where changed) unless `gone`, new stories come
     after them. The title index is updated the same way, unless a title changed."""
     kept = np.ones(len(previous.stories), dtype=bool)
@@ -311,7 +320,7 @@ def _updated(previous: Snapshot, gone: set[str], fresh: dict[str, StoryHeader], 
         story_day = np.concatenate([previous.story_day, np.empty(len(stories) - len(previous.stories), np.int64)])
         story_day[list(position.values())] = _days([fresh[sid] for sid in position])
     return Snapshot(
-        index=BM25Index(previous.index.postings.without(keep).plus(new.postings), params),
+        index=BM25Index(previous.index.postings.without(keep).plus(new_postings), params),
         titles=titles,
         stories=stories,
         passage_ids=np.concatenate([previous.passage_ids[keep], new.ids]),

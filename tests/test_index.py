@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from retrieval.text.analysis import Analyzer
 from retrieval.ingest.formats import read_file
 from retrieval.bm25.index import VARIANTS, BM25Index, BM25Params
-from retrieval.bm25.kernels import BLOCK
+from retrieval.bm25.scoring import BLOCK
 from retrieval.text.sentences import passage_spans
 
 DEMO_QUESTION = "Can Russia prevent Ukraine from joining NATO?"

@@ -7,7 +7,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from retrieval.bm25.kernels import shared
+from retrieval.answer.shingles import shared
 from retrieval.answer.ranking import COPY_SHINGLE, Copies, is_copy, shingles
 
 # words that casefold, or do not, across ASCII and beyond; separators of every kind

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from retrieval.bm25.postings import Postings
 from retrieval.service import ArchiveService
 from retrieval.snapshot import _built
-from retrieval.storage.store import PassageColumns
+from retrieval.storage.schema import PassageColumns
 
 QUESTIONS = ["cocoa Bahia arrivals", "NATO Ukraine Russia", "coffee export quota", "oil price", "story 4 cocoa"]
 
@@ -39,7 +39,9 @@ def ranked(snapshot, analyzer):
 async def fresh_rankings(service):
     rows = await service.store.passage_rows()
     headers = {h.id: h for h in service.snapshot.stories}
-    rebuilt = _built(headers, PassageColumns.from_rows(rows), service.settings.bm25, 0, service.snapshot.key)
+    columns = PassageColumns.from_rows(rows)
+    rebuilt = _built(headers, columns, Postings.from_texts(columns.texts), service.settings.bm25, 0,
+                     service.snapshot.key)
     ordered = {pid: i for i, pid in enumerate(service.snapshot.passage_ids.tolist())}
     assert [r[0] for r in rows] == sorted(ordered), "same passages"
     assert rebuilt.positions == service.snapshot.positions

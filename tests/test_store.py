@@ -18,8 +18,10 @@ from hypothesis import strategies as st
 from retrieval.text.analysis import Analyzer
 from retrieval.service import ArchiveService, RetrievalSettings
 from retrieval.ingest import intake
-from retrieval.storage import store as store_module
-from retrieval.storage.store import MIGRATIONS, PRAGMAS, PassageColumns, Store
+from retrieval.bm25.postings import Postings
+from retrieval.ingest import ledger
+from retrieval.storage.schema import MIGRATIONS, PRAGMAS, PassageColumns
+from retrieval.storage.store import Store
 
 ANALYZER = Analyzer()
 
@@ -83,7 +85,7 @@ async def test_an_older_file_is_migrated_and_keeps_its_stories(tmp_db):
     try:
         assert await store.schema_version() == len(MIGRATIONS)
         assert (await store.counts())["stories"] == 1
-        await store.record_question("private", 1.5, 0)
+        store.questions.record("private", 1.5, 0)
     finally:
         await store.close()
 
@@ -326,7 +328,7 @@ async def test_reading_on_workers_gives_the_archive_one_thread_gives(tmp_path, w
 
 
 async def test_a_story_written_twice_in_one_ingest_ends_as_its_last_copy(store, tmp_db, tmp_path, monkeypatch):
-    monkeypatch.setattr("retrieval.storage.store.BATCH", 1)  # each copy written in a batch of its own
+    monkeypatch.setattr("retrieval.ingest.ledger.BATCH", 1)  # each copy written in a batch of its own
     folder = tmp_path / "stories"
     write_story(folder, "1", "Cocoa arrivals rose.", name="a.txt")
     await store.ingest([folder], ANALYZER)
@@ -377,15 +379,14 @@ async def test_worker_processes_start_only_when_enough_new_input_lies_ahead(stor
     assert started == [2]  # one new story: read on a thread
 
 
-def postings_by_passage(columns) -> dict[tuple[str, int], int]:
-    postings = columns.postings
+def postings_by_passage(postings: Postings) -> dict[tuple[str, int], int]:
     terms = np.repeat(np.asarray(postings.terms, dtype=object), np.diff(postings.offsets))
     return dict(zip(zip(terms.tolist(), postings.docs.tolist()), postings.tfs.tolist()))
 
 
 @pytest.mark.parametrize("batch", [500, 1])
 async def test_the_passages_an_ingest_wrote_equal_those_read_back(store, tmp_path, monkeypatch, batch):
-    monkeypatch.setattr("retrieval.storage.store.BATCH", batch)  # 1: a story's second copy replaces its first
+    monkeypatch.setattr("retrieval.ingest.ledger.BATCH", batch)  # 1: a story's second copy replaces its first
     folder = tmp_path / "archive"
     folder.mkdir()
     first = [{"id": f"s{i}", "title": f"Cocoa {i}", "body": f"Cocoa arrivals rose {i} pct.\n\nOil fell {i}."}
@@ -399,18 +400,19 @@ async def test_the_passages_an_ingest_wrote_equal_those_read_back(store, tmp_pat
     assert written.ids.tolist() == read_back.ids.tolist()
     assert written.story_ids == read_back.story_ids
     assert (written.starts.tolist(), written.ends.tolist()) == (read_back.starts.tolist(), read_back.ends.tolist())
-    assert written.postings.doc_lengths.tolist() == read_back.postings.doc_lengths.tolist()
-    assert sorted(written.postings.terms) == sorted(read_back.postings.terms)  # none of the replaced copy's
-    assert postings_by_passage(written) == postings_by_passage(read_back)
+    assert written.texts == read_back.texts
+    indexed, indexed_back = Postings.from_texts(written.texts), Postings.from_texts(read_back.texts)
+    assert sorted(indexed.terms) == sorted(indexed_back.terms)  # none of the replaced copy's
+    assert postings_by_passage(indexed) == postings_by_passage(indexed_back)
 
 
 async def test_question_rows_wait_for_a_snapshot_save_without_holding_up_reads(store, stories_dir):
     """Written during the save, the rows would wait for SQLite's lock on the connection that
     answers' story reads use, and they with it."""
     await store.ingest([stories_dir], ANALYZER)
-    async with store._saving:  # as save_blobs holds it
-        await store.record_question("private", 3.0, 1)
-        rows = asyncio.create_task(store.flush_questions())
+    async with store.saving:  # as save_blobs holds it
+        store.questions.record("private", 3.0, 1)
+        rows = asyncio.create_task(store.questions.flush())
         assert await store.stories(["1"])
         assert not rows.done()
     await rows
@@ -418,14 +420,14 @@ async def test_question_rows_wait_for_a_snapshot_save_without_holding_up_reads(s
 
 
 async def test_question_rows_are_written_together_soon_and_at_close(tmp_db, monkeypatch):
-    monkeypatch.setattr("retrieval.storage.store.QUESTIONS_EVERY", 0.05)
+    monkeypatch.setattr("retrieval.storage.questions.QUESTIONS_EVERY", 0.05)
     store = await Store.open(tmp_db)
-    await store.record_question("private", 1.0, 1)
-    await store.record_question("group", 2.0, 0)
+    store.questions.record("private", 1.0, 1)
+    store.questions.record("group", 2.0, 0)
     assert table(tmp_db, "SELECT count(*) FROM questions") == [(0,)]
     await asyncio.sleep(0.2)
     assert table(tmp_db, "SELECT latency_ms FROM questions ORDER BY id") == [(1.0,), (2.0,)]
-    await store.record_question("private", 3.0, 1)
+    store.questions.record("private", 3.0, 1)
     await store.close()
     assert table(tmp_db, "SELECT latency_ms FROM questions ORDER BY id") == [(1.0,), (2.0,), (3.0,)]
 
@@ -434,19 +436,19 @@ async def test_question_rows_wait_for_another_process_without_holding_up_reads(s
                                                                              monkeypatch, caplog):
     """Another process writes (a replica's reload): the rows wait on a connection of their own,
     answers' reads go on, and rows that could not be written are kept for the next try."""
-    monkeypatch.setattr("retrieval.storage.store.PRAGMAS", (*PRAGMAS[:-1], "PRAGMA busy_timeout=200"))
+    monkeypatch.setattr("retrieval.storage.schema.PRAGMAS", (*PRAGMAS[:-1], "PRAGMA busy_timeout=200"))
     await store.ingest([stories_dir], ANALYZER)
     other = sqlite3.connect(tmp_db, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
-    await store.record_question("private", 1.0, 1)
-    rows = asyncio.create_task(store._flush_questions_or_warn())
+    store.questions.record("private", 1.0, 1)
+    rows = asyncio.create_task(store.questions._flush_or_warn())
     await asyncio.sleep(0.02)
     assert await store.stories(["1"]) and not rows.done()
     await rows
     assert "could not record questions for the statistics yet: database is locked" in caplog.text
     other.rollback()
     other.close()
-    await store.record_question("group", 2.0, 0)
+    store.questions.record("group", 2.0, 0)
     assert await store.question_latencies() == [1.0, 2.0]
 
 async def test_question_rows_are_written_all_or_none(store, tmp_db):
@@ -457,9 +459,9 @@ async def test_question_rows_are_written_all_or_none(store, tmp_db):
                   "BEGIN SELECT RAISE(ABORT, 'database is locked'); END")
     other.commit()
     for latency in (1.0, 2.0, 3.0):
-        await store.record_question("private", latency, 1)
+        store.questions.record("private", latency, 1)
     with pytest.raises(sqlite3.IntegrityError):  # what RAISE(ABORT) raises
-        await store.flush_questions()
+        await store.questions.flush()
     other.execute("DROP TRIGGER busy")
     other.commit()
     other.close()
@@ -507,7 +509,7 @@ async def test_a_file_changed_between_hashing_and_reading_is_not_remembered(stor
                                                                               monkeypatch):
     """Else, changed back, it would be taken for unchanged, and the archive keep what was read."""
     original = (stories_dir / "2.txt").read_text(encoding="utf-8")
-    real, calls = store_module._digests, []
+    real, calls = ledger.digests, []
 
     def digests_then_edit(files):
         found = real(files)
@@ -516,7 +518,7 @@ async def test_a_file_changed_between_hashing_and_reading_is_not_remembered(stor
         calls.append(files)
         return found
 
-    monkeypatch.setattr(store_module, "_digests", digests_then_edit)
+    monkeypatch.setattr(ledger, "digests", digests_then_edit)
     await store.ingest([stories_dir], ANALYZER)
     assert bodies(tmp_db)["2"] == "Peskov said nothing."
     (stories_dir / "2.txt").write_text(original, encoding="utf-8")

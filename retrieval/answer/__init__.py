@@ -1,2 +1,3 @@
 """Answering: a question parsed into a `Query` (query), passages grouped into ranked stories with
-copies told apart (ranking), and the sentences quoted from each (quotes)."""
+copies told apart (ranking, over the word shingles of shingles), and the sentences quoted from
+each (quotes)."""

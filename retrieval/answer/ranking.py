@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from retrieval.bm25.index import Hits
-from retrieval.bm25.kernels import shared, word_grams
+from retrieval.answer.shingles import shared, word_grams
 from retrieval.answer.query import Query
 from retrieval.snapshot import Snapshot
 

@@ -1,2 +1,3 @@
-"""BM25: the inverted index (postings), scoring exactly as `rank_bm25` does (index), and the
-compiled loops under both (kernels). Knows terms and passage numbers, not stories or questions."""
+"""BM25: the inverted index (postings, built by the compiled loops of building), scoring exactly as
+`rank_bm25` does (index, over the compiled loops of scoring). Knows terms and passage numbers,
+not stories or questions."""

@@ -3,7 +3,7 @@
 `rank_bm25` is the definition (see docs/DESIGN.md, "Retrieval contract"). This index keeps
 inverted lists with each posting's contribution ("impact") precomputed by the very expression
 `rank_bm25`'s `get_scores` evaluates, and a search sums them in query order (in compiled code,
-`kernels.py`), so its scores equal `rank_bm25`'s for the passages it returns, bit for bit for
+`scoring.py`), so its scores equal `rank_bm25`'s for the passages it returns, bit for bit for
 BM25Okapi and BM25L.
 """
 
@@ -16,8 +16,8 @@ from functools import cached_property
 
 import numpy as np
 
-from retrieval.bm25 import kernels
-from retrieval.bm25.kernels import NO_CEILINGS, NO_FILTER
+from retrieval.bm25 import scoring
+from retrieval.bm25.scoring import NO_CEILINGS, NO_FILTER
 from retrieval.bm25.postings import Postings
 
 VARIANTS = ("okapi", "plus", "l")
@@ -111,7 +111,7 @@ class BM25Index:
                 # the passage-length part once per passage, not per posting: the same operations
                 # on the same values, so the same result, bit for bit
                 length_part = k1 * (1 - b + b * self.postings.doc_lengths.astype(np.int64) / avgdl)
-                return kernels.okapi_impacts(self.offsets, self.postings.docs, self.postings.tfs, self.idf, length_part, k1)
+                return scoring.okapi_impacts(self.offsets, self.postings.docs, self.postings.tfs, self.idf, length_part, k1)
             q_freq = self.postings.tfs.astype(np.int64)
             idf = np.repeat(self.idf, df)
             doc_len = self.postings.doc_lengths[self.postings.docs].astype(np.int64)
@@ -130,7 +130,7 @@ class BM25Index:
         """Whether each passage in `docs` holds each of `terms`: a row per term (a binary search
         per term and passage)."""
         ids = np.asarray([self.vocabulary.get(t, -1) for t in terms], dtype=np.int64)
-        return kernels.holding(self.offsets, self.postings.docs, ids, np.asarray(docs, dtype=np.int64))
+        return scoring.holding(self.offsets, self.postings.docs, ids, np.asarray(docs, dtype=np.int64))
 
     def scores_of(self, query: Sequence[str], docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each of `docs`, its score as `search(query)` gives it (0 where it holds no query
@@ -138,7 +138,7 @@ class BM25Index:
         over the terms' postings. The gains are summed in query order, as `search` sums them, so
         the scores are the same bit for bit."""
         terms = self._term_ids(query)
-        sums, held = kernels.passage_sums(self.offsets, self.postings.docs, self.gains, terms,
+        sums, held = scoring.passage_sums(self.offsets, self.postings.docs, self.gains, terms,
                                           np.asarray(docs, dtype=np.int64))
         return np.where(held, sums + self._base_of(terms), 0.0), held
 
@@ -148,7 +148,7 @@ class BM25Index:
         ascending), the one `search(query, allowed)` ranks first, its score, and True; where none
         holds a query term, the group's first allowed passage, 0 and False; -1 where none is allowed."""
         terms = self._term_ids(query)
-        return kernels.best_of_groups(self.offsets, self.postings.docs, self.gains, terms, self._base_of(terms),
+        return scoring.best_of_groups(self.offsets, self.postings.docs, self.gains, terms, self._base_of(terms),
                                       members, bounds, np.asarray(groups, dtype=np.int64),
                                       NO_FILTER if allowed is None else allowed)
 
@@ -188,7 +188,7 @@ class BM25Index:
         if limit is None:
             limit = int(sum(self.offsets[t + 1] - self.offsets[t] for t in set(terms.tolist())))
         ceilings = self._ceilings[terms] if self._ceilings is not None else NO_CEILINGS
-        docs, sums = kernels.best_passages(self.offsets, self.postings.docs, self.gains, terms, ceilings,
+        docs, sums = scoring.best_passages(self.offsets, self.postings.docs, self.gains, terms, ceilings,
                                            NO_FILTER if allowed is None else allowed, max(limit, 1), self.size)
         scores = sums + self._base_of(terms)
         order = np.lexsort((docs, -scores))

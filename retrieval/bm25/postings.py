@@ -13,7 +13,7 @@ from itertools import chain, islice
 
 import numpy as np
 
-from retrieval.bm25.kernels import DONE, EMPTY, FULL, inverted_lists, rehashed, scan_terms
+from retrieval.bm25.building import DONE, EMPTY, FULL, inverted_lists, rehashed, scan_terms
 
 CHUNK = 50_000
 """Passages turned into term ids at a time (bounds the memory of their joined text)."""

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from retrieval.text.analysis import Analyzer
 from retrieval.ingest.formats import Problem, json_lines, parse_line, read_file
@@ -57,16 +58,29 @@ class Part:
         return sum(digest not in sources for digest in self.digests) / len(self.digests) if self.digests else 0.0
 
 
+class ArticleColumns(NamedTuple):
+    """An article as the stories table holds it (`storage.schema.StoryRow`'s first columns)."""
+
+    id: str
+    title: str
+    date: str | None
+    url: str | None
+    source: str | None
+    metadata: str
+    body: str
+    content_hash: str
+
+
 # not frozen: a reload makes one for each story in the archive, and a frozen dataclass's
 # __init__ costs several times as much
 @dataclass(slots=True)
 class Story:
-    """A story read from a file: `row` (the stories columns from id to content hash), title terms
-    and passages are None when the archive already holds this content."""
+    """A story read from a file: `row`, title terms and passages are None when the archive
+    already holds this content."""
 
     id: str
     digest: str
-    row: tuple | None = None
+    row: ArticleColumns | None = None
     title_terms: str = ""
     passages: list[tuple[int, int, str]] | None = None
     source: str | None = None  # the digest of its JSON line
@@ -120,8 +134,8 @@ def _story(article: Article, analyzer: Analyzer, known: dict[str, str], force: b
         return Story(article.id, digest, source=source)
     title_terms, passages = analyze(article, analyzer)
     a = article
-    row = (a.id, a.title, a.date.isoformat() if a.date else None, a.url, a.source,
-           json.dumps(a.metadata, ensure_ascii=False, default=str), a.body, digest)
+    row = ArticleColumns(a.id, a.title, a.date.isoformat() if a.date else None, a.url, a.source,
+                         json.dumps(a.metadata, ensure_ascii=False, default=str), a.body, digest)
     return Story(a.id, digest, row, title_terms, passages, source)
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from retrieval.storage.store import MIGRATIONS
+from retrieval.storage.schema import MIGRATIONS
 
 BUSY_TIMEOUT_MS = 5000
 PAGES_PER_STEP = 1024

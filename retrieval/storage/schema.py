@@ -1,0 +1,182 @@
+"""The archive file's schema: its migrations, the settings of every connection, and the rows the
+store writes and reads, named."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import NamedTuple
+
+import aiosqlite
+import numpy as np
+
+
+class ArchiveError(RuntimeError):
+    """The archive file cannot be used by this program (e.g. made by a newer version)."""
+
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE stories (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        date TEXT,
+        url TEXT,
+        source TEXT,
+        metadata TEXT NOT NULL DEFAULT '{}',
+        body TEXT NOT NULL,
+        content_hash TEXT NOT NULL,
+        origin TEXT,
+        ingested_at TEXT NOT NULL
+    );
+    CREATE TABLE passages (
+        id INTEGER PRIMARY KEY,
+        story_id TEXT NOT NULL REFERENCES stories(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        "end" INTEGER NOT NULL,
+        terms TEXT NOT NULL
+    );
+    CREATE INDEX passages_by_story ON passages(story_id);
+    CREATE TABLE ingests (
+        id INTEGER PRIMARY KEY,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        paths TEXT NOT NULL,
+        files INTEGER NOT NULL DEFAULT 0,
+        added INTEGER NOT NULL DEFAULT 0,
+        updated INTEGER NOT NULL DEFAULT 0,
+        unchanged INTEGER NOT NULL DEFAULT 0,
+        removed INTEGER NOT NULL DEFAULT 0,
+        failed INTEGER NOT NULL DEFAULT 0,
+        problems TEXT NOT NULL DEFAULT '[]'
+    );
+    CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    """
+    CREATE TABLE questions (
+        id INTEGER PRIMARY KEY,
+        asked_at TEXT NOT NULL,
+        chat_type TEXT NOT NULL,
+        latency_ms REAL NOT NULL,
+        citations INTEGER NOT NULL,
+        question TEXT
+    );
+    """,
+    """
+    CREATE TABLE snapshot_blobs (name TEXT PRIMARY KEY, data BLOB NOT NULL);
+    INSERT OR IGNORE INTO settings VALUES ('generation', '0');
+    """,
+    """
+    ALTER TABLE stories ADD COLUMN title_terms TEXT NOT NULL DEFAULT '';
+    """,
+    # passage ids are handed out from this mark, never reused: a snapshot tells new passages by id
+    """
+    INSERT OR IGNORE INTO settings VALUES ('last_passage', (SELECT coalesce(max(id), 0) FROM passages));
+    """,
+    # the digest of the JSON line a story was read from: an unchanged line is known without parsing
+    """
+    ALTER TABLE stories ADD COLUMN source_hash TEXT;
+    """,
+    # the digest of each file the archive holds exactly as read: an unchanged one is not read again
+    """
+    CREATE TABLE files (path TEXT PRIMARY KEY, digest TEXT NOT NULL);
+    """,
+]
+
+PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL",
+           "PRAGMA busy_timeout=5000")
+"""Set on every connection to the archive file."""
+
+
+class StoryRow(NamedTuple):
+    """The columns of a story as an ingest writes it."""
+
+    id: str
+    title: str
+    date: str | None
+    url: str | None
+    source: str | None
+    metadata: str
+    body: str
+    content_hash: str
+    origin: str | None
+    """The file it was read from."""
+    ingested_at: str
+    title_terms: str
+    source_hash: str | None
+    """The digest of the JSON line it was read from."""
+
+
+UPSERT_STORY = (f"INSERT INTO stories ({', '.join(StoryRow._fields)}) VALUES ({', '.join('?' * len(StoryRow._fields))})"
+                " ON CONFLICT(id) DO UPDATE SET "
+                + ", ".join(f"{name} = excluded.{name}" for name in StoryRow._fields if name != "id"))
+
+
+class PassageRow(NamedTuple):
+    """A passage as stored: `story.body[start:end]` analyzed into `terms` (space-separated)."""
+
+    id: int
+    story_id: str
+    seq: int
+    start: int
+    end: int
+    terms: str
+
+
+INSERT_PASSAGE = 'INSERT INTO passages (id, story_id, seq, start, "end", terms) VALUES (?, ?, ?, ?, ?, ?)'
+
+
+@dataclass(frozen=True)
+class PassageColumns:
+    """Passages in id order, column by column: passage i of the columns is document i of an index
+    built from `texts` (each passage's terms, space-separated)."""
+
+    ids: np.ndarray        # int64
+    story_ids: list[str]
+    starts: np.ndarray     # int32
+    ends: np.ndarray       # int32
+    texts: list[str]
+
+    @classmethod
+    def from_rows(cls, rows: list[tuple[int, str, int, int, str]]) -> PassageColumns:
+        """From stored rows (id, story id, start, end, terms)."""
+        ids, story_ids, starts, ends, texts = zip(*rows) if rows else ((),) * 5
+        count = len(rows)
+        return cls(np.fromiter(ids, dtype=np.int64, count=count), list(story_ids),
+                   np.fromiter(starts, dtype=np.int32, count=count), np.fromiter(ends, dtype=np.int32, count=count),
+                   list(texts))
+
+
+async def connect(path: Path) -> aiosqlite.Connection:
+    """A connection to the archive file with PRAGMAS set; transactions are explicit."""
+    db = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        for pragma in PRAGMAS:
+            await db.execute(pragma)
+    except Exception:
+        await db.close()
+        raise
+    return db
+
+
+async def migrate(db: aiosqlite.Connection) -> None:
+    """Bring the file's schema up to this program's; refuse one made by a newer program."""
+    async with db.execute("PRAGMA user_version") as cursor:
+        (version,) = await cursor.fetchone()
+    if version > len(MIGRATIONS):
+        raise ArchiveError(f"the archive file has schema version {version}, newer than this "
+                           f"program knows ({len(MIGRATIONS)}): upgrade archive-bot")
+    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+        await db.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
+
+
+def chunks(items: list, size: int = 900) -> list[list]:
+    """`items` in lists of at most `size`: SQLite caps the values bound in one statement."""
+    return [items[start:start + size] for start in range(0, len(items), size)]
+
+
+def utc_now() -> str:
+    """Now, as the file's time columns hold it."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

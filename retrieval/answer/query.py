@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from retrieval.text.analysis import Analyzer
-from retrieval.ingest.formats import MONTHS
+from retrieval.text.dates import MONTHS
 
 MAX_QUESTION_CHARS = 1000
 """Longer questions are cut here, at a word boundary: BM25 gains nothing from a whole page."""

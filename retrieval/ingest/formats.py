@@ -19,24 +19,12 @@ from datetime import datetime
 from pathlib import Path
 
 from retrieval.models import Article
+from retrieval.text.dates import MONTHS
 
 MAX_STORY_BYTES = 8 * 1024 * 1024
 """A story file or JSON line larger than this is rejected rather than read into memory."""
 
 SUFFIXES = (".txt", ".story", ".jsonl", ".jsonl.gz", ".ndjson", ".csv")
-
-MONTHS = {
-    name: number
-    for number, names in enumerate(
-        [("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
-         ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
-         ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"),
-         ("december", "dec")],
-        start=1,
-    )
-    for name in names
-}
-
 
 @dataclass(frozen=True)
 class Problem:

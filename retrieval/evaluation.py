@@ -26,6 +26,7 @@ archive.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -52,6 +53,10 @@ class Question:
     """Ids of the stories that answer it (any one counts); empty when the archive cannot."""
     expect: tuple[str, ...] = ()
     """Verbatim phrases, one of which a right quote contains."""
+    kinds: tuple[str, ...] = ()
+    """What kind of question it is (`kind`, or the set's `tags`): who, number, paraphrase..."""
+    split: str | None = None
+    """`dev` (tune on it) or `test` (report it), when the set is split."""
 
     @property
     def answerable(self) -> bool:
@@ -111,6 +116,16 @@ class Metric:
     def value(self) -> float | None:
         return self.hits / self.total if self.total else None
 
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        """A 95% interval of the rate (Wilson's score interval), None when no question counts."""
+        if not self.total:
+            return None
+        n, p, z = self.total, self.hits / self.total, 1.96
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        return max(0.0, centre - half), min(1.0, centre + half)
+
 
 @dataclass(frozen=True)
 class Wrong:
@@ -149,7 +164,7 @@ class Report:
             "questions": self.questions,
             "answerable": self.answerable,
             "unanswerable": self.unanswerable,
-            "metrics": {m.name: {"value": m.value, "hits": m.hits, "total": m.total}
+            "metrics": {m.name: {"value": m.value, "hits": m.hits, "total": m.total, "interval": m.interval}
                         for m in self.metrics},
             "wrong": [asdict(w) for w in self.wrong],
         }
@@ -191,7 +206,9 @@ def parse_question(data: dict) -> Question:
         raise ValueError("'q' must be a non-empty string")
     if not all(isinstance(s, str) and s for s in stories + expect):
         raise ValueError("'story' and 'expect' must hold non-empty strings")
-    return Question(id=str(data["id"]), q=text, stories=stories, expect=expect)
+    kinds = (data["kind"],) if data.get("kind") else tuple(data.get("tags") or ())
+    return Question(id=str(data["id"]), q=text, stories=stories, expect=expect, kinds=kinds,
+                    split=data.get("split"))
 
 
 def outcome(question: Question, answer: Answer) -> Outcome:
@@ -246,7 +263,21 @@ def judge(result: Outcome) -> Wrong | None:
                  first, result.message)
 
 
-async def evaluate(service: ArchiveService, path: str | Path, k: int = DEPTH) -> Report:
-    """Load the set at `path`, ask it, score it; the report is named after the file."""
-    questions = load_questions(path)
-    return score(Path(path).name, await ask_all(service, questions, k))
+def by_group(outcomes: Sequence[Outcome], key: str) -> dict[str, list[Outcome]]:
+    """The outcomes by `key`: "kind" (a question of several kinds counts in each) or "split"."""
+    groups: dict[str, list[Outcome]] = {}
+    for result in outcomes:
+        question = result.question
+        names = question.kinds if key == "kind" else (question.split,)
+        for name in names or ("-",):
+            groups.setdefault(name or "-", []).append(result)
+    return dict(sorted(groups.items()))
+
+
+async def evaluate(service: ArchiveService, path: str | Path, k: int = DEPTH,
+                   split: str | None = None) -> tuple[Report, list[Outcome]]:
+    """Load the set at `path` (only its questions of `split`, when given), ask it, score it;
+    the report is named after the file. The outcomes come too, for reports by group."""
+    questions = [q for q in load_questions(path) if split is None or q.split == split]
+    outcomes = await ask_all(service, questions, k)
+    return score(Path(path).name, outcomes), outcomes

@@ -163,7 +163,8 @@ async def _evaluate_small(db: Path, stories: Path) -> Report:
     try:
         report = await service.ingest([stories, REPO / "seeds"])
         assert not report.problems
-        return await evaluate(service, SMALL_SET)
+        report, _ = await evaluate(service, SMALL_SET)
+        return report
     finally:
         await service.close()
 

@@ -89,11 +89,17 @@ def format_diff(before: dict, after: dict) -> str:
         verdict = ("better" if _merit(new) > _merit(old) else
                    "worse" if _merit(new) < _merit(old) else "changed")
         groups[verdict].append(f"  {key[0]} {key[1]} {new['q']!r}: {_brief(old)} -> {_brief(new)}")
-    lines = [f"{len(before.keys() & after.keys())} questions in both dumps"]
+    lines = [f"{len(before.keys() & after.keys())} questions in both dumps; median first quote "
+             f"{_median_quote(before)} -> {_median_quote(after)} characters"]
     for verdict, rows in groups.items():
         lines.append(f"{verdict}: {len(rows)}")
         lines.extend(rows)
     return "\n".join(lines)
+
+
+def _median_quote(rows: dict) -> int:
+    lengths = sorted(len(row["citations"][0]["quote"]) for row in rows.values() if row["citations"])
+    return lengths[len(lengths) // 2] if lengths else 0
 
 
 def _brief(row: dict) -> str:

@@ -22,7 +22,7 @@ Example:
 from retrieval.answer.query import DateError, parse_date_option
 from retrieval.bm25.index import VARIANTS, BM25Params
 from retrieval.ingest.formats import SUFFIXES, Problem, read_file
-from retrieval.models import Answer, AnswerKind, Article, Citation
+from retrieval.models import Answer, AnswerKind, Article, Citation, StoryRecord
 from retrieval.service import ArchiveService, ReloadInProgress, RetrievalSettings
 from retrieval.storage.backup import BackupError, FileCheck
 from retrieval.storage.backup import backup as backup_archive
@@ -30,7 +30,6 @@ from retrieval.storage.backup import check as check_archive
 from retrieval.storage.backup import restore as restore_archive
 from retrieval.ingest.ledger import IngestReport, Progress
 from retrieval.storage.schema import ArchiveError
-from retrieval.storage.store import StoryRecord
 from retrieval.text.sentences import paragraph_spans
 
 __all__ = [

@@ -276,8 +276,8 @@ def by_group(outcomes: Sequence[Outcome], key: str) -> dict[str, list[Outcome]]:
 
 async def evaluate(service: ArchiveService, path: str | Path, k: int = DEPTH,
                    split: str | None = None) -> tuple[Report, list[Outcome]]:
-    """Load the set at `path` (only its questions of `split`, when given), ask it, score it;
+    """Load the set at `path` (only its questions of `split`, when given, and those of no split), ask it, score it;
     the report is named after the file. The outcomes come too, for reports by group."""
-    questions = [q for q in load_questions(path) if split is None or q.split == split]
+    questions = [q for q in load_questions(path) if split is None or q.split in (None, split)]
     outcomes = await ask_all(service, questions, k)
     return score(Path(path).name, outcomes), outcomes

@@ -32,6 +32,19 @@ class Article:
 
 
 @dataclass(frozen=True)
+class StoryRecord:
+    """A stored story without its passages."""
+
+    id: str
+    title: str
+    date: datetime | None
+    url: str | None
+    body: str
+    digest: int
+    """The first 60 bits of its content hash, as `StoryHeader.digest`."""
+
+
+@dataclass(frozen=True)
 class Citation:
     """One story cited in an answer, with the verbatim quote that answers the question."""
 

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import gc
 import logging
-import re
 import sys
 import time
 from collections.abc import Iterator, Sequence
@@ -17,15 +16,17 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from retrieval.text.analysis import Analyzer
-from retrieval.bm25.index import BM25Params
-from retrieval.models import Answer, AnswerKind, Citation
+import numpy as np
+
+from retrieval.answer.citing import Citing
 from retrieval.answer.query import Query, parse_query
-from retrieval.answer.quotes import answer_cue, asks_when, choose_quote, contains_phrase
-from retrieval.answer.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_stories
-from retrieval.snapshot import Snapshot, load_snapshot, save_snapshot
+from retrieval.answer.quotes import asks_when
+from retrieval.bm25.index import BM25Params
 from retrieval.ingest.ledger import IngestReport, Progress
-from retrieval.storage.store import Store, StoryRecord
+from retrieval.models import Answer, AnswerKind, Citation, StoryRecord
+from retrieval.snapshot import load_snapshot, save_snapshot
+from retrieval.storage.store import Store
+from retrieval.text.analysis import Analyzer
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +38,6 @@ NEVER_MENTIONED = "The archive never mentions {words}, so it cannot answer that.
 WHEN = "Reported on {date}:"
 EMPTY_ARCHIVE = "The archive is empty: ingest some stories first."
 DEFAULT_EXAMPLE = "What did the Kremlin say about NATO?"
-TITLE_DISCOUNT = 0.7
-"""Title words say which story, not which sentence: they count less when choosing the quote."""
-QUOTE_REACH = 3000
-PAGE = 20
-"""Passages fetched per story wanted, at first: several passages of one story often rank together."""
-MAX_PAGE = 20 * 4 ** 3
-"""Past this many passages per story wanted, what is left ranks too low to be relevant."""
 RELOAD_SWITCH_INTERVAL = 0.0002
 """How long (s) a thread may keep the interpreter while another waits for it, during a reload
 (Python's default: 0.005). The reload's threads hand it back sooner, so answers wait less behind
@@ -71,6 +65,7 @@ class ArchiveService:
         self.settings = settings
         self.analyzer = Analyzer(settings.language, settings.stopwords)
         self.snapshot = snapshot
+        self.citing = Citing(self.analyzer, settings.bm25, store.stories)
         self._reload_lock = asyncio.Lock()  # one snapshot update at a time: a reload's or a follow's
         self._reloading = False
 
@@ -158,14 +153,15 @@ class ArchiveService:
             message = NEVER_MENTIONED.format(words=", ".join(f"“{w}”" for w in unknown))
         else:
             shown = range(offset, offset + k)
-            found = await self._cite(snapshot, query, offset + k + 1, shown)
+            found = await self.citing.cite(snapshot, query, offset + k + 1, shown)
             kind, message = (AnswerKind.ANSWERED, None) if found else \
                 (AnswerKind.NOTHING_RELEVANT, NOTHING_RELEVANT.format(period=_period(query)))
             if not found and since is None and until is None and (query.since or query.until):
                 # the date was in the question's words, and may be when things happened rather
                 # than when they were reported: look again without it, for stories that name it
                 undated = replace(query, since=None, until=None, terms=query.terms + query.date_terms)
-                found = await self._cite(snapshot, undated, offset + k + 1, shown, mentioning=query.date_terms)
+                found = await self.citing.cite(snapshot, undated, offset + k + 1, shown,
+                                               mentioning=query.date_terms)
                 if found:
                     kind, message = AnswerKind.OTHER_DATES, OTHER_DATES.format(period=_period(query))
             citations, more = found[offset:offset + k], len(found) > offset + k
@@ -197,6 +193,14 @@ class ArchiveService:
         self.store.questions.record(chat_type, answer.took_ms, len(answer.citations),
                                     answer.question if keep_text else None)
 
+    async def quote_candidates(self, question: str, story_id: str) -> tuple[str, list[tuple[int, int]], np.ndarray] | None:
+        """For training the quote model (bench/train_quotes.py): the body of the story, the spans
+        of its quote windows and their features for `question`; None when the archive does not
+        hold the story."""
+        record = await self.story(story_id)
+        found = record and self.citing.quote_candidates(self.snapshot, parse_query(question, self.analyzer), record)
+        return (record.body, *found) if found else None
+
     async def stats(self) -> dict[str, object]:
         """Counts, date range, last ingest and answer latency figures."""
         latencies = await self.store.question_latencies()
@@ -207,93 +211,6 @@ class ArchiveService:
             "latency_p50_ms": _percentile(latencies, 0.50),
             "latency_p95_ms": _percentile(latencies, 0.95),
         }
-
-    async def _cite(self, snapshot: Snapshot, query: Query, wanted: int, shown: range,
-                    mentioning: Sequence[str] = ()) -> list[Citation]:
-        """The first `wanted` relevant stories that hold every term of `mentioning`, copies of a
-        cited story folded into its citation; those at the positions `shown` quoted from their
-        best passage, the others (only counted, or only there to fold copies into) with an empty
-        quote. A story whose best passage lacks a phrase is left out."""
-        weights = snapshot.term_weights(query.terms + query.date_terms)
-        relevant = self._relevant(snapshot, query, wanted, weights, mentioning)
-        cited = await self._without_copies(snapshot, relevant, query.phrases, wanted)
-        evidence = weights | {word: min(weight, weights[query.related[word]])  # no stronger than the word asked
-                              for word, weight in snapshot.term_weights(list(query.related)).items()}
-        cue = answer_cue(query.text)
-        return [self._citation(snapshot, relevant, story, query, evidence, cue) if n in shown
-                else self._citation(snapshot, relevant, story) for n, story in enumerate(cited)]
-
-    def _relevant(self, snapshot: Snapshot, query: Query, wanted: int, weights: dict[str, float],
-                  mentioning: Sequence[str]) -> list[RankedStory]:
-        """The ranked stories above the relevance floor that hold every term of `mentioning`:
-        enough for `wanted` citations once copies are folded, the search widened until it finds
-        them or nothing more can be relevant."""
-        required = [t for p in query.phrases for t in self.analyzer.terms(p)]
-        holding = snapshot.stories_holding(mentioning) if mentioning else None
-        limit = PAGE * wanted
-        while True:
-            # on the loop, not a thread: ~2 ms, mostly under the GIL, so a thread only adds hand-offs
-            ranked, complete = rank_stories(snapshot, query, required, limit, weights)
-            relevant = [r for r in ranked if r.coverage >= RELEVANCE_FLOOR
-                        and (holding is None or holding[r.story])]
-            if len(relevant) >= wanted or complete or limit >= MAX_PAGE * wanted:
-                return relevant
-            limit *= 4
-
-    async def _without_copies(self, snapshot: Snapshot, relevant: list[RankedStory], phrases: Sequence[str],
-                              wanted: int) -> list[_Cited]:
-        """The first `wanted` stories of `relevant` whose best passage holds every phrase, each
-        with the ranks of its copies: exact ones (same content, best passage at the same place),
-        whose bodies need not be read, and near ones (`Copies`), told apart by their text."""
-        cited: list[_Cited] = []
-        near = Copies()
-        originals, exact = _exact_copies(snapshot, relevant)
-        for page in _pages(originals, 2 * wanted):
-            if len(cited) >= wanted:
-                break
-            records = await self._current_records(snapshot, [relevant[rank] for rank in page])
-            for rank in page:
-                record = records.get(snapshot.stories[relevant[rank].story].id)
-                span = _span(snapshot, relevant[rank])
-                if record is None or not all(contains_phrase(record.body[span[0]:span[1]], p) for p in phrases):
-                    continue
-                original = near.of(record.body, record.title)
-                if original is not None:
-                    cited[original].copies.append(rank)
-                elif len(cited) < wanted:  # else only copies of the cited stories are still of use
-                    original = len(cited)
-                    cited.append(_Cited(rank, record, span))
-                    near.add(record.body, record.title)
-                else:
-                    continue
-                cited[original].copies.extend(exact.get(rank, ()))
-        return cited
-
-    async def _current_records(self, snapshot: Snapshot, ranked: list[RankedStory]) -> dict[str, StoryRecord]:
-        """The stored stories of `ranked`, by id, leaving out those another process changed since
-        `snapshot` was taken: their passages' places in the body are stale."""
-        records = await self.store.stories(snapshot.stories[r.story].id for r in ranked)
-        headers = {snapshot.stories[r.story].id: snapshot.stories[r.story] for r in ranked}
-        return {story_id: record for story_id, record in records.items()
-                if record.digest == headers[story_id].digest}
-
-    def _citation(self, snapshot: Snapshot, relevant: list[RankedStory], story: _Cited, query: Query | None = None,
-                  weights: dict[str, float] | None = None, cue: re.Pattern | None = None) -> Citation:
-        """The citation of a story: quoted for `query` when given, with the ids of its copies."""
-        ranked, record = relevant[story.rank], story.record
-        quote = "" if query is None else self._quote(snapshot, ranked, record.body, story.span, query, weights, cue)
-        copies = tuple(snapshot.stories[relevant[rank].story].id for rank in sorted(story.copies))
-        return Citation(record.id, record.title, record.date, quote, ranked.score, record.url, copies)
-
-    def _quote(self, snapshot: Snapshot, ranked: RankedStory, body: str, span: tuple[int, int], query: Query,
-               weights: dict[str, float], cue: re.Pattern | None) -> str:
-        """The sentences of `body` to quote for `query`, near its best passage `span`."""
-        title_terms = set(snapshot.stories[ranked.story].title_terms.split())
-        own = {t: w * (TITLE_DISCOUNT if t in title_terms else 1.0) for t, w in weights.items()}
-        start, end = choose_quote(body, _around(body, span), own, self.analyzer, query.phrases, focus=span, cue=cue,
-                                  params=self.settings.bm25)
-        return body[start:end]
-
 
 @contextlib.contextmanager
 def _answers_first() -> Iterator[None]:
@@ -321,51 +238,6 @@ def _exempt_what_lives() -> None:
     collections (frozen: what is frozen is never collected, so garbage must go first)."""
     gc.collect()
     gc.freeze()
-
-
-def _around(body: str, span: tuple[int, int]) -> tuple[int, int]:
-    """The paragraphs within QUOTE_REACH characters of `span`: where the quote may come from."""
-    start = body.rfind("\n\n", 0, max(0, span[0] - QUOTE_REACH)) + 1 if span[0] > QUOTE_REACH else 0
-    end = body.find("\n\n", span[1] + QUOTE_REACH)
-    return start, len(body) if end < 0 else end
-
-
-@dataclass
-class _Cited:
-    """A story to cite: its rank among the relevant stories, its record, its best passage's span
-    in the body, and the ranks of its copies."""
-
-    rank: int
-    record: StoryRecord
-    span: tuple[int, int]
-    copies: list[int] = field(default_factory=list)
-
-
-def _span(snapshot: Snapshot, ranked: RankedStory) -> tuple[int, int]:
-    """Where the story's best passage lies in its body."""
-    return int(snapshot.passage_start[ranked.doc]), int(snapshot.passage_end[ranked.doc])
-
-
-def _exact_copies(snapshot: Snapshot, ranked: list[RankedStory]) -> tuple[list[int], dict[int, list[int]]]:
-    """The ranks of the stories in `ranked` that are no exact copy of one ranked above them,
-    and, by the rank of each of those, the ranks of its exact copies: the same content, best
-    passage at the same place. A copy's fate is its original's, so its body need not be read."""
-    originals: list[int] = []
-    copies: dict[int, list[int]] = {}
-    first: dict[tuple[int, int], int] = {}
-    stories = snapshot.stories
-    starts = snapshot.passage_start[[r.doc for r in ranked]].tolist()
-    for rank, (r, start) in enumerate(zip(ranked, starts)):
-        original = first.setdefault((stories[r.story].digest, start), rank)
-        if original == rank:
-            originals.append(rank)
-        else:
-            copies.setdefault(original, []).append(rank)
-    return originals, copies
-
-
-def _pages(items: list, size: int) -> list[list]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 def _period(query: Query) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from retrieval.evaluation import (FALSE_NO_ANSWER, HIT1, HIT3, MRR10, NO_ANSWER, QUOTE_HIT,
-                                  Cited, Outcome, Question, QuestionSetError, Report,
+                                  Cited, Metric, Outcome, Question, QuestionSetError, Report,
                                   evaluate, judge, load_questions, parse_question, score)
 from conftest import shared_file
 from retrieval.service import ArchiveService
@@ -108,8 +108,18 @@ def test_metrics_without_questions_are_none() -> None:
 
 def test_report_json_round_trips() -> None:
     data = json.loads(json.dumps(score("tiny", outcomes()).to_json()))
-    assert data["metrics"][HIT1] == {"value": 0.2, "hits": 1, "total": 5}
+    hit1 = data["metrics"][HIT1]
+    assert {k: hit1[k] for k in ("value", "hits", "total")} == {"value": 0.2, "hits": 1, "total": 5}
+    low, high = hit1["interval"]
+    assert 0 < low < 0.2 < high < 1  # Wilson's interval around 1 of 5
     assert {w["id"] for w in data["wrong"]} == {"b", "c", "d", "e", "g"}
+
+
+def test_an_interval_narrows_with_more_questions_and_stays_within_0_and_1() -> None:
+    few, many = Metric("m", 1, 5).interval, Metric("m", 20, 100).interval
+    assert many[1] - many[0] < few[1] - few[0]
+    assert Metric("m", 0, 7).interval[0] == 0.0 and Metric("m", 7, 7).interval[1] == 1.0
+    assert Metric("m", 0, 0).interval is None
 
 
 def test_parse_question_forms() -> None:

@@ -384,14 +384,14 @@ async def test_exact_copies_are_named_without_reading_them(cocoa_archive, tmp_pa
                               for sid in ids), encoding="utf-8")
     await cocoa_archive.ingest([path])
     read: list[str] = []
-    stories = cocoa_archive.store.stories
+    stories = cocoa_archive.citing.read
 
     async def reading(wanted):
         wanted = list(wanted)
         read.extend(wanted)
         return await stories(wanted)
 
-    monkeypatch.setattr(cocoa_archive.store, "stories", reading)
+    monkeypatch.setattr(cocoa_archive.citing, "read", reading)
     answer = await cocoa_archive.ask("zinc prices")
     assert (answer.citations[0].story_id, answer.citations[0].copies) == ("z00", tuple(ids[1:]))
     assert [sid for sid in read if sid.startswith("z")] == ["z00"]

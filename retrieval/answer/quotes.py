@@ -1,10 +1,26 @@
-"""Choosing the quote: the one or two sentences of a passage that answer the question best."""
+"""Choosing the quote: the sentence of a cited story that answers the question best.
+
+Every sentence of the story is a candidate. A linear model, learned on the development questions
+(bench/train_quotes.py; weights in quote_model.json), scores each from what it holds: the
+question's words (as BM25 over the story's sentences), what the question asks for and the
+question does not already say (`kinds`), how much it merely restates the question or the title,
+and where it stands.
+"""
 
 from __future__ import annotations
 
+import functools
+import json
+import math
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
 
+import numpy as np
+
+from retrieval.answer.kinds import Asked, answers_held
 from retrieval.bm25.index import BM25Params
 from retrieval.text.analysis import Analyzer
 from retrieval.text.sentences import Span, sentence_spans
@@ -14,12 +30,13 @@ SHORT_QUOTE = 80
 LONG_QUOTE = 500
 """A sentence longer than this (tables, run-ons) is quoted around its first matching word."""
 PHRASE_BONUS = 100.0
-FOCUS_BONUS = 1.2
-CUE_BONUS = 1.5
-LEAD_BONUS = 1.5
-"""A news story's first sentence sums it up: windows starting there count this much more."""
-CUE_REACH = 2
-"""How many sentences a quote may grow by to take in the reason, date or figure asked for."""
+"""Added to a sentence's score for each of the question's "exact phrases" it holds."""
+PAIR_COST = 2.5
+"""Taken from a two-sentence window's score. The model learns how likely a window is to hold the
+answer, and two sentences hold it more often merely by being longer; with this cost, chosen on
+the development split, quotes stay as long as before the model (median ~185 characters) and the
+model chooses which sentences (bench/README.md, "Quotes")."""
+MODEL_FILE = Path(__file__).with_name("quote_model.json")
 
 
 def answer_cue(question: str) -> re.Pattern | None:
@@ -66,65 +83,130 @@ _WHEN = re.compile(rf"\b(?:(?:1[89]|20)\d\d|(?:{_MONTH})\s+\d{{1,2}}|\d{{1,2}}\s
                    r"(?:last|next|this|earlier|later)\s+(?:week|month|year|spring|summer|autumn|winter)|ago)\b", re.I)
 """A point in time: a year, a day of a month, "in March", a weekday, "last week" ("four years"
 of something is a span, not a date)."""
-_ANSWER_CUES = (_REASON, _FIGURE, _RATE, _WHEN)
-"""Cues that are the answer itself, not just a sign of it: a quote without one reaches for it."""
 _MODALS = {"can", "could", "will", "would", "should", "may", "might", "must", "does", "do", "did",
            "is", "are", "was", "were", "has", "have"}
 
 
-def choose_quote(text: str, span: Span, weights: Mapping[str, float], analyzer: Analyzer,
-                 phrases: Sequence[str] = (), focus: Span | None = None,
-                 cue: re.Pattern | None = None, params: BM25Params = BM25Params()) -> Span:
-    """The span within `text[span]` to quote: the window of one or two sentences that scores best
-    as a BM25 document among its sentences (term `weights` as idf, `params`' k1 and b), phrases first; windows inside
-    `focus` (the passage that ranked best) count FOCUS_BONUS times more, windows holding the
-    question's `cue` CUE_BONUS times more, windows starting the story (when `span` does)
-    LEAD_BONUS times more."""
+@dataclass(frozen=True)
+class Asking:
+    """What the quote is chosen for: the question's term `weights` (as idf), its case-folded
+    words, what it asks for, its phrases and answer cue, and the cited story's title terms."""
+
+    weights: Mapping[str, float]
+    words: frozenset[str] = frozenset()
+    asked: Asked = Asked.OTHER
+    phrases: Sequence[str] = ()
+    cue: re.Pattern | None = None
+    title_terms: frozenset[str] = frozenset()
+    params: BM25Params = BM25Params()
+
+
+class Quote(NamedTuple):
+    """The span of a story's body to quote, the model's score of it, and whether it holds what
+    the question asks for."""
+
+    start: int
+    end: int
+    score: float
+    holds_answer: bool
+
+
+def choose_quote(text: str, span: Span, asking: Asking, analyzer: Analyzer, focus: Span | None = None) -> Quote:
+    """What to quote of `text[span]`: the sentence, or two running sentences, that the quote
+    model scores best for `asking` (phrases first), with the next sentence when it is short;
+    `focus` is the passage that ranked best."""
     sentences = sentence_spans(text, *span) or [span]
-    terms = [analyzer.terms(text[s:e]) for s, e in sentences]
-    lengths = [len(t) for t in terms]
-    counts = [_weighted_counts(t, weights) for t in terms]
-    average = max(1.0, sum(lengths) / len(terms))
-    best, best_score = (0, 0), -1.0
-    for first in range(len(sentences)):
-        for last in range(first, min(first + 2, len(sentences))):
-            (start, _), (_, end) = sentences[first], sentences[last]
-            held = counts[first] if first == last else _together(counts[first], counts[last])
-            score = _bm25(held, sum(lengths[first:last + 1]), weights, average, params)
-            if phrases:
-                score += sum(PHRASE_BONUS for p in phrases if contains_phrase(text[start:end], p))
-            if focus and focus[0] <= start and end <= focus[1]:
-                score *= FOCUS_BONUS
-            lead = LEAD_BONUS if first == 0 and span[0] == 0 else 1.0
-            # Weights are positive, so scores are: a window that the cue would not make the best
-            # cannot be the best without it either, and the costly search can be left out.
-            if cue and score * CUE_BONUS * lead > best_score + 1e-9 and cue.search(text[start:end]):
-                score *= CUE_BONUS
-            score *= lead
-            if score > best_score + 1e-9:
-                best, best_score = (first, last), score
-    first, last = best
-    if cue in _ANSWER_CUES and not cue.search(text, sentences[first][0], sentences[last][1]):
-        first, last = _reach_cue(text, sentences, first, last, cue, [bool(c) for c in counts])
+    windows, features = window_features(text, sentences, asking, analyzer, focus, lead=span[0] == 0)
+    scores = features @ quote_model().weights - PAIR_COST * features[:, FEATURES.index("two_sentences")]
+    if asking.phrases:
+        scores += [PHRASE_BONUS * sum(contains_phrase(text[sentences[a][0]:sentences[b][1]], p) for p in asking.phrases)
+                   for a, b in windows]
+    best = int(np.argmax(scores))
+    first, last = windows[best]
     if first == last and last + 1 < len(sentences) and sentences[last][1] - sentences[first][0] < SHORT_QUOTE:
         last += 1
     start, end = _balance_quotes(text, sentences[first][0], sentences[last][1])
     if end - start > LONG_QUOTE:
-        start, end = _around_match(text, start, end, weights, analyzer)
-    return start, end
+        start, end = _around_match(text, start, end, asking.weights, analyzer)
+    return Quote(start, end, float(scores[best]), bool(features[best, FEATURES.index("answer_type")]))
 
 
-def _reach_cue(text: str, sentences: list[Span], first: int, last: int, cue: re.Pattern,
-               on_topic: list[bool]) -> tuple[int, int]:
-    """The quote's first and last sentences once it reaches for the `cue` (the reason, date or
-    figure asked for) in one of the CUE_REACH sentences after it: grown to take that sentence in
-    while it stays within LONG_QUOTE, else moved to it if it holds a question word itself."""
-    for after in range(last + 1, min(last + 1 + CUE_REACH, len(sentences))):
-        if cue.search(text, *sentences[after]):
-            if sentences[after][1] - sentences[first][0] <= LONG_QUOTE:
-                return first, after
-            return (after, after) if on_topic[after] else (first, last)
-    return first, last
+Window = tuple[int, int]
+"""A quote's first and last sentence (the same one, or the next)."""
+FEATURES = ("bm25", "cover", "focus", "lead", "answer_type", "answer_count", "answer_type_on_topic", "novel",
+            "title", "after_match", "before_match", "position", "length", "cue", "two_sentences", "both_count",
+            "new_paragraph")
+"""What the quote model knows of each window (see `window_features`)."""
+
+
+def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: Analyzer,
+                    focus: Span | None, lead: bool) -> tuple[list[Window], np.ndarray]:
+    """Every window of one or two running sentences, and a row of features for each, one column
+    per name of FEATURES:
+
+    - bm25: its BM25 as a document among the sentences, over the best window's;
+    - cover: the share of the question's term weight it holds;
+    - focus: whether it lies in the passage that ranked best; lead: whether it opens the story;
+    - answer_type: whether it holds what the question asks for (a name, an amount, a date, a
+      reason, a quotation: `kinds.answers_held`) beyond the question's own words; answer_count:
+      the log of how many; answer_type_on_topic: answer_type times cover;
+    - novel: the share of its terms neither the question nor the title holds; title: the share
+      the title holds (a sentence that restates the headline adds little);
+    - after_match / before_match: the bm25 of the sentence before / after it, over the best
+      sentence's (an answer often follows the sentence that names the subject);
+    - position of its first sentence (0 first, 1 last), length (log of its terms), cue: whether
+      it holds the question's answer cue (`answer_cue`); two_sentences: whether it has two,
+      both_count: whether each of the two holds a question word or what the question asks for
+      (else one is there only for company), new_paragraph: whether the second opens a paragraph."""
+    terms = [analyzer.terms(text[s:e]) for s, e in sentences]
+    weights = asking.weights
+    counts = [_weighted_counts(t, weights) for t in terms]
+    answers = [answers_held(asking.asked, text[s:e], asking.words) for s, e in sentences]
+    cues = [bool(asking.cue and asking.cue.search(text, s, e)) for s, e in sentences]
+    average = max(1.0, sum(map(len, terms)) / len(terms))
+    single = np.array([_bm25(c, len(t), weights, average, asking.params) for c, t in zip(counts, terms)])
+    single = single / single.max() if single.max() > 0 else single
+    total = sum(weights.values()) or 1.0
+    question_terms = set(weights)
+    windows = [(i, j) for i in range(len(sentences)) for j in range(i, min(i + 2, len(sentences)))]
+    rows = []
+    for a, b in windows:
+        held = counts[a] if a == b else _together(counts[a], counts[b])
+        own = terms[a] if a == b else terms[a] + terms[b]
+        distinct = set(own) or {""}
+        cover = sum(weights[t] for t in held) / total
+        found = sum(answers[a:b + 1])
+        rows.append((
+            _bm25(held, len(own), weights, average, asking.params), cover,
+            bool(focus and focus[0] <= sentences[a][0] and sentences[b][1] <= focus[1]), lead and a == 0,
+            found > 0, math.log1p(found), (found > 0) * cover,
+            len(distinct - question_terms - asking.title_terms) / len(distinct),
+            len(distinct & asking.title_terms) / len(distinct),
+            single[a - 1] if a > 0 else 0.0, single[b + 1] if b + 1 < len(sentences) else 0.0,
+            a / max(1, len(sentences) - 1), math.log1p(len(own)), any(cues[a:b + 1]), b > a,
+            b > a and all(counts[i] or answers[i] for i in (a, b)),
+            b > a and "\n\n" in text[sentences[a][1]:sentences[b][0]],
+        ))
+    features = np.asarray(rows, dtype=float)
+    if features[:, 0].max() > 0:
+        features[:, 0] /= features[:, 0].max()
+    return windows, features
+
+
+@dataclass(frozen=True)
+class QuoteModel:
+    """A linear score over FEATURES of a window, learned on the development questions
+    (bench/train_quotes.py)."""
+
+    weights: np.ndarray
+    trained_on: str
+
+    @classmethod
+    def load(cls, path: Path = MODEL_FILE) -> QuoteModel:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if tuple(data["features"]) != FEATURES:
+            raise ValueError(f"{path} was trained on other features: run python -m bench.train_quotes")
+        return cls(np.asarray(data["weights"], dtype=float), data["trained_on"])
 
 
 def _weighted_counts(terms: list[str], weights: Mapping[str, float]) -> dict[str, int]:
@@ -193,3 +275,10 @@ def _word_offsets(text: str, start: int, end: int):
     for word in text[start:end].split(" "):
         yield offset, word
         offset += len(word) + 1
+
+
+@functools.cache
+def quote_model() -> QuoteModel:
+    """The committed quote model, read once (lazily: training must import this module with
+    features the committed weights do not know yet)."""
+    return QuoteModel.load()

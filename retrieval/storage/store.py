@@ -9,13 +9,13 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import aiosqlite
 
 from retrieval.ingest.ledger import IngestReport, Progress
+from retrieval.models import StoryRecord
 from retrieval.storage import schema
 from retrieval.storage.questions import QuestionLog
 from retrieval.storage.schema import PassageColumns, chunks, connect, migrate
@@ -30,19 +30,6 @@ BLOB_PIECE = 2**20
 
 StoryHeaderRow = tuple[str, str, "str | None", "str | None", str, str]
 """(id, title, ISO date, url, title terms, the first 15 hex digits of the content hash)."""
-
-
-@dataclass(frozen=True)
-class StoryRecord:
-    """A stored story without its passages."""
-
-    id: str
-    title: str
-    date: datetime | None
-    url: str | None
-    body: str
-    digest: int
-    """The first 60 bits of its content hash, as `StoryHeader.digest`."""
 
 
 class Store:

@@ -1,0 +1,194 @@
+"""Citing: from a parsed question to the stories an answer cites, each quoted.
+
+The steps, in order: rank stories and widen the search until enough are relevant (`_relevant`);
+fold copies into the story they repeat, reading bodies a page at a time and skipping stories
+another process changed since the snapshot (`_without_copies`, `_current_records`); quote each
+shown story (`_quote`, see `quotes`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from retrieval.answer.kinds import asked_for
+from retrieval.answer.query import Query
+from retrieval.answer.quotes import Asking, Quote, answer_cue, choose_quote, contains_phrase, window_features
+from retrieval.answer.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_stories
+from retrieval.bm25.index import BM25Params
+from retrieval.models import Citation, StoryRecord
+from retrieval.snapshot import Snapshot
+from retrieval.text.analysis import Analyzer
+from retrieval.text.sentences import sentence_spans
+
+TITLE_DISCOUNT = 0.7
+"""Title words say which story, not which sentence: they count less when choosing the quote."""
+PAGE = 20
+"""Passages fetched per story wanted, at first: several passages of one story often rank together."""
+MAX_PAGE = 20 * 4 ** 3
+"""Past this many passages per story wanted, what is left ranks too low to be relevant."""
+
+ReadStories = Callable[[Iterable[str]], Awaitable[dict[str, StoryRecord]]]
+"""Reads stored stories by id (`Store.stories`)."""
+
+
+class Citing:
+    """Cites stories for questions, reading their bodies with `read`."""
+
+    def __init__(self, analyzer: Analyzer, params: BM25Params, read: ReadStories) -> None:
+        self.analyzer = analyzer
+        self.params = params
+        self.read = read
+
+    async def cite(self, snapshot: Snapshot, query: Query, wanted: int, shown: range,
+                   mentioning: Sequence[str] = ()) -> list[Citation]:
+        """The first `wanted` relevant stories that hold every term of `mentioning`, copies of a
+        cited story folded into its citation; those at the positions `shown` quoted from their
+        best passage, the others (only counted, or only there to fold copies into) with an empty
+        quote. A story whose best passage lacks a phrase is left out."""
+        weights = snapshot.term_weights(query.terms + query.date_terms)
+        relevant = self._relevant(snapshot, query, wanted, weights, mentioning)
+        cited = await self._without_copies(snapshot, relevant, query.phrases, wanted)
+        asking = self._asking(snapshot, query, weights)
+        return [self._citation(snapshot, relevant, story,
+                               self._quote(snapshot, relevant[story.rank], story, asking) if n in shown else None)
+                for n, story in enumerate(cited)]
+
+    def _relevant(self, snapshot: Snapshot, query: Query, wanted: int, weights: dict[str, float],
+                  mentioning: Sequence[str]) -> list[RankedStory]:
+        """The ranked stories above the relevance floor that hold every term of `mentioning`:
+        enough for `wanted` citations once copies are folded, the search widened until it finds
+        them or nothing more can be relevant."""
+        required = [t for p in query.phrases for t in self.analyzer.terms(p)]
+        holding = snapshot.stories_holding(mentioning) if mentioning else None
+        limit = PAGE * wanted
+        while True:
+            # on the loop, not a thread: ~2 ms, mostly under the GIL, so a thread only adds hand-offs
+            ranked, complete = rank_stories(snapshot, query, required, limit, weights)
+            relevant = [r for r in ranked if r.coverage >= RELEVANCE_FLOOR
+                        and (holding is None or holding[r.story])]
+            if len(relevant) >= wanted or complete or limit >= MAX_PAGE * wanted:
+                return relevant
+            limit *= 4
+
+    async def _without_copies(self, snapshot: Snapshot, relevant: list[RankedStory], phrases: Sequence[str],
+                              wanted: int) -> list[_Cited]:
+        """The first `wanted` stories of `relevant` whose best passage holds every phrase, each
+        with the ranks of its copies: exact ones (same content, best passage at the same place),
+        whose bodies need not be read, and near ones (`Copies`), told apart by their text."""
+        cited: list[_Cited] = []
+        near = Copies()
+        originals, exact = _exact_copies(snapshot, relevant)
+        for page in _pages(originals, 2 * wanted):
+            if len(cited) >= wanted:
+                break
+            records = await self._current_records(snapshot, [relevant[rank] for rank in page])
+            for rank in page:
+                record = records.get(snapshot.stories[relevant[rank].story].id)
+                span = _span(snapshot, relevant[rank])
+                if record is None or not all(contains_phrase(record.body[span[0]:span[1]], p) for p in phrases):
+                    continue
+                original = near.of(record.body, record.title)
+                if original is not None:
+                    cited[original].copies.append(rank)
+                elif len(cited) < wanted:  # else only copies of the cited stories are still of use
+                    original = len(cited)
+                    cited.append(_Cited(rank, record, span))
+                    near.add(record.body, record.title)
+                else:
+                    continue
+                cited[original].copies.extend(exact.get(rank, ()))
+        return cited
+
+    async def _current_records(self, snapshot: Snapshot, ranked: list[RankedStory]) -> dict[str, StoryRecord]:
+        """The stored stories of `ranked`, by id, leaving out those another process changed since
+        `snapshot` was taken: their passages' places in the body are stale."""
+        records = await self.read(snapshot.stories[r.story].id for r in ranked)
+        headers = {snapshot.stories[r.story].id: snapshot.stories[r.story] for r in ranked}
+        return {story_id: record for story_id, record in records.items()
+                if record.digest == headers[story_id].digest}
+
+    def _citation(self, snapshot: Snapshot, relevant: list[RankedStory], story: _Cited,
+                  quote: Quote | None) -> Citation:
+        """The citation of a story, with its `quote` (none: an empty one) and the ids of its copies."""
+        ranked, record = relevant[story.rank], story.record
+        text = "" if quote is None else record.body[quote.start:quote.end]
+        copies = tuple(snapshot.stories[relevant[rank].story].id for rank in sorted(story.copies))
+        return Citation(record.id, record.title, record.date, text, ranked.score, record.url, copies)
+
+    def _asking(self, snapshot: Snapshot, query: Query, weights: dict[str, float]) -> Asking:
+        """What quotes are chosen for: the question's term `weights` and those of words related
+        to them (no stronger than the word asked), its words, what it asks for."""
+        evidence = weights | {word: min(weight, weights[query.related[word]])
+                              for word, weight in snapshot.term_weights(list(query.related)).items()}
+        return Asking(evidence, frozenset(self.analyzer.words(query.text)), asked_for(query.text), query.phrases,
+                      answer_cue(query.text), params=self.params)
+
+    def _quote(self, snapshot: Snapshot, ranked: RankedStory, story: _Cited, asking: Asking) -> Quote:
+        """What to quote of the story for `asking`: any of its sentences, its best passage in focus."""
+        asking = _for_story(asking, snapshot.stories[ranked.story].title_terms)
+        return choose_quote(story.record.body, (0, len(story.record.body)), asking, self.analyzer, focus=story.span)
+
+    def quote_candidates(self, snapshot: Snapshot, query: Query, record: StoryRecord
+                         ) -> tuple[list[tuple[int, int]], np.ndarray] | None:
+        """For training the quote model: the spans of the story's quote windows and their
+        features (`quotes.window_features`) for `query`, as citing it would see them; None when
+        `snapshot` does not hold the story."""
+        position = snapshot.positions.get(record.id)
+        if position is None:
+            return None
+        asking = _for_story(self._asking(snapshot, query, snapshot.term_weights(query.terms + query.date_terms)),
+                            snapshot.stories[position].title_terms)
+        docs, _, _ = snapshot.best_passages(query.terms, np.asarray([position]), None)
+        focus = _span(snapshot, RankedStory(position, int(docs[0]), 0.0, 0.0)) if docs[0] >= 0 else None
+        sentences = sentence_spans(record.body) or [(0, len(record.body))]
+        windows, features = window_features(record.body, sentences, asking, self.analyzer, focus, lead=True)
+        return [(sentences[a][0], sentences[b][1]) for a, b in windows], features
+
+
+def _for_story(asking: Asking, title_terms: str) -> Asking:
+    """`asking` for quoting one story: its title's terms count less (they say which story, not
+    which sentence)."""
+    title = frozenset(title_terms.split())
+    weights = {t: w * (TITLE_DISCOUNT if t in title else 1.0) for t, w in asking.weights.items()}
+    return replace(asking, weights=weights, title_terms=title)
+
+
+@dataclass
+class _Cited:
+    """A story to cite: its rank among the relevant stories, its record, its best passage's span
+    in the body, and the ranks of its copies."""
+
+    rank: int
+    record: StoryRecord
+    span: tuple[int, int]
+    copies: list[int] = field(default_factory=list)
+
+
+def _span(snapshot: Snapshot, ranked: RankedStory) -> tuple[int, int]:
+    """Where the story's best passage lies in its body."""
+    return int(snapshot.passage_start[ranked.doc]), int(snapshot.passage_end[ranked.doc])
+
+
+def _exact_copies(snapshot: Snapshot, ranked: list[RankedStory]) -> tuple[list[int], dict[int, list[int]]]:
+    """The ranks of the stories in `ranked` that are no exact copy of one ranked above them,
+    and, by the rank of each of those, the ranks of its exact copies: the same content, best
+    passage at the same place. A copy's fate is its original's, so its body need not be read."""
+    originals: list[int] = []
+    copies: dict[int, list[int]] = {}
+    first: dict[tuple[int, int], int] = {}
+    stories = snapshot.stories
+    starts = snapshot.passage_start[[r.doc for r in ranked]].tolist()
+    for rank, (r, start) in enumerate(zip(ranked, starts)):
+        original = first.setdefault((stories[r.story].digest, start), rank)
+        if original == rank:
+            originals.append(rank)
+        else:
+            copies.setdefault(original, []).append(rank)
+    return originals, copies
+
+
+def _pages(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]

@@ -1,0 +1,118 @@
+"""What a question asks for, and whether a sentence holds it.
+
+A rule table in the spirit of Li & Roth's question classes: the question's first words say
+whether it asks for a person or organisation (who, which official...), an amount (how much, how
+many, what share...), a point in time (when, what date...), a place, a reason (why), someone's
+words (what did X say, how did X describe...) or a yes or no. A sentence holds the answer when it
+holds something of that type that the question does not already say: a name the question does
+not name, a number it does not give, a date, a quotation.
+
+Interrogatives are a closed class in every language, so the table lists them for the languages
+of the archive's source site; a question it cannot place asks for nothing in particular.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+
+
+class Asked(str, Enum):
+    """The type of thing a question asks for."""
+
+    PERSON = "person"
+    AMOUNT = "amount"
+    TIME = "time"
+    PLACE = "place"
+    REASON = "reason"
+    WORDS = "words"
+    YES_NO = "yes_no"
+    OTHER = "other"
+
+
+_SAY = r"(?:say|said|says|tell|told|describe|described|call|called|respond|responded|react|reacted|" \
+       r"promise|promised|warn|warned|write|wrote|announce|announced|reply|replied|claim|claimed)"
+_RULES: tuple[tuple[Asked, re.Pattern], ...] = tuple((asked, re.compile(pattern, re.IGNORECASE)) for asked, pattern in (
+    (Asked.AMOUNT, r"^\W*(?:how\s+(?:much|many|long|far|old|big|large|high|low|fast|often|tall|deep)\b|"
+                   r"what\s+(?:\w+\s+){0,3}?(?:share|percentage|percent|%|proportion|price|cost|amount|number|"
+                   r"toll|odds|rate|figure|sum|total|margin|score|age|size)\b|what\s*%|"
+                   r"сколько|до\s+скольк|какой\s+процент|cu[aá]nt[oa]s?|combien|wie\s+(?:viele?|hoch|lange)|"
+                   r"كم\b|چند|چقدر|کتن[ےی])"),
+    (Asked.WORDS, rf"^\W*(?:what|how)\b.{{0,80}}\b{_SAY}\b|\bwords\b|\bquote[ds]?\b"),
+    (Asked.TIME, r"^\W*(?:when\b|(?:by|from|until|since|on|at|in)?\s*what\s+(?:date|day|time|year|month)\b|"
+                 r"how\s+soon\b|когда|cu[aá]ndo|quand|wann|متى|چه\s+زمانی|کی\s|کب)"),
+    (Asked.REASON, r"^\W*(?:why\b|what\s+(?:caused|led|prompted|made|drove)\b|for\s+what\s+reason|"
+                   r"почему|зачем|por\s*qu[eé]|pourquoi|warum|weshalb|لماذا|چرا|کیوں)"),
+    (Asked.PLACE, r"^\W*(?:where\b|in\s+which\s+(?:city|country|town|place|region)|which\s+(?:city|country|town|"
+                  r"place|region|venue)\b|где|куда|d[oó]nde|o[uù]\b|wo\b|wohin|أين|کجا|کہاں)"),
+    (Asked.PERSON, r"^\W*(?:who\b|whom\b|whose\b|which\s+(?:\w+\s+){0,3}?(?:man|woman|person|people|official|officials|"
+                   r"minister|leader|judge|nurse|doctor|player|manager|coach|president|ceo|chief|company|companies|"
+                   r"firm|bank|banks|group|party|team|member|members|politician|adviser|advisers|aid\s+worker|"
+                   r"spokesman|spokeswoman|cardinal|senator|general)\b|name\s+the\b|кто|кого|qui[eé]n(?:es)?|qui\b|"
+                   r"wer\b|wen\b|من\s|چه\s+کسی|کون)"),
+    (Asked.YES_NO, r"^\W*(?:is|are|was|were|did|does|do|has|have|had|can|could|will|would|should|must)\b"),
+))
+
+
+_LEAD_IN = re.compile(r"^[^,?]{0,40},\s*(?=\w)")
+"""A clause before the question proper: "in may 2016, how long ..."."""
+_CONTRACTED = re.compile(r"\b(what|who|where|when|why|how)(?:'s|’s|s)\b", re.IGNORECASE)
+
+
+def asked_for(question: str) -> Asked:
+    """What `question` asks for (OTHER when the table cannot tell)."""
+    question = _CONTRACTED.sub(r"\1 is", question.strip())
+    for text in (question, _LEAD_IN.sub("", question)):
+        for asked, pattern in _RULES:
+            if pattern.search(text):
+                return asked
+    return Asked.OTHER
+
+
+_MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?|"
+           r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?")
+_NUMBER = re.compile(r"(?<![\w.])(?!(?:1[89]|20)\d\d\b)[$€£¥]?\d[\d,.]*(?:\s*(?:%|per\s*cent|percent|pct|million|mln|billion|bln|"
+                     r"trillion|thousand|km|miles?|kg|tonnes?|years?|months?|days?|hours?|minutes?))?|"
+                     r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|"
+                     r"thousands?|millions?|billions?|half|third|quarter)\b", re.IGNORECASE)
+_TIME = re.compile(rf"\b(?:(?:1[89]|20)\d\d|(?:{_MONTHS})\.?\s+\d{{1,2}}|\d{{1,2}}\s+(?:{_MONTHS})|"
+                   r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tonight|"
+                   r"morning|evening|night|earlier|later|ago|last\s+(?:week|month|year)|since|until|"
+                   rf"(?:{_MONTHS}))\b", re.IGNORECASE)
+_REASON = re.compile(r"\b(?:because|due\s+to|owing\s+to|as\s+a\s+result|result(?:ed)?\s+(?:of|from)|caused\s+by|"
+                     r"citing|reasons?|so\s+that|in\s+order\s+to|aimed\s+at|blamed|linked\s+to|"
+                     r"relat\w+\s+to|triggered\s+by|sparked\s+by|(?:in\s+)?response\s+to|in\s+retaliation|protest(?:ing)?\s+(?:against|over)|amid|over\s+(?:his|her|their|its|the)|"
+                     r"after\s+(?:being|he|she|it|they|the))\b", re.IGNORECASE)
+_CALENDAR = re.compile(rf"(?:{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday)", re.IGNORECASE)
+"""Capitalised in English, but dates, not names."""
+_QUOTATION = re.compile(r"[\"“”«»„]|(?<![\w.])['‘](?=\w)")
+_NAME = re.compile(r"(?<![\w'’])[^\W\d_](?:[^\W\d_]|['’-][^\W\d_])*")
+OPENERS = "\"“«„‘'(:—–-"
+_ANSWERS = {Asked.AMOUNT: _NUMBER, Asked.TIME: _TIME, Asked.REASON: _REASON, Asked.WORDS: _QUOTATION}
+
+
+def answers_held(asked: Asked, sentence: str, question_words: frozenset[str]) -> int:
+    """How many things of the `asked` type `sentence` holds that are not among the question's
+    own (case-folded) words: names, amounts, dates, reasons, quotation marks."""
+    if asked in (Asked.PERSON, Asked.PLACE):
+        return len(new_names(sentence, question_words))
+    pattern = _ANSWERS.get(asked)
+    if pattern is None:
+        return 0
+    return sum(match.group(0).casefold().strip() not in question_words for match in pattern.finditer(sentence))
+
+
+def new_names(sentence: str, question_words: frozenset[str]) -> list[str]:
+    """The capitalised words of `sentence` that do not open it and that the question does not
+    hold: names of people, places and organisations it adds."""
+    names = []
+    for match in _NAME.finditer(sentence):
+        word = match.group(0)
+        if not word[0].isupper():
+            continue
+        before = sentence[:match.start()].rstrip()
+        if not before or before[-1] in OPENERS:
+            continue  # capitalised because a sentence or a quotation opens here
+        if word.casefold() not in question_words and not _CALENDAR.fullmatch(word):
+            names.append(word)
+    return names

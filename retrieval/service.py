@@ -21,6 +21,7 @@ import numpy as np
 from retrieval.answer.citing import Citing
 from retrieval.answer.query import Query, parse_query
 from retrieval.answer.quotes import asks_when
+from retrieval.answer.spelling import respelled
 from retrieval.bm25.index import BM25Params
 from retrieval.ingest.ledger import IngestReport, Progress
 from retrieval.models import Answer, AnswerKind, Citation, StoryRecord
@@ -35,6 +36,7 @@ NO_WORDS = ("There is nothing to search for in that question: ask in words, "
 NOTHING_RELEVANT = "Nothing in the archive matches that question{period}. Try other words or a wider date range."
 OTHER_DATES = "Nothing in the archive was reported{period}; these stories from other dates match."
 NEVER_MENTIONED = "The archive never mentions {words}, so it cannot answer that."
+LEFT_OUT = "The archive never mentions {words}: these stories match the rest of the question."
 WHEN = "Reported on {date}:"
 EMPTY_ARCHIVE = "The archive is empty: ingest some stories first."
 DEFAULT_EXAMPLE = "What did the Kremlin say about NATO?"
@@ -148,10 +150,11 @@ class ArchiveService:
             kind, message = AnswerKind.EMPTY_ARCHIVE, EMPTY_ARCHIVE
         elif query.is_empty:
             kind, message = AnswerKind.NO_WORDS, NO_WORDS.format(example=DEFAULT_EXAMPLE)
-        elif unknown := snapshot.unknown_words(query.names, self.analyzer):
+        elif (respelling := respelled(query, snapshot.knows, snapshot.vocabulary, self.analyzer))[0].is_empty:
             kind = AnswerKind.NEVER_MENTIONED
-            message = NEVER_MENTIONED.format(words=", ".join(f"“{w}”" for w in unknown))
+            message = NEVER_MENTIONED.format(words=_quoted(respelling[1]))
         else:
+            query, unknown = respelling
             shown = range(offset, offset + k)
             found = await self.citing.cite(snapshot, query, offset + k + 1, shown)
             kind, message = (AnswerKind.ANSWERED, None) if found else \
@@ -164,10 +167,14 @@ class ArchiveService:
                                                mentioning=query.date_terms)
                 if found:
                     kind, message = AnswerKind.OTHER_DATES, OTHER_DATES.format(period=_period(query))
+            if unknown and not found:
+                kind, message = AnswerKind.NEVER_MENTIONED, NEVER_MENTIONED.format(words=_quoted(unknown))
             citations, more = found[offset:offset + k], len(found) > offset + k
             if citations and message is None and asks_when(query.text) and citations[0].date:
                 day = citations[0].date
                 message = WHEN.format(date=f"{day.day} {day:%B %Y}")
+            if citations and unknown:
+                message = " ".join(filter(None, [LEFT_OUT.format(words=_quoted(unknown)), message]))
         return Answer(question=query.text, citations=citations, more=more, message=message, kind=kind,
                       took_ms=(time.perf_counter() - started) * 1000)
 
@@ -238,6 +245,10 @@ def _exempt_what_lives() -> None:
     collections (frozen: what is frozen is never collected, so garbage must go first)."""
     gc.collect()
     gc.freeze()
+
+
+def _quoted(words: Sequence[str]) -> str:
+    return ", ".join(f"\u201c{w}\u201d" for w in words)
 
 
 def _period(query: Query) -> str:

@@ -153,10 +153,14 @@ class Snapshot:
             weights[term] = math.log((self.passages + 1) / len(docs)) if len(docs) else rarest
         return weights
 
-    def unknown_words(self, words: list[str], analyzer: Analyzer) -> list[str]:
-        """Those of `words` that no passage or title holds, in any case."""
-        return [w for w in words if any(t not in self.index.vocabulary and t not in self.titles.vocabulary
-                                        for t in analyzer.terms(w))]
+    def knows(self, term: str) -> bool:
+        """Whether a passage or a title holds `term`."""
+        return term in self.index.vocabulary or term in self.titles.vocabulary
+
+    @property
+    def vocabulary(self) -> list[str]:
+        """Every term the passages hold."""
+        return self.index.postings.terms
 
     def to_blobs(self) -> dict[str, memoryview | bytes]:
         """What `load_snapshot` reads back: each array's own memory (no copy), the terms and

@@ -85,7 +85,8 @@ def test_ask_answers_each_line_of_stdin(cli, seed_dir):
     assert [a["question"] for a in answers] == questions
     assert [bool(a["citations"]) for a in answers] == [True, False, False, True]
     assert "nothing to search for" in answers[1]["message"]
-    assert answers[2]["message"].startswith("Nothing in the archive matches")
+    assert answers[2]["message"].startswith("The archive never mentions \u201ccocoa\u201d")
+    assert answers[2]["kind"] == "never_mentioned"
 
 
 def test_ask_on_an_empty_archive_says_so(cli):

@@ -48,7 +48,7 @@ class Citing:
         cited story folded into its citation; those at the positions `shown` quoted from their
         best passage, the others (only counted, or only there to fold copies into) with an empty
         quote. A story whose best passage lacks a phrase is left out."""
-        weights = snapshot.term_weights(query.terms + query.date_terms)
+        weights = snapshot.term_weights(query.terms + query.date_terms + query.missing)
         relevant = self._relevant(snapshot, query, wanted, weights, mentioning)
         cited = await self._without_copies(snapshot, relevant, query.phrases, wanted)
         asking = self._asking(snapshot, query, weights)

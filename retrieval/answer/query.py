@@ -42,6 +42,10 @@ class Query:
     question's term: not searched, but a story holding one covers that part of the question, and
     a sentence holding one is evidence for the quote."""
 
+    missing: list[str] = field(default_factory=list)
+    """Terms the archive never holds and that have no spelling variant in it: not searched, but
+    a story covers the question less for lacking them (see `ranking`)."""
+
     @property
     def is_empty(self) -> bool:
         return not self.terms

@@ -122,7 +122,8 @@ _NOT_WORD = re.compile(r"\W+")
 def _coverage(snapshot: Snapshot, query: Query, weights: Mapping[str, float], stories: np.ndarray,
               docs: np.ndarray) -> np.ndarray:
     """Per story: the share of the question's term weight its best passage or its title holds;
-    a term counts as held when one of its alternatives or related words is."""
+    a term counts as held when one of its alternatives or related words is, and a term the
+    archive never holds (`query.missing`) counts as not held."""
     terms = list(set(query.terms) | query.related.keys())
     holding = snapshot.index.holding(terms, docs) | snapshot.titles.holding(terms, stories)
     held: dict[str, np.ndarray] = {}
@@ -130,4 +131,4 @@ def _coverage(snapshot: Snapshot, query: Query, weights: Mapping[str, float], st
         own = query.alternatives.get(term) or query.related.get(term, term)
         held[own] = held[own] | holds if own in held else holds
     found = sum((weights[term] * holds for term, holds in held.items()), np.zeros(len(stories)))
-    return found / (sum(weights[term] for term in held) or 1.0)
+    return found / (sum(weights[term] for term in held) + sum(weights[term] for term in query.missing) or 1.0)

@@ -1,0 +1,64 @@
+"""Words of a question the archive does not hold: their spelling variants in the archive's own
+vocabulary (Zelenskyy for Zelensky, Qaddafi for Gaddafi), found by edit distance with rapidfuzz.
+
+Only words the archive never holds are looked up (a scan of the vocabulary, some milliseconds at
+a million passages), so a question whose words are all known costs nothing more.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+
+from rapidfuzz import process
+from rapidfuzz.distance import Levenshtein
+
+from retrieval.answer.query import Query
+from retrieval.text.analysis import Analyzer
+
+MIN_LENGTH = 5
+"""Shorter words have too many neighbours one edit away to tell a variant from another word."""
+MAX_VARIANTS = 2
+
+
+def variants(term: str, vocabulary: Sequence[str]) -> list[str]:
+    """The terms of `vocabulary` that spell `term` another way: at most one edit in four letters
+    (one for five to seven letters, two from eight), not numbers, at most MAX_VARIANTS, closest first."""
+    if len(term) < MIN_LENGTH or not term.isalpha():
+        return []
+    edits = max(1, len(term) // 4)
+    found = process.extract(term, vocabulary, scorer=Levenshtein.distance, score_cutoff=edits,
+                            limit=MAX_VARIANTS * 4)
+    close = [(distance, word) for word, distance, _ in found
+             if len(word) >= MIN_LENGTH and word.isalpha() and word != term]
+    return [word for _, word in sorted(close)[:MAX_VARIANTS]]
+
+
+def respelled(query: Query, known: Callable[[str], bool], vocabulary: Sequence[str],
+              analyzer: Analyzer) -> tuple[Query, list[str]]:
+    """`query` with each term the archive does not hold (`known` says), and no related word of
+    which it holds, searched as its spelling variants instead (the closest standing for it, the
+    others its alternatives), or left out when it has none (then `missing`: it still counts
+    against a story's coverage); and the question's words left out."""
+    stands_for = {word: term for word, term in query.related.items() if known(word)}
+    unknown = [t for t in dict.fromkeys(query.terms) if not known(t) and t not in stands_for.values()]
+    if not unknown:
+        return query, []
+    found = {term: variants(term, vocabulary) for term in unknown}
+    dropped = set(unknown)
+    own = [t for t in query.terms if t not in dropped and t not in query.alternatives]
+    alternatives = {a: t for a, t in query.alternatives.items() if a not in dropped}
+    for spellings in found.values():
+        spellings = [s for s in spellings if s not in own and s not in alternatives]
+        if spellings:  # the closest stands for the word asked, the others are its alternatives
+            own.append(spellings[0])
+            alternatives.update((other, spellings[0]) for other in spellings[1:])
+    terms = own + list(alternatives)
+    gone = {t for t, spellings in found.items() if not spellings}
+    words = [w for w in dict.fromkeys(_WORDS.findall(query.text)) if set(analyzer.terms(w)) & gone]
+    return replace(query, terms=terms, alternatives=alternatives, missing=sorted(gone),
+                   names=[n for n in query.names if not set(analyzer.terms(n)) & dropped]), words
+
+
+_WORDS = re.compile(r"[^\W_][\w'’.-]*")

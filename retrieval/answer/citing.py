@@ -27,6 +27,9 @@ TITLE_DISCOUNT = 0.7
 """Title words say which story, not which sentence: they count less when choosing the quote."""
 PAGE = 20
 """Passages fetched per story wanted, at first: several passages of one story often rank together."""
+QUOTE_REACH = 3000
+"""How far (characters) from its best passage a story is searched for the quote: every sentence
+of a news story, the neighbourhood of the best passage in a long filing (a table, a transcript)."""
 MAX_PAGE = 20 * 4 ** 3
 """Past this many passages per story wanted, what is left ranks too low to be relevant."""
 
@@ -129,7 +132,8 @@ class Citing:
     def _quote(self, snapshot: Snapshot, ranked: RankedStory, story: _Cited, asking: Asking) -> Quote:
         """What to quote of the story for `asking`: any of its sentences, its best passage in focus."""
         asking = _for_story(asking, snapshot.stories[ranked.story].title_terms)
-        return choose_quote(story.record.body, (0, len(story.record.body)), asking, self.analyzer, focus=story.span)
+        return choose_quote(story.record.body, _around(story.record.body, story.span), asking, self.analyzer,
+                            focus=story.span)
 
     def quote_candidates(self, snapshot: Snapshot, query: Query, record: StoryRecord
                          ) -> tuple[list[tuple[int, int]], np.ndarray] | None:
@@ -188,6 +192,14 @@ def _exact_copies(snapshot: Snapshot, ranked: list[RankedStory]) -> tuple[list[i
         else:
             copies.setdefault(original, []).append(rank)
     return originals, copies
+
+
+def _around(body: str, span: tuple[int, int]) -> tuple[int, int]:
+    """The paragraphs within QUOTE_REACH characters of `span`: where the quote may come from (a
+    news story whole; of a long filing, the part around its best passage)."""
+    start = body.rfind("\n\n", 0, max(0, span[0] - QUOTE_REACH)) + 1 if span[0] > QUOTE_REACH else 0
+    end = body.find("\n\n", span[1] + QUOTE_REACH)
+    return start, len(body) if end < 0 else end
 
 
 def _pages(items: list, size: int) -> list[list]:

@@ -86,7 +86,8 @@ _REASON = re.compile(r"\b(?:because|due\s+to|owing\s+to|as\s+a\s+result|result(?
 _CALENDAR = re.compile(rf"(?:{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday)", re.IGNORECASE)
 """Capitalised in English, but dates, not names."""
 _QUOTATION = re.compile(r"[\"“”«»„]|(?<![\w.])['‘](?=\w)")
-_NAME = re.compile(r"(?<![\w'’])[^\W\d_](?:[^\W\d_]|['’-][^\W\d_])*")
+_NAME = re.compile(r"(?<![\w'’])[^\W\d_a-z](?:[^\W\d_]|['’-][^\W\d_])*")
+"""A word that may be capitalised (ASCII lowercase initials are skipped by the pattern itself)."""
 OPENERS = "\"“«„‘'(:—–-"
 _ANSWERS = {Asked.AMOUNT: _NUMBER, Asked.TIME: _TIME, Asked.REASON: _REASON, Asked.WORDS: _QUOTATION}
 
@@ -99,7 +100,7 @@ def answers_held(asked: Asked, sentence: str, question_words: frozenset[str]) ->
     pattern = _ANSWERS.get(asked)
     if pattern is None:
         return 0
-    return sum(match.group(0).casefold().strip() not in question_words for match in pattern.finditer(sentence))
+    return sum(found.casefold().strip() not in question_words for found in pattern.findall(sentence))
 
 
 def new_names(sentence: str, question_words: frozenset[str]) -> list[str]:

@@ -164,29 +164,33 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
     answers = [answers_held(asking.asked, text[s:e], asking.words) for s, e in sentences]
     cues = [bool(asking.cue and asking.cue.search(text, s, e)) for s, e in sentences]
     average = max(1.0, sum(map(len, terms)) / len(terms))
-    single = np.array([_bm25(c, len(t), weights, average, asking.params) for c, t in zip(counts, terms)])
+    raw = [_bm25(c, len(t), weights, average, asking.params) for c, t in zip(counts, terms)]
+    single = np.array(raw)
     single = single / single.max() if single.max() > 0 else single
     total = sum(weights.values()) or 1.0
-    question_terms = set(weights)
-    windows = [(i, j) for i in range(len(sentences)) for j in range(i, min(i + 2, len(sentences)))]
-    rows = []
-    for a, b in windows:
-        held = counts[a] if a == b else _together(counts[a], counts[b])
-        own = terms[a] if a == b else terms[a] + terms[b]
-        distinct = set(own) or {""}
-        cover = sum(weights[t] for t in held) / total
-        found = sum(answers[a:b + 1])
-        rows.append((
-            _bm25(held, len(own), weights, average, asking.params), cover,
-            bool(focus and focus[0] <= sentences[a][0] and sentences[b][1] <= focus[1]), lead and a == 0,
-            found > 0, math.log1p(found), (found > 0) * cover,
-            len(distinct - question_terms - asking.title_terms) / len(distinct),
-            len(distinct & asking.title_terms) / len(distinct),
-            single[a - 1] if a > 0 else 0.0, single[b + 1] if b + 1 < len(sentences) else 0.0,
-            a / max(1, len(sentences) - 1), math.log1p(len(own)), any(cues[a:b + 1]), b > a,
-            b > a and all(counts[i] or answers[i] for i in (a, b)),
-            b > a and "\n\n" in text[sentences[a][1]:sentences[b][0]],
-        ))
+    question_terms, title_terms = set(weights), asking.title_terms
+    last = len(sentences) - 1
+    windows, rows = [], []
+    for a in range(len(sentences)):
+        for b in (a, a + 1) if a < last else (a,):
+            pair = b > a
+            held = _together(counts[a], counts[b]) if pair else counts[a]
+            own = terms[a] + terms[b] if pair else terms[a]
+            distinct = set(own) or {""}
+            cover = sum(weights[t] for t in held) / total
+            found = answers[a] + answers[b] if pair else answers[a]
+            windows.append((a, b))
+            rows.append((
+                _bm25(held, len(own), weights, average, asking.params) if pair else raw[a], cover,
+                bool(focus and focus[0] <= sentences[a][0] and sentences[b][1] <= focus[1]), lead and a == 0,
+                found > 0, math.log1p(found), (found > 0) * cover,
+                len(distinct - question_terms - title_terms) / len(distinct),
+                len(distinct & title_terms) / len(distinct),
+                single[a - 1] if a > 0 else 0.0, single[b + 1] if b < last else 0.0,
+                a / max(1, last), math.log1p(len(own)), cues[a] or cues[b], pair,
+                pair and bool(counts[a] or answers[a]) and bool(counts[b] or answers[b]),
+                pair and "\n\n" in text[sentences[a][1]:sentences[b][0]],
+            ))
     features = np.asarray(rows, dtype=float)
     if features[:, 0].max() > 0:
         features[:, 0] /= features[:, 0].max()

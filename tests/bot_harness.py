@@ -9,8 +9,8 @@ from pathlib import Path
 
 from bot.app import build_application, serve
 from bot.config import Settings
+from fakebotapi import BotAPIServer, Call, parse_html
 from retrieval.service import ArchiveService
-from tests.botapi import BotAPIServer, Call, parse_html
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN = 4242

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
+from fakebotapi import BotAPIServer, Fault
 from tests.bot_harness import ADMIN, USER, plain, start_bot, stop_bot, story_text
-from tests.botapi import BotAPIServer, Fault
 
 GROUP = -100200
 CHANNEL = -100300

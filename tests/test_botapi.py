@@ -1,4 +1,4 @@
-"""Tests of the fake Bot API server in tests/botapi.py, driven by python-telegram-bot's own client."""
+"""Tests of the fake Bot API server, fakebotapi, driven by python-telegram-bot's own client."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from telegram.error import (BadRequest, Conflict, NetworkError, RetryAfter, Tele
 from telegram.ext import Application, CommandHandler, ContextTypes
 from telegram.request import HTTPXRequest
 
-from tests.botapi import BotAPIServer, Fault, HTMLParseError, parse_html, parse_html_entities
+from fakebotapi import BotAPIServer, Fault, HTMLParseError, parse_html, parse_html_entities
 
 ACCEPTED_HTML = '<b>a &amp; b</b><blockquote>x</blockquote><a href="https://x">y</a>'
 
@@ -204,6 +204,31 @@ async def test_second_poll_ends_the_first_with_conflict(bot: Bot, server: BotAPI
     assert await bot.get_updates(timeout=0) == ()
     with pytest.raises(Conflict):
         await first
+
+
+@pytest.mark.asyncio
+async def test_deliver_takes_the_builders_updates_instead_of_the_queue(
+        bot: Bot, server: BotAPIServer) -> None:
+    delivered: list[dict] = []
+    server.deliver = delivered.append
+    press = server.callback(5, server.private_text(5, "hello")["message"], "more")
+    assert delivered == [{"update_id": 1, "message": delivered[0]["message"]}, press]
+    assert press["update_id"] == 2 and await bot.answer_callback_query(press["callback_query"]["id"])
+    assert await bot.get_updates(timeout=0) == ()
+    server.deliver = None
+    queued = server.private_text(5, "again")
+    assert [u.update_id for u in await bot.get_updates(timeout=0)] == [queued["update_id"]]
+
+
+@pytest.mark.asyncio
+async def test_listeners_hear_each_successful_call(bot: Bot, server: BotAPIServer) -> None:
+    heard: list[str] = []
+    server.add_listener(lambda call: heard.append(f"{call.method} {call.ok}"))
+    await bot.send_message(5, "hi")
+    with pytest.raises(BadRequest):
+        await bot.send_message(5, " ")
+    await bot.get_my_commands()
+    assert heard == ["sendMessage True", "getMyCommands True"]
 
 
 @pytest.mark.asyncio

@@ -23,10 +23,10 @@ import pytest
 from bot.config import Settings
 from bot.health import start_health_server
 from bot.logs import setup_logging
+from fakebotapi import BotAPIServer
 from retrieval.storage import backup as files
 from retrieval.service import ArchiveService
 from tests.bot_harness import write_archive
-from tests.botapi import BotAPIServer
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"

@@ -1,7 +1,7 @@
 """The soak: the bot as a real process, many people asking, the Bot API failing, admins
 reloading, and one hard kill.
 
-The bot runs as `python -m bot.cli run` against the tests' Bot API server (tests/botapi.py) on
+The bot runs as `python -m bot.cli run` against the tests' Bot API server (fakebotapi) on
 127.0.0.1, which injects faults into every method, getUpdates and getMe included: 5% 429 with
 retry_after, 2% 500, 1% dropped connections and 1% answers delayed past the bot's read timeout.
 200 simulated people ask in private chats and groups; an admin sends /reload every few hundred
@@ -43,8 +43,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from fakebotapi import BotAPIServer, Call, Fault, parse_html
 from tests.bot_harness import EXTRA_STORIES, story_text, write_archive
-from tests.botapi import BotAPIServer, Call, Fault, parse_html
 
 ROOT = Path(__file__).resolve().parents[1]
 USERS = 200

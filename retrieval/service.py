@@ -146,15 +146,17 @@ class ArchiveService:
         snapshot = self.snapshot
         citations: list[Citation] = []
         more = False
+        searchable = snapshot.passages and not query.is_empty
+        known, unknown = respelled(query, snapshot.knows, snapshot.vocabulary, self.analyzer) if searchable \
+            else (query, [])
         if not snapshot.passages:
             kind, message = AnswerKind.EMPTY_ARCHIVE, EMPTY_ARCHIVE
         elif query.is_empty:
             kind, message = AnswerKind.NO_WORDS, NO_WORDS.format(example=DEFAULT_EXAMPLE)
-        elif (respelling := respelled(query, snapshot.knows, snapshot.vocabulary, self.analyzer))[0].is_empty:
-            kind = AnswerKind.NEVER_MENTIONED
-            message = NEVER_MENTIONED.format(words=_quoted(respelling[1]))
+        elif known.is_empty:
+            kind, message = AnswerKind.NEVER_MENTIONED, NEVER_MENTIONED.format(words=_quoted(unknown))
         else:
-            query, unknown = respelling
+            query = known
             shown = range(offset, offset + k)
             found = await self.citing.cite(snapshot, query, offset + k + 1, shown)
             kind, message = (AnswerKind.ANSWERED, None) if found else \

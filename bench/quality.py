@@ -4,7 +4,7 @@
     python -m bench.quality ../shared/data/news-dev/questions.jsonl --db FILE --split dev --by kind
 
 `--split` keeps one split of sets that have them (tune on dev, report test); `--by kind` or
-`--by split` adds a table per group (a question of several kinds counts in each). Every rate
+`--by split` or `--by lang` adds a table per group (a question of several kinds counts in each). Every rate
 comes with its 95% interval (Wilson's), so two runs can be told apart from noise.
 
 Questions are asked through `ArchiveService.ask`, as the bot asks them, with the retrieval
@@ -69,8 +69,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--k1", type=float, help="BM25 k1 (default: the environment's)")
     parser.add_argument("--b", type=float, help="BM25 b (default: the environment's)")
     parser.add_argument("--split", help="only the questions of this split (dev or test)")
-    parser.add_argument("--by", action="append", choices=["kind", "split"], default=[],
-                        help="also a table by kind or by split (repeatable)")
+    parser.add_argument("--by", action="append", choices=["kind", "split", "lang"], default=[],
+                        help="also a table by kind, split or language (repeatable)")
     parser.add_argument("--max-wrong", type=int, default=None, metavar="N",
                         help="list at most N wrong questions per set (default: all)")
     return parser

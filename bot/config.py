@@ -96,11 +96,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: bool = True)
         citations=_number(env, "ANSWER_CITATIONS", 3, 1, 10, kind=int),
         follow_seconds=_number(env, "ARCHIVE_FOLLOW_SECONDS", 10, 0, 86_400),
         record_question_text=_bool(env, "RECORD_QUESTION_TEXT"),
-        retrieval=RetrievalSettings(
-            language=env.get("ANALYZER_LANGUAGE", "english").lower(),
-            bm25=BM25Params(variant=variant, k1=_number(env, "BM25_K1", 1.5, 0.001, 100),
-                            b=_number(env, "BM25_B", 0.75, 0, 1)),
-        ),
+        retrieval=_retrieval(env, variant),
         log_level=_log_level(env.get("LOG_LEVEL", "INFO")),
         log_format=log_format,
     )
@@ -129,8 +125,20 @@ def _number(env: Mapping[str, str], name: str, default: float, low: float, high:
     return value
 
 
-def _bool(env: Mapping[str, str], name: str) -> bool:
-    value = env.get(name, "false").lower()
+def _retrieval(env: Mapping[str, str], variant: str) -> RetrievalSettings:
+    try:
+        return RetrievalSettings(
+            language=env.get("ANALYZER_LANGUAGE", "english").lower(),
+            detect_languages=_bool(env, "DETECT_LANGUAGES", True),
+            bm25=BM25Params(variant=variant, k1=_number(env, "BM25_K1", 1.5, 0.001, 100),
+                            b=_number(env, "BM25_B", 0.75, 0, 1)),
+        )
+    except ValueError as error:
+        raise ConfigError(f"ANALYZER_LANGUAGE: {error}") from None
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool = False) -> bool:
+    value = env.get(name, str(default)).lower()
     if value not in ("1", "0", "true", "false", "yes", "no", "on", "off"):
         raise ConfigError(f"{name} must be true or false, got {value!r}")
     return value in ("1", "true", "yes", "on")

@@ -57,6 +57,8 @@ class Question:
     """What kind of question it is (`kind`, or the set's `tags`): who, number, paraphrase..."""
     split: str | None = None
     """`dev` (tune on it) or `test` (report it), when the set is split."""
+    lang: str | None = None
+    """The question's language, when the set says."""
 
     @property
     def answerable(self) -> bool:
@@ -208,7 +210,7 @@ def parse_question(data: dict) -> Question:
         raise ValueError("'story' and 'expect' must hold non-empty strings")
     kinds = (data["kind"],) if data.get("kind") else tuple(data.get("tags") or ())
     return Question(id=str(data["id"]), q=text, stories=stories, expect=expect, kinds=kinds,
-                    split=data.get("split"))
+                    split=data.get("split"), lang=data.get("lang"))
 
 
 def outcome(question: Question, answer: Answer) -> Outcome:
@@ -264,11 +266,11 @@ def judge(result: Outcome) -> Wrong | None:
 
 
 def by_group(outcomes: Sequence[Outcome], key: str) -> dict[str, list[Outcome]]:
-    """The outcomes by `key`: "kind" (a question of several kinds counts in each) or "split"."""
+    """The outcomes by `key`: "kind" (a question of several kinds counts in each), "split" or "lang"."""
     groups: dict[str, list[Outcome]] = {}
     for result in outcomes:
         question = result.question
-        names = question.kinds if key == "kind" else (question.split,)
+        names = question.kinds if key == "kind" else (getattr(question, key),)
         for name in names or ("-",):
             groups.setdefault(name or "-", []).append(result)
     return dict(sorted(groups.items()))

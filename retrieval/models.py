@@ -21,6 +21,11 @@ class Article:
     source: str | None = None
     metadata: dict = field(default_factory=dict)
 
+    @property
+    def language(self) -> str | None:
+        """The language its record declares (a `lang` or `language` field), if any."""
+        return declared_language(self.metadata)
+
     def content_hash(self) -> str:
         """A digest of everything stored about the story: equal hashes mean nothing changed."""
         payload = json.dumps(
@@ -29,6 +34,12 @@ class Article:
             sort_keys=True, ensure_ascii=False, default=str,
         )
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+
+
+def declared_language(metadata: dict) -> str | None:
+    """The language a story's metadata declares (`lang` or `language`), if any."""
+    value = metadata.get("lang") or metadata.get("language")
+    return str(value).strip() or None if value else None
 
 
 @dataclass(frozen=True)
@@ -85,6 +96,8 @@ class AnswerKind(str, Enum):
     NO_WORDS = "no_words"
     """Nothing searchable in the question."""
     EMPTY_ARCHIVE = "empty_archive"
+    OTHER_LANGUAGE = "other_language"
+    """The question is in a language the archive holds no stories in."""
 
     @property
     def worth_rewording(self) -> bool:
@@ -105,6 +118,8 @@ class Answer:
     more: bool = False
     """Whether citations ranked after these exist."""
     kind: AnswerKind = AnswerKind.ANSWERED
+    language: str = "en"
+    """The question's language (ISO 639-1), which the answer is best shown in."""
 
     def to_json(self) -> dict:
         data = {

@@ -25,9 +25,10 @@ from retrieval.answer.spelling import respelled
 from retrieval.bm25.index import BM25Params
 from retrieval.ingest.ledger import IngestReport, Progress
 from retrieval.models import Answer, AnswerKind, Citation, StoryRecord
-from retrieval.snapshot import load_snapshot, save_snapshot
+from retrieval.snapshot import Snapshot, load_snapshot, save_snapshot
 from retrieval.storage.store import Store
-from retrieval.text.analysis import Analyzer
+from retrieval.text import languages
+from retrieval.text.analysis import Analyzers
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ NEVER_MENTIONED = "The archive never mentions {words}, so it cannot answer that.
 LEFT_OUT = "The archive never mentions {words}: these stories match the rest of the question."
 WHEN = "Reported on {date}:"
 EMPTY_ARCHIVE = "The archive is empty: ingest some stories first."
+OTHER_LANGUAGE = "The archive holds no stories in {language}."
 DEFAULT_EXAMPLE = "What did the Kremlin say about NATO?"
 RELOAD_SWITCH_INTERVAL = 0.0002
 """How long (s) a thread may keep the interpreter while another waits for it, during a reload
@@ -55,8 +57,17 @@ class RetrievalSettings:
     """How text is analyzed and scored."""
 
     language: str = "english"
+    """The archive's main language (a code or a Snowball name); the others are told apart
+    unless `detect_languages` is off."""
     stopwords: bool = True
     bm25: BM25Params = field(default_factory=BM25Params)
+    detect_languages: bool = True
+
+    def __post_init__(self) -> None:
+        self.analyzers()  # a language it cannot analyze raises ValueError here, not on first use
+
+    def analyzers(self) -> Analyzers:
+        return Analyzers(self.language, self.stopwords, self.detect_languages)
 
 
 class ArchiveService:
@@ -65,9 +76,9 @@ class ArchiveService:
     def __init__(self, store: Store, settings: RetrievalSettings, snapshot: Snapshot) -> None:
         self.store = store
         self.settings = settings
-        self.analyzer = Analyzer(settings.language, settings.stopwords)
+        self.analyzers = settings.analyzers()
         self.snapshot = snapshot
-        self.citing = Citing(self.analyzer, settings.bm25, store.stories)
+        self.citing = Citing(self.analyzers, settings.bm25, store.stories)
         self._reload_lock = asyncio.Lock()  # one snapshot update at a time: a reload's or a follow's
         self._reloading = False
 
@@ -76,9 +87,9 @@ class ArchiveService:
         """Open (or create) the archive file and load its index."""
         store = await Store.open(db_path)
         try:
-            analyzer = Analyzer(settings.language, settings.stopwords)
-            await store.ensure_analyzer(analyzer)
-            snapshot, unsaved = await load_snapshot(store, settings.bm25, analyzer.key)
+            analyzers = settings.analyzers()
+            await store.ensure_analyzer(analyzers)
+            snapshot, unsaved = await load_snapshot(store, settings.bm25, analyzers.key)
             if unsaved:
                 await save_snapshot(store, snapshot)
         except BaseException:
@@ -112,8 +123,8 @@ class ArchiveService:
 
     async def _reload(self, paths: Sequence[str | Path], prune: bool, progress: Progress | None) -> IngestReport:
         with _answers_first():
-            report = await self.store.ingest(paths, self.analyzer, prune=prune, progress=progress)
-            self.snapshot, unsaved = await load_snapshot(self.store, self.settings.bm25, self.analyzer.key,
+            report = await self.store.ingest(paths, self.analyzers, prune=prune, progress=progress)
+            self.snapshot, unsaved = await load_snapshot(self.store, self.settings.bm25, self.analyzers.key,
                                                          previous=self.snapshot)
             if unsaved:  # after the swap: answers need not wait for the file
                 try:
@@ -134,7 +145,7 @@ class ArchiveService:
             if await self.store.generation() == self.snapshot.generation:  # a reload took it in meanwhile
                 return False
             with _answers_first():
-                self.snapshot, _ = await load_snapshot(self.store, self.settings.bm25, self.analyzer.key,
+                self.snapshot, _ = await load_snapshot(self.store, self.settings.bm25, self.analyzers.key,
                                                        previous=self.snapshot)
             return True
 
@@ -142,15 +153,20 @@ class ArchiveService:
                   until: date | None = None) -> Answer:
         """The top `k` citations for `question` after the first `offset`, best first."""
         started = time.perf_counter()
-        query = parse_query(question, self.analyzer, since, until)
         snapshot = self.snapshot
+        language = self._language_of(question, snapshot)
+        analyzer = self.analyzers.of(language or self.analyzers.main.code)
+        query = parse_query(question, analyzer, since, until)
         citations: list[Citation] = []
         more = False
-        searchable = snapshot.passages and not query.is_empty
-        known, unknown = respelled(query, snapshot.knows, snapshot.vocabulary, self.analyzer) if searchable \
+        searchable = snapshot.passages and not query.is_empty and language
+        known, unknown = respelled(query, snapshot.knows, snapshot.vocabulary, analyzer) if searchable \
             else (query, [])
         if not snapshot.passages:
             kind, message = AnswerKind.EMPTY_ARCHIVE, EMPTY_ARCHIVE
+        elif language is None:
+            kind, message = AnswerKind.OTHER_LANGUAGE, OTHER_LANGUAGE.format(
+                language=languages.language_name(self.analyzers.language_of(question)))
         elif query.is_empty:
             kind, message = AnswerKind.NO_WORDS, NO_WORDS.format(example=DEFAULT_EXAMPLE)
         elif known.is_empty:
@@ -178,7 +194,16 @@ class ArchiveService:
             if citations and unknown:
                 message = " ".join(filter(None, [LEFT_OUT.format(words=_quoted(unknown)), message]))
         return Answer(question=query.text, citations=citations, more=more, message=message, kind=kind,
-                      took_ms=(time.perf_counter() - started) * 1000)
+                      took_ms=(time.perf_counter() - started) * 1000, language=query.language)
+
+    def _language_of(self, question: str, snapshot: Snapshot) -> str | None:
+        """The language `question` is answered in: one the archive holds stories in, detected
+        among them; None when the question's letters are in a script none of them is written in."""
+        held = [code for code in snapshot.languages if code] or [self.analyzers.main.code]
+        script = languages.text_script(question)
+        if script != "other" and all(languages.script_of(code) != script for code in held):
+            return None
+        return held[0] if len(held) == 1 else self.analyzers.language_of(question, among=held)
 
     @property
     def passages(self) -> int:
@@ -207,7 +232,8 @@ class ArchiveService:
         of its quote windows and their features for `question`; None when the archive does not
         hold the story."""
         record = await self.story(story_id)
-        found = record and self.citing.quote_candidates(self.snapshot, parse_query(question, self.analyzer), record)
+        analyzer = self.analyzers.of(self._language_of(question, self.snapshot) or self.analyzers.main.code)
+        found = record and self.citing.quote_candidates(self.snapshot, parse_query(question, analyzer), record)
         return (record.body, *found) if found else None
 
     async def stats(self) -> dict[str, object]:

@@ -38,6 +38,9 @@ class StoryHeader:
     digest: int
     """The first 60 bits of the story's content hash: stories with equal digests are exact
     copies (the same title, date, body, url, source and metadata)."""
+    language: str = ""
+    """The language its terms are in (ISO 639-1); "" when the archive was analyzed before
+    languages were told apart."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,14 @@ class Snapshot:
     @property
     def passages(self) -> int:
         return self.index.size
+
+    @cached_property
+    def languages(self) -> dict[str, int]:
+        """How many stories each language has, most first."""
+        counts: dict[str, int] = {}
+        for story in self.stories:
+            counts[story.language] = counts.get(story.language, 0) + 1
+        return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
     @cached_property
     def newest_title(self) -> str | None:
@@ -138,7 +149,7 @@ class Snapshot:
     def warm_up(self) -> None:
         """Compute what questions and the next reload use, and run a first search (the search
         loop is compiled on its first run), so that none of them waits for these on the event loop."""
-        for computed in ("_by_story", "newest_title"):
+        for computed in ("_by_story", "newest_title", "languages"):
             getattr(self, computed)
         for index in (self.index, self.titles):
             index.search(index.postings.terms[:1], limit=1)
@@ -255,9 +266,10 @@ async def _all_headers(store: Store) -> dict[str, StoryHeader]:
     return await asyncio.to_thread(_headers, await store.story_headers())
 
 
-def _headers(rows: list[tuple[str, str, str | None, str | None, str, str]]) -> dict[str, StoryHeader]:
-    return {sid: StoryHeader(sid, title, datetime.fromisoformat(d) if d else None, url, terms, int(digest, 16))
-            for sid, title, d, url, terms, digest in rows}
+def _headers(rows: list[tuple[str, str, str | None, str | None, str, str, str | None]]) -> dict[str, StoryHeader]:
+    return {sid: StoryHeader(sid, title, datetime.fromisoformat(d) if d else None, url, terms, int(digest, 16),
+                             language or "")
+            for sid, title, d, url, terms, digest, language in rows}
 
 
 async def _saved(store: Store, params: BM25Params, key: str,
@@ -281,7 +293,9 @@ def _from_blobs(blobs: dict[str, bytes], params: BM25Params, headers: dict[str, 
     terms = blobs["terms"].decode("utf-8").split("\n") if blobs["terms"] else []
     postings = Postings(terms, arrays["offsets"], arrays["docs"], arrays["tfs"], arrays["doc_lengths"])
     stories = [headers[sid] for sid in story_ids]
-    return Snapshot(BM25Index(postings, params), _titles(stories, params), stories,
+    languages = _language_ids(stories)
+    return Snapshot(BM25Index(postings, params, _of_passages(languages, arrays["passage_story"])),
+                    _titles(stories, params, languages), stories,
                     arrays["passage_ids"], arrays["passage_story"], arrays["passage_start"],
                     arrays["passage_end"], meta["generation"], meta["key"])
 
@@ -290,9 +304,12 @@ def _built(headers: dict[str, StoryHeader], passages: PassageColumns, postings: 
            generation: int, key: str) -> Snapshot:
     stories = list(headers.values())
     position = {story.id: i for i, story in enumerate(stories)}
-    return Snapshot(index=BM25Index(postings, params), titles=_titles(stories, params),
+    languages = _language_ids(stories)
+    passage_story = _positions(passages.story_ids, position)
+    return Snapshot(index=BM25Index(postings, params, _of_passages(languages, passage_story)),
+                    titles=_titles(stories, params, languages),
                     stories=stories, passage_ids=passages.ids,
-                    passage_story=_positions(passages.story_ids, position), passage_start=passages.starts,
+                    passage_story=passage_story, passage_start=passages.starts,
                     passage_end=passages.ends, generation=generation, key=key, positions=position)
 
 
@@ -316,19 +333,22 @@ def _updated(previous: Snapshot, gone: set[str], fresh: dict[str, StoryHeader], 
             position[sid] = int(remap[at])
             stories[position[sid]] = header
             retitled |= header.title_terms != previous.stories[at].title_terms
-    titles = (_titles(stories, params) if retitled else BM25Index(
-        previous.titles.postings.without(kept).plus(_title_postings(stories[int(kept.sum()):])), params))
+    languages = _language_ids(stories)
+    titles = (_titles(stories, params, languages) if retitled else BM25Index(
+        previous.titles.postings.without(kept).plus(_title_postings(stories[int(kept.sum()):])), params, languages))
     positions = story_day = None  # computed afresh when stories are gone, else carried over:
     if not gone:
         positions = previous.positions | position
         story_day = np.concatenate([previous.story_day, np.empty(len(stories) - len(previous.stories), np.int64)])
         story_day[list(position.values())] = _days([fresh[sid] for sid in position])
+    passage_story = np.concatenate([remap[previous.passage_story[keep]], _positions(new.story_ids, position)])
     return Snapshot(
-        index=BM25Index(previous.index.postings.without(keep).plus(new_postings), params),
+        index=BM25Index(previous.index.postings.without(keep).plus(new_postings), params,
+                        _of_passages(languages, passage_story)),
         titles=titles,
         stories=stories,
         passage_ids=np.concatenate([previous.passage_ids[keep], new.ids]),
-        passage_story=np.concatenate([remap[previous.passage_story[keep]], _positions(new.story_ids, position)]),
+        passage_story=passage_story,
         passage_start=np.concatenate([previous.passage_start[keep], new.starts]),
         passage_end=np.concatenate([previous.passage_end[keep], new.ends]),
         generation=generation, key=previous.key, positions=positions, story_day=story_day)
@@ -338,8 +358,21 @@ def _days(stories: list[StoryHeader]) -> np.ndarray:
     return np.asarray([s.date.toordinal() if s.date else NO_DATE for s in stories], dtype=np.int64)
 
 
-def _titles(stories: list[StoryHeader], params: BM25Params) -> BM25Index:
-    return BM25Index(_title_postings(stories), params)
+def _titles(stories: list[StoryHeader], params: BM25Params, languages: np.ndarray | None) -> BM25Index:
+    return BM25Index(_title_postings(stories), params, languages)
+
+
+def _language_ids(stories: list[StoryHeader]) -> np.ndarray | None:
+    """A number per story for its language, or None when all are in one: then BM25 counts one
+    corpus, as before languages were told apart."""
+    codes: dict[str, int] = {}
+    ids = np.fromiter((codes.setdefault(story.language, len(codes)) for story in stories),
+                      dtype=np.int16, count=len(stories))
+    return ids if len(codes) > 1 else None
+
+
+def _of_passages(languages: np.ndarray | None, passage_story: np.ndarray) -> np.ndarray | None:
+    return None if languages is None else languages[passage_story]
 
 
 def _title_postings(stories: list[StoryHeader]) -> Postings:

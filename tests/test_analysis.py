@@ -9,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from retrieval.text.analysis import Analyzer
+from retrieval.text.languages import fold
 
 # The definition the analyzer's faster regex and term cache must keep to, written plainly.
 PLAIN_WORD = re.compile(
@@ -19,7 +20,7 @@ PLAIN_WORD = re.compile(
 
 
 def plain_terms(analyzer: Analyzer, text: str) -> list[str]:
-    words = [w.replace("’", "'").rstrip(".") for w in PLAIN_WORD.findall(text.casefold())]
+    words = [w.replace("’", "'").rstrip(".") for w in PLAIN_WORD.findall(fold(text, analyzer.code).casefold())]
     words = [w[:-2] if w.endswith("'s") else w for w in words]
     stemmer = Analyzer(analyzer.language)._stem
     return [stemmer(w) if w.isalpha() else w for w in words if w not in analyzer.stopwords]

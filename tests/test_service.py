@@ -422,7 +422,7 @@ async def test_a_word_related_to_the_questions_covers_it(archive, tmp_path):
     path.write_text(json.dumps({"id": "u1", "title": "Labour data", "date": "1987-03-02",
                                 "body": "Japan's unemployment rate rose to a record 3.0 pct."}), encoding="utf-8")
     await archive.ingest([path])
-    query = parse_query("What was Japan's jobless rate?", archive.analyzer)
+    query = parse_query("What was Japan's jobless rate?", archive.analyzers.main)
     assert query.related == {"unemploy": "jobless"} and "unemploy" not in query.terms
     snapshot = archive.snapshot
     [ranked], _ = rank_stories(snapshot, query, [], 10, snapshot.term_weights(query.terms))

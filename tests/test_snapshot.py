@@ -28,7 +28,7 @@ def story(i, body, day="1987-03-01"):
 
 def rankings(service):
     """Passages, then stories by title, ranked for each question."""
-    return ranked(service.snapshot, service.analyzer)
+    return ranked(service.snapshot, service.analyzers.main)
 
 
 def ranked(snapshot, analyzer):
@@ -46,7 +46,7 @@ async def fresh_rankings(service):
     assert [r[0] for r in rows] == sorted(ordered), "same passages"
     assert rebuilt.positions == service.snapshot.positions
     assert rebuilt.story_day.tolist() == service.snapshot.story_day.tolist()
-    return ranked(rebuilt, service.analyzer)
+    return ranked(rebuilt, service.analyzers.main)
 
 
 async def test_reloads_update_the_snapshot_as_a_fresh_build_would(tmp_path):

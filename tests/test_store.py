@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from retrieval.text.analysis import Analyzer
+from retrieval.text.analysis import Analyzer, Analyzers
 from retrieval.service import ArchiveService, RetrievalSettings
 from retrieval.ingest import intake
 from retrieval.bm25.postings import Postings
@@ -23,7 +23,7 @@ from retrieval.ingest import ledger
 from retrieval.storage.schema import MIGRATIONS, PRAGMAS, PassageColumns
 from retrieval.storage.store import Store
 
-ANALYZER = Analyzer()
+ANALYZER = Analyzers()
 
 
 def story_text(code: str, body: str, title: str = "A title") -> str:
@@ -156,6 +156,15 @@ class PoisonedAnalyzer(Analyzer):
         return super().terms(text)
 
 
+class PoisonedAnalyzers(Analyzers):
+    """The default analyzers, the main language's poisoned."""
+
+    def __init__(self, *settings) -> None:
+        super().__init__(*settings)
+        self.main = PoisonedAnalyzer()
+        self._of = {self.main.code: self.main}
+
+
 def fail_inserting_passages(store: Store, monkeypatch) -> None:
     """Make the passages insert write half its rows, then fail: a crash inside the transaction."""
     real = store.db.executemany
@@ -181,7 +190,7 @@ async def test_a_failure_mid_ingest_leaves_the_previous_state_intact(store, tmp_
 
     analyzer = ANALYZER
     if failure == "analyzer":
-        analyzer = PoisonedAnalyzer()
+        analyzer = PoisonedAnalyzers()
     else:
         fail_inserting_passages(store, monkeypatch)
     with pytest.raises(RuntimeError, match="failed"):
@@ -263,14 +272,14 @@ async def test_prune_leaves_stories_from_other_paths_alone(store, tmp_db, tmp_pa
 
 async def test_a_different_analysis_reanalyzes_stored_passages(store, tmp_db, stories_dir):
     await store.ingest([stories_dir], ANALYZER)
-    keep_stopwords = Analyzer(stopwords=False)
+    keep_stopwords = Analyzers(stopwords=False)
 
     await store.ensure_analyzer(keep_stopwords)
 
     assert table(tmp_db, "SELECT value FROM settings WHERE key = 'analyzer'") == [(keep_stopwords.key,)]
     body = bodies(tmp_db)["1"]
     rows = table(tmp_db, 'SELECT start, "end", terms FROM passages WHERE story_id = \'1\' ORDER BY seq')
-    assert [terms.split() for _, _, terms in rows] == [keep_stopwords.terms(body[s:e]) for s, e, _ in rows]
+    assert [terms.split() for _, _, terms in rows] == [keep_stopwords.main.terms(body[s:e]) for s, e, _ in rows]
     assert "in" in rows[0][2].split()
 
 
@@ -282,7 +291,7 @@ async def test_opening_with_another_analysis_setting_reanalyzes(tmp_db, stories_
     service = await ArchiveService.open(tmp_db, RetrievalSettings(stopwords=False))
     try:
         stored = table(tmp_db, "SELECT value FROM settings WHERE key = 'analyzer'")
-        assert stored == [(Analyzer(stopwords=False).key,)]
+        assert stored == [(Analyzers(stopwords=False).key,)]
         answer = await service.ask("what were the cocoa arrivals in Bahia")
         assert [c.story_id for c in answer.citations][:1] == ["1"]
     finally:

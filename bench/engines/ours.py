@@ -54,7 +54,7 @@ async def _serve(spec: dict) -> dict:
 
     search(first)
     cold = time.perf_counter() - started
-    assert [service.analyzer.terms(q) for q in spec["questions"]] == terms
+    assert [service.analyzers.main.terms(q) for q in spec["questions"]] == terms
     figures = serve_figures(search, terms, spec["repeat"], lambda hits: [
         [*key, float(s)] for key, s in zip(_passage_keys(snapshot, hits[0]), hits[1].tolist())])
     ask_ms: list[float] = []

@@ -20,7 +20,7 @@ from retrieval.answer.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_
 from retrieval.bm25.index import BM25Params
 from retrieval.models import Citation, StoryRecord
 from retrieval.snapshot import Snapshot
-from retrieval.text.analysis import Analyzer
+from retrieval.text.analysis import Analyzer, Analyzers
 from retrieval.text.sentences import sentence_spans
 
 TITLE_DISCOUNT = 0.7
@@ -40,8 +40,8 @@ ReadStories = Callable[[Iterable[str]], Awaitable[dict[str, StoryRecord]]]
 class Citing:
     """Cites stories for questions, reading their bodies with `read`."""
 
-    def __init__(self, analyzer: Analyzer, params: BM25Params, read: ReadStories) -> None:
-        self.analyzer = analyzer
+    def __init__(self, analyzers: Analyzers, params: BM25Params, read: ReadStories) -> None:
+        self.analyzers = analyzers
         self.params = params
         self.read = read
 
@@ -55,8 +55,10 @@ class Citing:
         relevant = self._relevant(snapshot, query, wanted, weights, mentioning)
         cited = await self._without_copies(snapshot, relevant, query.phrases, wanted)
         asking = self._asking(snapshot, query, weights)
+        analyzer = self.analyzers.of(query.language)
         return [self._citation(snapshot, relevant, story,
-                               self._quote(snapshot, relevant[story.rank], story, asking) if n in shown else None)
+                               self._quote(snapshot, relevant[story.rank], story, asking, analyzer)
+                               if n in shown else None)
                 for n, story in enumerate(cited)]
 
     def _relevant(self, snapshot: Snapshot, query: Query, wanted: int, weights: dict[str, float],
@@ -64,7 +66,7 @@ class Citing:
         """The ranked stories above the relevance floor that hold every term of `mentioning`:
         enough for `wanted` citations once copies are folded, the search widened until it finds
         them or nothing more can be relevant."""
-        required = [t for p in query.phrases for t in self.analyzer.terms(p)]
+        required = [t for p in query.phrases for t in self.analyzers.of(query.language).terms(p)]
         holding = snapshot.stories_holding(mentioning) if mentioning else None
         limit = PAGE * wanted
         while True:
@@ -126,13 +128,15 @@ class Citing:
         to them (no stronger than the word asked), its words, what it asks for."""
         evidence = weights | {word: min(weight, weights[query.related[word]])
                               for word, weight in snapshot.term_weights(list(query.related)).items()}
-        return Asking(evidence, frozenset(self.analyzer.words(query.text)), asked_for(query.text), query.phrases,
+        words = self.analyzers.of(query.language).words(query.text)
+        return Asking(evidence, frozenset(words), asked_for(query.text), query.phrases,
                       answer_cue(query.text), params=self.params)
 
-    def _quote(self, snapshot: Snapshot, ranked: RankedStory, story: _Cited, asking: Asking) -> Quote:
+    def _quote(self, snapshot: Snapshot, ranked: RankedStory, story: _Cited, asking: Asking,
+               analyzer: Analyzer) -> Quote:
         """What to quote of the story for `asking`: any of its sentences, its best passage in focus."""
         asking = _for_story(asking, snapshot.stories[ranked.story].title_terms)
-        return choose_quote(story.record.body, _around(story.record.body, story.span), asking, self.analyzer,
+        return choose_quote(story.record.body, _around(story.record.body, story.span), asking, analyzer,
                             focus=story.span)
 
     def quote_candidates(self, snapshot: Snapshot, query: Query, record: StoryRecord
@@ -148,7 +152,8 @@ class Citing:
         docs, _, _ = snapshot.best_passages(query.terms, np.asarray([position]), None)
         focus = _span(snapshot, RankedStory(position, int(docs[0]), 0.0, 0.0)) if docs[0] >= 0 else None
         sentences = sentence_spans(record.body) or [(0, len(record.body))]
-        windows, features = window_features(record.body, sentences, asking, self.analyzer, focus, lead=True)
+        windows, features = window_features(record.body, sentences, asking, self.analyzers.of(query.language),
+                                            focus, lead=True)
         return [(sentences[a][0], sentences[b][1]) for a, b in windows], features
 
 

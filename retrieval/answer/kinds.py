@@ -15,6 +15,12 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from functools import lru_cache
+
+import babel.dates
+
+from retrieval.text.dates import month_names
+from retrieval.text.languages import ENGLISH, fold
 
 
 class Asked(str, Enum):
@@ -92,15 +98,33 @@ OPENERS = "\"“«„‘'(:—–-"
 _ANSWERS = {Asked.AMOUNT: _NUMBER, Asked.TIME: _TIME, Asked.REASON: _REASON, Asked.WORDS: _QUOTATION}
 
 
-def answers_held(asked: Asked, sentence: str, question_words: frozenset[str]) -> int:
-    """How many things of the `asked` type `sentence` holds that are not among the question's
-    own (case-folded) words: names, amounts, dates, reasons, quotation marks."""
+def answers_held(asked: Asked, sentence: str, question_words: frozenset[str], language: str = ENGLISH) -> int:
+    """How many things of the `asked` type `sentence` (in `language`) holds that are not among
+    the question's own (case-folded) words: names, amounts, dates, reasons, quotation marks."""
     if asked in (Asked.PERSON, Asked.PLACE):
         return len(new_names(sentence, question_words))
-    pattern = _ANSWERS.get(asked)
+    if language != ENGLISH:
+        sentence = fold(sentence, language)  # Persian and Arabic-Indic digits read as numbers
+    pattern = _time_in(language) if asked is Asked.TIME else _ANSWERS.get(asked)
     if pattern is None:
         return 0
     return sum(found.casefold().strip() not in question_words for found in pattern.findall(sentence))
+
+
+@lru_cache(maxsize=None)
+def _time_in(language: str) -> re.Pattern:
+    """What tells a time in `language`: the English words and years, and the language's own
+    month and weekday names (Babel's), in any ending ("в сентябре" for сентябрь)."""
+    if language == ENGLISH:
+        return _TIME
+    try:
+        days = [name for width in ("wide", "abbreviated") for name in babel.dates.get_day_names(width, locale=language).values()]
+    except (ValueError, babel.UnknownLocaleError):
+        return _TIME
+    names = {fold(name, language).casefold().rstrip(".") for name in [*days, *(n for n, _, _ in month_names(language))]}
+    own = "|".join(sorted((re.escape(n[:-1]) + r"\w{0,2}" if len(n) >= 5 else re.escape(n) for n in names if n),
+                          key=len, reverse=True))
+    return re.compile(rf"{_TIME.pattern}|\b(?:{own})\b", re.IGNORECASE)
 
 
 def new_names(sentence: str, question_words: frozenset[str]) -> list[str]:

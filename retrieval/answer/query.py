@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from retrieval.text.analysis import Analyzer
-from retrieval.text.dates import MONTHS
+from retrieval.text.dates import GREGORIAN, MONTHS, month_names, month_span
+from retrieval.text.languages import ENGLISH, fold
 
 MAX_QUESTION_CHARS = 1000
 """Longer questions are cut here, at a word boundary: BM25 gains nothing from a whole page."""
@@ -45,6 +46,8 @@ class Query:
     missing: list[str] = field(default_factory=list)
     """Terms the archive never holds and that have no spelling variant in it: not searched, but
     a story covers the question less for lacking them (see `ranking`)."""
+    language: str = "en"
+    """The language it was analyzed in (ISO 639-1): its terms meet only that language's stories."""
 
     @property
     def is_empty(self) -> bool:
@@ -93,6 +96,10 @@ covers that word (see `ranking`), and a sentence holding one is evidence for the
 more than the word asked (see `service`). They are not searched: as search terms they ranked
 stories worse."""
 _WHEN_ALONE = re.compile(rf"^\s*{_WHEN}\s*$", re.IGNORECASE)
+_MONTH_YEAR = re.compile(r"(?:(?P<day>\d{1,2})\.?\s+(?:de\s+)?)?(?P<words>[^\W\d_]+(?:\s+[^\W\d_]+)?)"
+                         r"\s+(?:del?\s+)?(?P<year>\d{4})(?!\d)")
+"""A day, a month's name (one word or two) and a year, in any language: "9 سبتمبر 2023",
+"4 de noviembre de 2023", "im Februar 2025"."""
 
 
 def parse_query(text: str, analyzer: Analyzer, since: date | None = None,
@@ -105,6 +112,9 @@ def parse_query(text: str, analyzer: Analyzer, since: date | None = None,
     excluded = [term for word in _EXCLUDE.findall(rest) for term in analyzer.terms(word)]
     rest = _EXCLUDE.sub(" ", rest)
     rest, word_since, word_until, dates = _take_dates(rest)
+    if analyzer.code != ENGLISH:
+        rest, own_since, own_until, own_dates = _take_dates_in(fold(rest, analyzer.code), analyzer)
+        word_since, word_until, dates = _later(word_since, own_since), _earlier(word_until, own_until), dates + own_dates
     rest = _FILLER.sub(" ", rest)
     searched = " ".join([rest, *phrases])
     terms = [t for t in analyzer.terms(searched) if t not in excluded]
@@ -123,6 +133,7 @@ def parse_query(text: str, analyzer: Analyzer, since: date | None = None,
         until=_earlier(until, word_until),
         date_terms=analyzer.terms(" ".join(dates)),
         related=related,
+        language=analyzer.code,
     )
 
 
@@ -184,6 +195,42 @@ def _take_dates(text: str) -> tuple[str, date | None, date | None, list[str]]:
         text = text.replace(match.group(0), " ", 1)
         taken.append(match.group(0)[len(match["op"]):])
     return text, since, until, taken
+
+
+def _take_dates_in(text: str, analyzer: Analyzer) -> tuple[str, date | None, date | None, list[str]]:
+    """`text` without the months (and days) it names in its own language, in any inflection the
+    language's stemmer folds together ("в сентябре 2023"), as `_take_dates` does in English."""
+    months = _months(analyzer)
+    since = until = None
+    cuts: list[tuple[int, int]] = []
+    for match in _MONTH_YEAR.finditer(text):
+        words = match["words"].split()
+        whole = months.get(tuple(analyzer.terms(match["words"])))
+        named = whole or months.get(tuple(analyzer.terms(words[-1])))
+        if named is None:
+            continue
+        month, calendar = named
+        day = match["day"] if whole and calendar == GREGORIAN else None
+        start = match.start() if whole else match.start("words") + match["words"].rindex(words[-1])
+        try:
+            first, last = month_span(int(match["year"]), month, calendar)
+            if day:
+                first = last = date(first.year, first.month, int(day))
+        except ValueError:  # 31 February, year 0: words, not a filter
+            continue
+        since, until = _later(since, first), _earlier(until, last)
+        cuts.append((start, match.end()))
+    taken = [text[start:end] for start, end in cuts]
+    for start, end in reversed(cuts):
+        text = text[:start] + " " + text[end:]
+    return text, since, until, taken
+
+
+@lru_cache(maxsize=32)
+def _months(analyzer: Analyzer) -> dict[tuple[str, ...], tuple[int, str]]:
+    """The month names of the analyzer's language, by their terms."""
+    return {tuple(terms): (number, calendar) for name, number, calendar in month_names(analyzer.code)
+            if (terms := analyzer.terms(name))}
 
 
 def _period(match: re.Match) -> tuple[date, date]:

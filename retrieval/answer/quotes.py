@@ -161,7 +161,7 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
     terms = [analyzer.terms(text[s:e]) for s, e in sentences]
     weights = asking.weights
     counts = [_weighted_counts(t, weights) for t in terms]
-    answers = [answers_held(asking.asked, text[s:e], asking.words) for s, e in sentences]
+    answers = [answers_held(asking.asked, text[s:e], asking.words, analyzer.code) for s, e in sentences]
     cues = [bool(asking.cue and asking.cue.search(text, s, e)) for s, e in sentences]
     average = max(1.0, sum(map(len, terms)) / len(terms))
     raw = [_bm25(c, len(t), weights, average, asking.params) for c, t in zip(counts, terms)]

@@ -23,16 +23,22 @@ MAX_VARIANTS = 2
 
 
 def variants(term: str, vocabulary: Sequence[str]) -> list[str]:
-    """The terms of `vocabulary` that spell `term` another way: at most one edit in four letters
-    (one for five to seven letters, two from eight), not numbers, at most MAX_VARIANTS, closest first."""
-    if len(term) < MIN_LENGTH or not term.isalpha():
+    """The terms of `vocabulary` that spell `term` another way, in its language: at most one edit
+    in four letters (one for five to seven letters, two from eight), not numbers, at most
+    MAX_VARIANTS, closest first."""
+    language, _, bare = term.rpartition(":")  # the main language's terms have no prefix
+    if not _spellable(bare):
         return []
-    edits = max(1, len(term) // 4)
+    edits = max(1, len(bare) // 4)
     found = process.extract(term, vocabulary, scorer=Levenshtein.distance, score_cutoff=edits,
                             limit=MAX_VARIANTS * 4)
     close = [(distance, word) for word, distance, _ in found
-             if len(word) >= MIN_LENGTH and word.isalpha() and word != term]
+             if word != term and (split := word.rpartition(":"))[0] == language and _spellable(split[2])]
     return [word for _, word in sorted(close)[:MAX_VARIANTS]]
+
+
+def _spellable(word: str) -> bool:
+    return len(word) >= MIN_LENGTH and word.isalpha()
 
 
 def respelled(query: Query, known: Callable[[str], bool], vocabulary: Sequence[str],

@@ -65,9 +65,15 @@ class Hits:
 
 
 class BM25Index:
-    """Passages numbered 0..N-1, scored as `rank_bm25` scores them."""
+    """Passages numbered 0..N-1, scored as `rank_bm25` scores them.
 
-    def __init__(self, postings: Postings, params: BM25Params) -> None:
+    With `languages` (a small int per passage) the passages are several corpora, one per
+    language, each scored as `rank_bm25` scores it alone: a term's idf counts its language's
+    passages, a passage's length is measured against its language's average. The terms of one
+    language never occur in another's passages (see `text.analysis.Analyzers`), so a query in
+    one language meets only that language's passages."""
+
+    def __init__(self, postings: Postings, params: BM25Params, languages: np.ndarray | None = None) -> None:
         self.postings = postings
         self.params = params
         self.vocabulary = {term: i for i, term in enumerate(postings.terms)}
@@ -75,20 +81,42 @@ class BM25Index:
         self.size = len(postings.doc_lengths)
         self.avgdl = float(postings.doc_lengths.sum(dtype=np.int64)) / self.size if self.size else 0.0
         df = np.diff(postings.offsets)
-        self.idf = self._idf(df)
+        if languages is None:
+            self.idf, self._doc_avgdl = self._idf(df, self.size), self.avgdl or 1.0
+        else:
+            self.idf, self._doc_avgdl = self._by_language(df, np.asarray(languages))
         self.base = self.idf * params.effective_delta if params.variant == "plus" else np.zeros(len(df))
         # what a posting adds above `base`, which every passage gets for every query term
         impacts = self._impacts(df)
         self.gains = impacts - np.repeat(self.base, df) if self.base.any() else impacts
 
     @classmethod
-    def build(cls, documents: Iterable[Sequence[str]], params: BM25Params = BM25Params()) -> BM25Index:
-        """Index token lists, one per passage."""
-        return cls(Postings.from_documents(documents), params)
+    def build(cls, documents: Iterable[Sequence[str]], params: BM25Params = BM25Params(),
+              languages: np.ndarray | None = None) -> BM25Index:
+        """Index token lists, one per passage (in the language `languages` gives, if any)."""
+        return cls(Postings.from_documents(documents), params, languages)
 
-    def _idf(self, df: np.ndarray) -> np.ndarray:
-        """Per term, as rank_bm25's _calc_idf computes it."""
-        n, p = self.size, self.params
+    def _by_language(self, df: np.ndarray, languages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each term's idf within its language's passages, and each passage's language's
+        average length."""
+        lengths = self.postings.doc_lengths
+        # a term's language is that of any passage holding it: its first
+        held = df > 0
+        term_language = np.full(len(df), -1, dtype=np.int64)
+        term_language[held] = languages[self.postings.docs[self.offsets[:-1][held]]]
+        idf = np.zeros(len(df))
+        doc_avgdl = np.ones(self.size)
+        for code in np.unique(languages).tolist():
+            passages = languages == code
+            count = int(passages.sum())
+            doc_avgdl[passages] = float(lengths[passages].sum(dtype=np.int64)) / count or 1.0
+            terms = term_language == code
+            idf[terms] = self._idf(df[terms], count)
+        return idf, doc_avgdl
+
+    def _idf(self, df: np.ndarray, n: int) -> np.ndarray:
+        """Per term, as rank_bm25's _calc_idf computes it over `n` passages."""
+        p = self.params
         if p.variant == "okapi":
             idf = [math.log(n - f + 0.5) - math.log(f + 0.5) for f in df.tolist()]
             if idf:
@@ -105,7 +133,7 @@ class BM25Index:
 
     def _impacts(self, df: np.ndarray) -> np.ndarray:
         """Each posting's contribution, written exactly as rank_bm25's get_scores writes it."""
-        k1, b, avgdl, p = self.params.k1, self.params.b, self.avgdl or 1.0, self.params
+        k1, b, avgdl, p = self.params.k1, self.params.b, self._doc_avgdl, self.params
         with np.errstate(divide="ignore", invalid="ignore"):
             if p.variant == "okapi":
                 # the passage-length part once per passage, not per posting: the same operations
@@ -115,6 +143,8 @@ class BM25Index:
             q_freq = self.postings.tfs.astype(np.int64)
             idf = np.repeat(self.idf, df)
             doc_len = self.postings.doc_lengths[self.postings.docs].astype(np.int64)
+            if isinstance(avgdl, np.ndarray):
+                avgdl = avgdl[self.postings.docs]
             delta = p.effective_delta
             if p.variant == "l":
                 ctd = q_freq / (1 - b + b * doc_len / avgdl)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
-from retrieval.text.analysis import Analyzer
+from retrieval.text.analysis import Analyzers
 from retrieval.ingest.formats import Problem, json_lines, parse_line, read_file
 from retrieval.models import Article
 from retrieval.text.sentences import passage_spans
@@ -84,6 +84,7 @@ class Story:
     title_terms: str = ""
     passages: list[tuple[int, int, str]] | None = None
     source: str | None = None  # the digest of its JSON line
+    language: str | None = None
 
 
 @dataclass(frozen=True)
@@ -94,12 +95,12 @@ class FileRead:
     records: list[Story | Problem]
 
 
-def read_part(part: Part, analyzer: Analyzer, known: dict[str, str], sources: dict[str, tuple[str, str]],
+def read_part(part: Part, analyzers: Analyzers, known: dict[str, str], sources: dict[str, tuple[str, str]],
               force: bool = False) -> list[FileRead]:
     """The stories and problems of `part`; a story whose hash `known` holds is not analyzed, nor
     is a JSON line whose digest `sources` holds even parsed (unless `force`)."""
     if part.lines is None:
-        return [FileRead(path, [_story(r, analyzer, known, force) if isinstance(r, Article) else r
+        return [FileRead(path, [_story(r, analyzers, known, force) if isinstance(r, Article) else r
                                 for r in read_file(Path(path))]) for path in part.paths]
     path = part.paths[0]
     records: list[Story | Problem] = []
@@ -108,7 +109,7 @@ def read_part(part: Part, analyzer: Analyzer, known: dict[str, str], sources: di
             records.append(Story(*sources[source], source=source))
             continue
         record = parse_line(path, number, chunk)
-        records.append(_story(record, analyzer, known, force, source) if isinstance(record, Article) else record)
+        records.append(_story(record, analyzers, known, force, source) if isinstance(record, Article) else record)
     if part.problem:
         records.append(part.problem)
     return [FileRead(path, records)]
@@ -120,23 +121,25 @@ def stored_hashes(rows: Sequence[tuple]) -> tuple[dict[str, str], dict[str, tupl
             {source: (story_id, digest) for story_id, digest, source, *_ in rows if source})
 
 
-def analyze(article: Article, analyzer: Analyzer) -> tuple[str, list[tuple[int, int, str]]]:
-    """An article's title terms, and its passages' spans and terms."""
-    return (" ".join(analyzer.terms(article.title)),
+def analyze(article: Article, analyzers: Analyzers) -> tuple[str, str, list[tuple[int, int, str]]]:
+    """An article's language, its title terms, and its passages' spans and terms."""
+    language = analyzers.language_of(f"{article.title}\n{article.body}", article.language)
+    analyzer = analyzers.of(language)
+    return (language, " ".join(analyzer.terms(article.title)),
             [(start, end, " ".join(analyzer.terms(article.body[start:end])))
              for start, end in passage_spans(article.body)])
 
 
-def _story(article: Article, analyzer: Analyzer, known: dict[str, str], force: bool,
+def _story(article: Article, analyzers: Analyzers, known: dict[str, str], force: bool,
            source: str | None = None) -> Story:
     digest = article.content_hash()
     if not force and known.get(article.id) == digest:
         return Story(article.id, digest, source=source)
-    title_terms, passages = analyze(article, analyzer)
+    language, title_terms, passages = analyze(article, analyzers)
     a = article
     row = ArticleColumns(a.id, a.title, a.date.isoformat() if a.date else None, a.url, a.source,
                          json.dumps(a.metadata, ensure_ascii=False, default=str), a.body, digest)
-    return Story(a.id, digest, row, title_terms, passages, source)
+    return Story(a.id, digest, row, title_terms, passages, source, language)
 
 
 def parts(files: Sequence[Path | Problem]) -> Iterator[Part | Problem]:
@@ -216,9 +219,9 @@ class PartReader:
     and more of them would take turns at the GIL with (and queue ahead of) the work that answers
     questions during a reload."""
 
-    def __init__(self, analyzer: Analyzer, known: dict[str, str], sources: dict[str, tuple[str, str]],
+    def __init__(self, analyzers: Analyzers, known: dict[str, str], sources: dict[str, tuple[str, str]],
                  workers: int, db: Path | None = None) -> None:
-        self.analyzer, self.known, self.sources, self.workers, self.db = analyzer, known, sources, workers, db
+        self.analyzers, self.known, self.sources, self.workers, self.db = analyzers, known, sources, workers, db
         self._pool: Executor | None = None
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="intake")
         self._left = 0  # bytes of input not yet made into parts
@@ -236,7 +239,7 @@ class PartReader:
         # workers read the stored hashes from `db` themselves rather than have them pickled here
         stored = ({}, {}) if self.db else (self.known, self.sources)
         self._pool = ProcessPoolExecutor(self.workers, mp_context=context, initializer=_start,
-                                         initargs=(self.analyzer, *stored, self.db))
+                                         initargs=(self.analyzers, *stored, self.db))
         # tasks start the processes, a blocking affair: kept off the event loop
         await asyncio.to_thread(lambda: [f.result() for f in [self._pool.submit(int) for _ in range(self.workers)]])
 
@@ -248,7 +251,7 @@ class PartReader:
             await self._start_pool()
         loop = asyncio.get_running_loop()
         if self._pool is None or not share:
-            return loop.run_in_executor(self._thread, read_part, part, self.analyzer, self.known, self.sources, force)
+            return loop.run_in_executor(self._thread, read_part, part, self.analyzers, self.known, self.sources, force)
         return loop.run_in_executor(self._pool, _read_in_worker, part, force)
 
     async def reread(self, part: Part) -> list[FileRead]:
@@ -281,15 +284,15 @@ class PartReader:
                     future.cancel()
 
 
-_analyzer: Analyzer | None = None
+_analyzers: Analyzers | None = None
 _known: dict[str, str] = {}
 _sources: dict[str, tuple[str, str]] = {}
 
 
-def _start(analyzer: Analyzer, known: dict[str, str], sources: dict[str, tuple[str, str]], db: Path | None) -> None:
-    global _analyzer, _known, _sources
+def _start(analyzers: Analyzers, known: dict[str, str], sources: dict[str, tuple[str, str]], db: Path | None) -> None:
+    global _analyzers, _known, _sources
     os.nice(WORKER_NICENESS)
-    _analyzer, _known, _sources = analyzer, known, sources
+    _analyzers, _known, _sources = analyzers, known, sources
     if db is not None:
         with contextlib.closing(sqlite3.connect(db)) as connection:
             _known, _sources = stored_hashes(connection.execute(
@@ -297,4 +300,4 @@ def _start(analyzer: Analyzer, known: dict[str, str], sources: dict[str, tuple[s
 
 
 def _read_in_worker(part: Part, force: bool) -> list[FileRead]:
-    return read_part(part, _analyzer, _known, _sources, force)
+    return read_part(part, _analyzers, _known, _sources, force)

@@ -83,6 +83,10 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE files (path TEXT PRIMARY KEY, digest TEXT NOT NULL);
     """,
+    # the language a story is analyzed in (an ISO 639-1 code); NULL: not yet known (re-analysis decides)
+    """
+    ALTER TABLE stories ADD COLUMN language TEXT;
+    """,
 ]
 
 PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL",
@@ -107,6 +111,8 @@ class StoryRow(NamedTuple):
     title_terms: str
     source_hash: str | None
     """The digest of the JSON line it was read from."""
+    language: str
+    """The language its terms were analyzed in (ISO 639-1)."""
 
 
 UPSERT_STORY = (f"INSERT INTO stories ({', '.join(StoryRow._fields)}) VALUES ({', '.join('?' * len(StoryRow._fields))})"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
@@ -15,12 +16,12 @@ from pathlib import Path
 import aiosqlite
 
 from retrieval.ingest.ledger import IngestReport, Progress
-from retrieval.models import StoryRecord
+from retrieval.models import StoryRecord, declared_language
 from retrieval.storage import schema
 from retrieval.storage.questions import QuestionLog
 from retrieval.storage.schema import PassageColumns, chunks, connect, migrate
 from retrieval.storage.writer import Ingest, WrittenPassages
-from retrieval.text.analysis import Analyzer
+from retrieval.text.analysis import Analyzers
 
 INGEST_CACHE_KB = 256 * 1024
 """SQLite's page cache during an ingest (2 MB by default): with less, writing a million passages
@@ -28,8 +29,8 @@ spends much of its time evicting and re-reading index pages."""
 BLOB_PIECE = 2**20
 """Bytes of a snapshot array written at a time."""
 
-StoryHeaderRow = tuple[str, str, "str | None", "str | None", str, str]
-"""(id, title, ISO date, url, title terms, the first 15 hex digits of the content hash)."""
+StoryHeaderRow = tuple[str, str, "str | None", "str | None", str, str, "str | None"]
+"""(id, title, ISO date, url, title terms, the first 15 hex digits of the content hash, language)."""
 
 
 class Store:
@@ -130,7 +131,7 @@ class Store:
 
     # writing --------------------------------------------------------------------------------
 
-    async def ingest(self, paths: Sequence[str | Path], analyzer: Analyzer, *,
+    async def ingest(self, paths: Sequence[str | Path], analyzers: Analyzers, *,
                      prune: bool = False, progress: Progress | None = None,
                      workers: int | None = None) -> IngestReport:
         """Read `paths` into the store: new stories added, changed ones replaced, bad files
@@ -140,32 +141,36 @@ class Store:
         async with self._write_lock:
             self._written = WrittenPassages()
             try:
-                return await Ingest(self, analyzer, self._written).run(paths, prune, progress, workers)
+                return await Ingest(self, analyzers, self._written).run(paths, prune, progress, workers)
             except BaseException:
                 self._written = None  # what a failed ingest wrote is read back, if ever wanted
                 raise
 
-    async def ensure_analyzer(self, analyzer: Analyzer) -> None:
-        """Re-analyze every passage if the stored terms came from a different analysis."""
+    async def ensure_analyzer(self, analyzers: Analyzers) -> None:
+        """Re-analyze every story if the stored terms came from a different analysis."""
         stored = await self.scalar("SELECT value FROM settings WHERE key = 'analyzer'")
-        if stored == analyzer.key:
+        if stored == analyzers.key:
             return
         if stored is not None:
-            await self._reanalyze(analyzer)
-        await self.db.execute("INSERT OR REPLACE INTO settings VALUES ('analyzer', ?)", (analyzer.key,))
+            await self._reanalyze(analyzers)
+        await self.db.execute("INSERT OR REPLACE INTO settings VALUES ('analyzer', ?)", (analyzers.key,))
 
-    async def _reanalyze(self, analyzer: Analyzer) -> None:
+    async def _reanalyze(self, analyzers: Analyzers) -> None:
         async with self.transaction():
-            async with self.db.execute(
-                    'SELECT p.id, s.body, p.start, p.end FROM passages p JOIN stories s ON s.id = p.story_id') as cur:
-                rows = await cur.fetchall()
+            stories = await self.db.execute_fetchall("SELECT id, title, body, metadata FROM stories")
+            languages = await asyncio.to_thread(lambda: {
+                sid: analyzers.language_of(f"{title}\n{body}", declared_language(json.loads(metadata)))
+                for sid, title, body, metadata in stories})
+            await self.db.executemany("UPDATE stories SET language = ?, title_terms = ? WHERE id = ?",
+                                      [(languages[sid], " ".join(analyzers.of(languages[sid]).terms(title)), sid)
+                                       for sid, title, _, _ in stories])
+            del stories
+            rows = await self.db.execute_fetchall(
+                'SELECT p.id, s.id, s.body, p.start, p.end FROM passages p JOIN stories s ON s.id = p.story_id')
             updates = await asyncio.to_thread(
-                lambda: [(" ".join(analyzer.terms(body[start:end])), pid) for pid, body, start, end in rows])
+                lambda: [(" ".join(analyzers.of(languages[sid]).terms(body[start:end])), pid)
+                         for pid, sid, body, start, end in rows])
             await self.db.executemany("UPDATE passages SET terms = ? WHERE id = ?", updates)
-            async with self.db.execute("SELECT id, title FROM stories") as cur:
-                titles = await cur.fetchall()
-            await self.db.executemany("UPDATE stories SET title_terms = ? WHERE id = ?",
-                                      [(" ".join(analyzer.terms(title)), sid) for sid, title in titles])
             await self.bump_generation()
 
     async def bump_generation(self) -> None:
@@ -214,7 +219,7 @@ class Store:
 
     async def story_headers(self, ids: Iterable[str] | None = None) -> list[StoryHeaderRow]:
         """The header of every story, or of those of `ids`."""
-        sql = "SELECT id, title, date, url, title_terms, substr(content_hash, 1, 15) FROM stories"
+        sql = "SELECT id, title, date, url, title_terms, substr(content_hash, 1, 15), language FROM stories"
         async with self.bulk() as db:
             if ids is None:
                 async with db.execute(sql) as cursor:
@@ -244,7 +249,10 @@ class Store:
                 "SELECT (SELECT count(*) FROM stories), (SELECT count(*) FROM passages),"
                 " (SELECT min(date) FROM stories), (SELECT max(date) FROM stories)") as cursor:
             stories, passages, first, last = await cursor.fetchone()
-        return {"stories": stories, "passages": passages, "first_date": first, "last_date": last}
+        languages = dict(await self.db.execute_fetchall(
+            "SELECT coalesce(language, '?'), count(*) FROM stories GROUP BY 1 ORDER BY 2 DESC, 1"))
+        return {"stories": stories, "passages": passages, "first_date": first, "last_date": last,
+                "languages": languages}
 
     async def last_ingest(self) -> dict[str, object] | None:
         async with self.db.execute(

@@ -18,7 +18,7 @@ from retrieval.ingest.formats import Problem, archive_files
 from retrieval.ingest.ledger import IngestReport, Ledger, Progress, StoredStory
 from retrieval.storage.schema import (INSERT_PASSAGE, UPSERT_STORY, PassageColumns, PassageRow, StoryRow, chunks,
                                       utc_now)
-from retrieval.text.analysis import Analyzer
+from retrieval.text.analysis import Analyzers
 
 if TYPE_CHECKING:
     from retrieval.storage.store import Store
@@ -58,18 +58,18 @@ class WrittenPassages:
 
 
 class Ingest:
-    """One ingest into `store`, analyzed with `analyzer`, its passages noted in `written`."""
+    """One ingest into `store`, analyzed with `analyzers`, its passages noted in `written`."""
 
-    def __init__(self, store: Store, analyzer: Analyzer, written: WrittenPassages) -> None:
+    def __init__(self, store: Store, analyzers: Analyzers, written: WrittenPassages) -> None:
         self.store = store
         self.db = store.db
-        self.analyzer = analyzer
+        self.analyzers = analyzers
         self.written = written
 
     async def run(self, paths: Sequence[str | Path], prune: bool, progress: Progress | None,
                   workers: int | None) -> IngestReport:
         """Read `paths` into the store (see `Store.ingest`)."""
-        await self.store.ensure_analyzer(self.analyzer)
+        await self.store.ensure_analyzer(self.analyzers)
         started = time.monotonic()
         report = IngestReport(paths=[str(p) for p in paths])
         ingest_id = await self._start_record(report)
@@ -85,7 +85,7 @@ class Ingest:
         files = [f for f in files if str(f) not in unchanged]
         workers = intake.workers_for(files) if workers is None else workers
         async with self.store.large_cache(), \
-                intake.PartReader(self.analyzer, hashes, sources, workers, self.store.file) as reader:
+                intake.PartReader(self.analyzers, hashes, sources, workers, self.store.file) as reader:
             async for part, reads in reader.read(files):
                 if isinstance(part, Problem):
                     report.problems.append(part)
@@ -144,7 +144,7 @@ class Ingest:
             await self.db.executemany("DELETE FROM passages WHERE story_id = ?", [(s.id,) for s, _, _ in fresh])
             await self.db.executemany(UPSERT_STORY, [
                 StoryRow(**s.row._asdict(), origin=origin, ingested_at=now, title_terms=s.title_terms,
-                         source_hash=s.source) for s, origin, _ in fresh])
+                         source_hash=s.source, language=s.language) for s, origin, _ in fresh])
             first = int(await self.store.scalar("SELECT value FROM settings WHERE key = 'last_passage'")) + 1
             rows = [(s.id, seq, start, end, terms) for s, _, _ in fresh
                     for seq, (start, end, terms) in enumerate(s.passages)]

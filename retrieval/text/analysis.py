@@ -1,14 +1,23 @@
-"""Turning text into index terms: Unicode words, case folding, stopwords, Snowball stems.
+"""Turning text into index terms: Unicode words, folding, stopwords, Snowball stems, per language.
 
-Stories and questions go through the same `Analyzer`, so a question's terms meet the stories'.
+Stories and questions go through the same `Analyzer` for their language, so a question's terms
+meet the stories'. `Analyzers` holds an archive's: one per language, the main language's terms
+written bare and every other language's prefixed with its code ("ru:ставк"), so that two
+languages never share a term (and BM25 can count each language's passages apart).
 """
 
 from __future__ import annotations
 
 import re
-import snowballstemmer
+from collections.abc import Collection
 
-ANALYZER_VERSION = 2
+import snowballstemmer
+import stopwordsiso
+
+from retrieval.text import languages
+from retrieval.text.languages import fold
+
+ANALYZER_VERSION = 3
 """Bump when tokenizing changes, so stored tokens are re-analyzed (see `Analyzer.key`)."""
 
 # The Snowball project's English stop list, plus the fragments left by splitting contractions.
@@ -26,7 +35,10 @@ ENGLISH_STOPWORDS = frozenset(
     such no nor not only own same so than too very s t d ll m re ve can will just""".split()
 )
 
-STOPWORDS = {"english": ENGLISH_STOPWORDS}
+STOPWORDS = {"en": ENGLISH_STOPWORDS}
+"""Hand-kept lists; other languages take stopwords-iso's (the stopwordsiso package)."""
+UNUSABLE_STOPWORDS = frozenset({"ur"})
+"""stopwords-iso's Urdu list is mis-encoded (ب written as ث, ن as ٌ): it would drop real words."""
 
 # Every token starts with a letter or digit, matched first so that the regex engine can skip to
 # the next one quickly; the lookbehinds then pick the alternative the first character allows:
@@ -41,14 +53,16 @@ TERM_CACHE = 1_000_000
 
 
 class Analyzer:
-    """Splits text into terms. `Analyzer("english")` is the default; `stopwords=False` keeps all."""
+    """Splits text in one language into terms. `language` is an ISO code ("ru") or a Snowball
+    stemmer's name ("russian", "porter"); `stopwords=False` keeps all words; `prefix` starts
+    every term."""
 
-    def __init__(self, language: str = "english", stopwords: bool = True) -> None:
-        if language not in snowballstemmer.algorithms():
-            raise ValueError(f"no Snowball stemmer for language {language!r}")
+    def __init__(self, language: str = "english", stopwords: bool = True, prefix: str = "") -> None:
         self.language = language
-        self.stopwords: frozenset[str] = STOPWORDS.get(language, frozenset()) if stopwords else frozenset()
-        self._stem = snowballstemmer.stemmer(language).stemWord
+        self.code, stemmer = _language(language)
+        self.prefix = prefix
+        self.stopwords: frozenset[str] = _stopwords(self.code) if stopwords else frozenset()
+        self._stem = snowballstemmer.stemmer(stemmer).stemWord if stemmer else str
         self._terms: dict[str, str] = {}  # word as matched -> its term, "" for a stopword
 
     @property
@@ -58,12 +72,12 @@ class Analyzer:
 
     def words(self, text: str) -> list[str]:
         """Case-folded words, stopwords kept, not stemmed."""
-        return [_normalize(match) for match in _WORD.findall(text.casefold())]
+        return [_normalize(match) for match in _WORD.findall(fold(text, self.code).casefold())]
 
     def terms(self, text: str) -> list[str]:
         """Index terms: words without stopwords, stemmed; order and repeats kept."""
         known = self._terms
-        words = _WORD.findall(text.casefold())
+        words = _WORD.findall(fold(text, self.code).casefold())
         try:
             return list(filter(None, map(known.__getitem__, words)))
         except KeyError:
@@ -77,14 +91,73 @@ class Analyzer:
     def _term(self, word: str) -> str:
         if word in self.stopwords:
             return ""
-        return self._stem(word) if word.isalpha() else word
+        return self.prefix + (self._stem(word) if word.isalpha() else word)
 
     def __reduce__(self) -> tuple:
         """Pickled as its settings (for worker processes), without its cache."""
-        return type(self), (self.language, bool(self.stopwords))
+        return type(self), (self.language, bool(self.stopwords), self.prefix)
 
     def is_stopword(self, word: str) -> bool:
-        return _normalize(word.casefold()) in self.stopwords
+        return _normalize(fold(word, self.code).casefold()) in self.stopwords
+
+
+class Analyzers:
+    """An archive's analyzers, one per language: `main`'s terms bare, the others' prefixed with
+    their language's code. With `detect=False` every text is taken to be in the main language."""
+
+    def __init__(self, language: str = "english", stopwords: bool = True, detect: bool = True) -> None:
+        self.main = Analyzer(language, stopwords)
+        self.stopwords, self.detect = stopwords, detect
+        self._of: dict[str, Analyzer] = {self.main.code: self.main}
+
+    @property
+    def key(self) -> str:
+        """Identifies the analysis of a whole archive, as `Analyzer.key` does one language's."""
+        return self.main.key + ("|languages" if self.detect else "")
+
+    def of(self, code: str) -> Analyzer:
+        """The analyzer of language `code`."""
+        if code not in self._of:
+            self._of[code] = Analyzer(code, self.stopwords, prefix=f"{code}:")
+        return self._of[code]
+
+    def language_of(self, text: str, declared: str | None = None,
+                    among: Collection[str] | None = None) -> str:
+        """The language a story (or a question) is analyzed in: `declared` when it is one this
+        archive can analyze, else detected from `text`, limited to `among` where given."""
+        if not self.detect:
+            return self.main.code
+        if declared:
+            try:
+                return languages.language_code(declared)
+            except ValueError:
+                pass
+        return languages.detect(text, self.main.code, self.main.stopwords, among)
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.main.language, self.stopwords, self.detect)
+
+
+def _language(language: str) -> tuple[str, str | None]:
+    """(ISO code, Snowball stemmer) for a language given by code or by stemmer name."""
+    if language in snowballstemmer.algorithms():
+        try:
+            return languages.language_code(language), language
+        except ValueError:  # a stemmer that is no language: porter
+            return language, language
+    code = languages.language_code(language)
+    return code, languages.snowball_name(code)
+
+
+def _stopwords(code: str) -> frozenset[str]:
+    """The language's stopwords, folded as its words are; none where no usable list exists."""
+    if code in STOPWORDS:
+        return STOPWORDS[code]
+    if code in UNUSABLE_STOPWORDS or not stopwordsiso.has_lang(code):
+        return frozenset()
+    # stopwords-iso lists numerals as digits too ("0".."9" in Spanish): numbers are never stopwords
+    return frozenset(_normalize(fold(word, code).casefold()) for word in stopwordsiso.stopwords(code)
+                     if not any(c.isdigit() for c in word) and any(c.isalpha() for c in word))
 
 
 def _normalize(word: str) -> str:

@@ -1,0 +1,181 @@
+"""Which language a text is in, and how its letters are folded before it is cut into words.
+
+Languages are ISO 639-1 codes ("en", "ru", "fa"). A text's language is read from its script
+first (Cyrillic; Arabic script tells Urdu and Persian from Arabic by the letters only they use:
+Urdu's ٹ ڈ ڑ ں ے ھ, Persian's پ چ ژ گ and its own kaf and yeh, ک ی, which Urdu shares),
+then, for a Latin text, from how many of the archive's main language's stopwords it holds, and
+only then from py3langid, a language identifier that ships its model in the wheel (chosen over
+lingua and pycld2 by the figures in bench/README.md, "Telling languages apart").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Collection, Iterable
+from functools import lru_cache
+
+import snowballstemmer
+from babel import Locale, UnknownLocaleError
+
+ENGLISH = "en"
+UNSTEMMED = frozenset({"ur"})
+"""Languages analyzed although Snowball has no stemmer for them: their words are kept whole."""
+
+_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
+_ARABIC_SCRIPT = re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_URDU_LETTERS = re.compile(r"[\u0679\u0688\u0691\u06ba\u06d2\u06be]")  # ٹ ڈ ڑ ں ے ھ
+_PERSIAN_LETTERS = re.compile(r"[\u067e\u0686\u0698\u06af\u06a9\u06cc]")  # پ چ ژ گ, and ک ی for Arabic's ك ي
+_WORDS = re.compile(r"[^\W\d_]+")
+SAMPLE_CHARS = 600
+"""How much of a text its language is read from: enough for py3langid on every story of the
+development sets (bench/README.md), and a fraction of a long story's cost."""
+STOPWORD_SHARE = 0.25
+"""A Latin text at least this share of whose first words are the main language's stopwords is
+in that language: English prose runs near 0.45, French, Spanish and German below 0.1."""
+CONFIDENCE = 0.9
+"""Below this probability py3langid's verdict is not taken, and the main language is."""
+
+
+def snowball_name(code: str) -> str | None:
+    """Snowball's name for the stemmer of language `code` ("ru" -> "russian"), None if it has none."""
+    try:
+        name = Locale.parse(code).english_name.lower()
+    except (ValueError, UnknownLocaleError):
+        return None
+    return name if name in snowballstemmer.algorithms() else None
+
+
+@lru_cache(maxsize=None)
+def language_code(name: str) -> str:
+    """The ISO code of a language given by code or by its English name ("russian" -> "ru")."""
+    name = name.strip().lower()
+    if supported(name):
+        return name
+    for code in analyzable():
+        if snowball_name(code) == name:
+            return code
+    raise ValueError(f"no analysis for language {name!r}: use one of {', '.join(sorted(analyzable()))}")
+
+
+def supported(code: str) -> bool:
+    return code in analyzable()
+
+
+@lru_cache(maxsize=1)
+def analyzable() -> frozenset[str]:
+    """The languages py3langid can tell and this archive can analyze (a Snowball stemmer, or
+    UNSTEMMED)."""
+    return frozenset(code for code in _identifier().nb_classes
+                     if code in UNSTEMMED or snowball_name(code))
+
+
+def language_name(code: str, locale: str = ENGLISH) -> str:
+    """The language's name as `locale` writes it ("ru" in "en" -> "Russian")."""
+    try:
+        name = Locale.parse(code).get_display_name(locale) or code
+    except (ValueError, UnknownLocaleError):
+        return code
+    return name
+
+
+def detect(text: str, primary: str = ENGLISH, stopwords: Collection[str] = (),
+           among: Iterable[str] | None = None) -> str:
+    """The language of `text`: `primary` unless its script or its words say otherwise.
+    `stopwords` are the primary language's; `among` limits the answer to those languages."""
+    sample = text[:SAMPLE_CHARS]
+    allowed = analyzable() if among is None else frozenset(among) & analyzable()
+    script = _script(sample)
+    if script == "arabic":
+        return _arabic_script_language(sample, allowed, primary)
+    if script == "latin" and _mostly_stopwords(sample, stopwords):
+        return primary
+    candidates = [code for code in allowed if script == "other" or _script_of(code) == script]
+    if len(candidates) <= 1:
+        return candidates[0] if candidates else primary
+    return _identify(sample, candidates, primary)
+
+
+def script_of(code: str) -> str:
+    """The script a language is written in: latin, cyrillic, arabic or other."""
+    return _script_of(code)
+
+
+def text_script(text: str) -> str:
+    """The script most of `text`'s letters are in: latin, cyrillic, arabic or other."""
+    return _script(text[:SAMPLE_CHARS])
+
+
+def _script(text: str) -> str:
+    """The script most of the text's letters are in: latin, cyrillic, arabic or other."""
+    counts = {"latin": len(_LATIN.findall(text)), "cyrillic": len(_CYRILLIC.findall(text)),
+              "arabic": len(_ARABIC_SCRIPT.findall(text))}
+    script, count = max(counts.items(), key=lambda item: item[1])
+    return script if count else "other"
+
+
+@lru_cache(maxsize=None)
+def _script_of(code: str) -> str:
+    """The script a language is written in, read off its name in its own language."""
+    try:
+        own = Locale.parse(code).get_display_name(code) or ""
+    except (ValueError, UnknownLocaleError):
+        return "other"
+    return _script(own)
+
+
+def _arabic_script_language(text: str, allowed: frozenset[str], primary: str) -> str:
+    for code, letters in (("ur", _URDU_LETTERS), ("fa", _PERSIAN_LETTERS), ("ar", None)):
+        if code in allowed and (letters is None or letters.search(text)):
+            return code
+    return primary
+
+
+def _mostly_stopwords(text: str, stopwords: Collection[str], first: int = 60) -> bool:
+    words = _WORDS.findall(text.casefold())[:first]
+    return bool(words) and sum(word in stopwords for word in words) >= STOPWORD_SHARE * len(words)
+
+
+def _identify(text: str, candidates: list[str], primary: str) -> str:
+    ranked = _identifier().rank(text)
+    chosen = [(code, p) for code, p in ranked if code in candidates]
+    total = sum(p for _, p in chosen)
+    if not chosen or total <= 0:
+        return primary
+    code, probability = chosen[0]
+    return code if probability / total >= CONFIDENCE or primary not in candidates else primary
+
+
+@lru_cache(maxsize=1)
+def _identifier():
+    """py3langid's identifier, loaded once per process on first use (0.8 s, 80 MB)."""
+    from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+
+
+# ---- folding: what is the same letter for searching, per language ----
+
+_DIGITS = {**{0x0660 + i: str(i) for i in range(10)}, **{0x06F0 + i: str(i) for i in range(10)},
+           0x066B: ".", 0x066C: ","}  # Arabic-Indic and Persian digits, Arabic decimal and thousands marks
+_ARABIC_MARKS = {c: None for c in [*range(0x064B, 0x0660), 0x0670, 0x0640]}  # harakat, superscript alef, tatweel
+_ZWNJ = {0x200C: " "}  # Persian and Urdu write a non-joiner inside words; people type a space
+_FOLDS = {
+    "ar": {**_DIGITS, **_ARABIC_MARKS, ord("ی"): "ي", ord("ى"): "ي", ord("ک"): "ك", ord("ة"): "ه",
+           ord("أ"): "ا", ord("إ"): "ا", ord("آ"): "ا", ord("ٱ"): "ا"},
+    "fa": {**_DIGITS, **_ARABIC_MARKS, **_ZWNJ, ord("ي"): "ی", ord("ى"): "ی", ord("ك"): "ک", ord("ة"): "ه",
+           ord("أ"): "ا", ord("إ"): "ا", ord("ٱ"): "ا", ord("ۀ"): "ه"},
+    "ur": {**_DIGITS, **_ARABIC_MARKS, **_ZWNJ, ord("ي"): "ی", ord("ى"): "ی", ord("ك"): "ک", ord("ة"): "ہ",
+           ord("ه"): "ہ", ord("أ"): "ا", ord("إ"): "ا", ord("ٱ"): "ا"},
+    "ru": {ord("ё"): "е", ord("Ё"): "Е"},
+}
+_FOLD_ANY = _DIGITS  # other languages still read those digits as numbers
+
+
+def fold(text: str, code: str) -> str:
+    """`text` in Unicode's compatibility form (NFKC) with the letters that language `code`
+    writes in several ways written one way, for matching words, never for showing them."""
+    if text.isascii():
+        return text  # NFKC and every fold leave ASCII as it is
+    return unicodedata.normalize("NFKC", text).translate(_FOLDS.get(code, _FOLD_ANY))

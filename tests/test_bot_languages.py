@@ -1,0 +1,47 @@
+"""End to end in other languages: a Persian and a Russian question through the real Application,
+answered from the stories in their language. The stories are made up for the test."""
+
+from __future__ import annotations
+
+import pytest
+
+from fakebotapi import BotAPIServer
+from tests.bot_harness import plain, start_bot, stop_bot, story_text
+
+STORIES = {
+    "980001": ("2023-05-03", "Совет одобрил новый мост через реку",
+               ["Городской совет одобрил строительство нового моста через реку, сообщили в мэрии.",
+                "Стоимость моста оценивается в 3 миллиарда рублей, сказал глава комиссии."]),
+    "980002": ("2023-05-04", "تصویب ساخت پل تازه روی رودخانه",
+               ["شورای شهر ساخت یک پل تازه روی رودخانه را تصویب کرد.",
+                "هزینه ساخت پل ۱۲۰ میلیارد تومان برآورد شده است."]),
+}
+
+
+@pytest.fixture
+async def api():
+    server = BotAPIServer(username="ArchiveBot")
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest.fixture
+async def bot(api, tmp_path):
+    running = await start_bot(api, tmp_path)
+    for code, (day, title, paragraphs) in STORIES.items():
+        (running.archive / f"{code}.txt").write_text(story_text(code, day, title, paragraphs), encoding="utf-8")
+    await running.service.ingest([running.archive])
+    yield running
+    await stop_bot(running)
+
+
+@pytest.mark.parametrize("question, quote, code", [
+    ("Сколько будет стоить новый мост?", "3 миллиарда рублей", "980001"),
+    ("هزينه ساخت پل تازه چقدر است؟", "۱۲۰ میلیارد تومان", "980002"),  # typed with Arabic yeh
+])
+async def test_a_question_in_another_language_is_answered_in_it(bot, question, quote, code):
+    replies = await bot.ask_private(question)
+    text = plain(replies[0])
+    assert quote in text and code in text
+    assert "NATO" not in text  # the English stories never answer it

@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -505,3 +506,22 @@ def test_nginx_conf_passes_nginx_t(tmp_path):
     result = subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_an_installed_package_holds_every_module_and_data_file(tmp_path):
+    """What `pip install .` puts in the image: every module of the three packages, the quote
+    model's weights and the message catalogs, not only the top-level folders."""
+    source = tmp_path / "src"  # a copy, as the image's build stage has: no build/ left from before
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for package in ("retrieval", "bot", "fakebotapi"):
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path), str(source)],
+                   check=True, timeout=300)
+    [built] = tmp_path.glob("*.whl")
+    packed = {name for name in zipfile.ZipFile(built).namelist() if not name.startswith("archive_bot-")}
+    shipped = {str(path.relative_to(ROOT)) for package in ("retrieval", "bot", "fakebotapi")
+               for path in (ROOT / package).rglob("*")
+               if path.suffix in (".py", ".json", ".po") and "__pycache__" not in path.parts}
+    assert shipped <= packed, sorted(shipped - packed)

@@ -24,6 +24,7 @@ from retrieval.answer.quotes import asks_when
 from retrieval.answer.spelling import respelled
 from retrieval.bm25.index import BM25Params
 from retrieval.ingest.ledger import IngestReport, Progress
+from retrieval.messages import long_date, say
 from retrieval.models import Answer, AnswerKind, Citation, StoryRecord
 from retrieval.snapshot import Snapshot, load_snapshot, save_snapshot
 from retrieval.storage.store import Store
@@ -151,50 +152,54 @@ class ArchiveService:
 
     async def ask(self, question: str, k: int = 3, offset: int = 0, since: date | None = None,
                   until: date | None = None) -> Answer:
-        """The top `k` citations for `question` after the first `offset`, best first."""
+        """The top `k` citations for `question` after the first `offset`, best first; what the
+        answer says is in the question's language."""
         started = time.perf_counter()
         snapshot = self.snapshot
         language = self._language_of(question, snapshot)
-        analyzer = self.analyzers.of(language or self.analyzers.main.code)
-        query = parse_query(question, analyzer, since, until)
-        citations: list[Citation] = []
-        more = False
-        searchable = snapshot.passages and not query.is_empty and language
-        known, unknown = respelled(query, snapshot.knows, snapshot.vocabulary, analyzer) if searchable \
-            else (query, [])
+        said = language or self.analyzers.language_of(question)
+        query = parse_query(question, self.analyzers.of(language or self.analyzers.main.code), since, until)
+        citations, more = [], False
         if not snapshot.passages:
-            kind, message = AnswerKind.EMPTY_ARCHIVE, EMPTY_ARCHIVE
+            kind, message = AnswerKind.EMPTY_ARCHIVE, say(EMPTY_ARCHIVE, said)
         elif language is None:
-            kind, message = AnswerKind.OTHER_LANGUAGE, OTHER_LANGUAGE.format(
-                language=languages.language_name(self.analyzers.language_of(question)))
+            kind, message = AnswerKind.OTHER_LANGUAGE, say(OTHER_LANGUAGE, said,
+                                                          language=languages.language_name(said, said))
         elif query.is_empty:
-            kind, message = AnswerKind.NO_WORDS, NO_WORDS.format(example=DEFAULT_EXAMPLE)
-        elif known.is_empty:
-            kind, message = AnswerKind.NEVER_MENTIONED, NEVER_MENTIONED.format(words=_quoted(unknown))
+            kind, message = AnswerKind.NO_WORDS, say(NO_WORDS, said, example=DEFAULT_EXAMPLE)
         else:
-            query = known
-            shown = range(offset, offset + k)
-            found = await self.citing.cite(snapshot, query, offset + k + 1, shown)
-            kind, message = (AnswerKind.ANSWERED, None) if found else \
-                (AnswerKind.NOTHING_RELEVANT, NOTHING_RELEVANT.format(period=_period(query)))
-            if not found and since is None and until is None and (query.since or query.until):
-                # the date was in the question's words, and may be when things happened rather
-                # than when they were reported: look again without it, for stories that name it
-                undated = replace(query, since=None, until=None, terms=query.terms + query.date_terms)
-                found = await self.citing.cite(snapshot, undated, offset + k + 1, shown,
-                                               mentioning=query.date_terms)
-                if found:
-                    kind, message = AnswerKind.OTHER_DATES, OTHER_DATES.format(period=_period(query))
-            if unknown and not found:
-                kind, message = AnswerKind.NEVER_MENTIONED, NEVER_MENTIONED.format(words=_quoted(unknown))
-            citations, more = found[offset:offset + k], len(found) > offset + k
-            if citations and message is None and asks_when(query.text) and citations[0].date:
-                day = citations[0].date
-                message = WHEN.format(date=f"{day.day} {day:%B %Y}")
-            if citations and unknown:
-                message = " ".join(filter(None, [LEFT_OUT.format(words=_quoted(unknown)), message]))
+            kind, message, citations, more = await self._cited(snapshot, query, k, offset, since, until)
         return Answer(question=query.text, citations=citations, more=more, message=message, kind=kind,
-                      took_ms=(time.perf_counter() - started) * 1000, language=query.language)
+                      took_ms=(time.perf_counter() - started) * 1000, language=said)
+
+    async def _cited(self, snapshot: Snapshot, query: Query, k: int, offset: int, since: date | None,
+                     until: date | None) -> tuple[AnswerKind, str | None, list[Citation], bool]:
+        """The answer to a question with words to search: its kind, message, citations and
+        whether more follow."""
+        language = query.language
+        known, unknown = respelled(query, snapshot.knows, snapshot.vocabulary, self.analyzers.of(language))
+        if known.is_empty:
+            return AnswerKind.NEVER_MENTIONED, say(NEVER_MENTIONED, language, words=_quoted(unknown)), [], False
+        query = known
+        shown = range(offset, offset + k)
+        found = await self.citing.cite(snapshot, query, offset + k + 1, shown)
+        kind, message = (AnswerKind.ANSWERED, None) if found else \
+            (AnswerKind.NOTHING_RELEVANT, say(NOTHING_RELEVANT, language, period=_period(query)))
+        if not found and since is None and until is None and (query.since or query.until):
+            # the date was in the question's words, and may be when things happened rather
+            # than when they were reported: look again without it, for stories that name it
+            undated = replace(query, since=None, until=None, terms=query.terms + query.date_terms)
+            found = await self.citing.cite(snapshot, undated, offset + k + 1, shown, mentioning=query.date_terms)
+            if found:
+                kind, message = AnswerKind.OTHER_DATES, say(OTHER_DATES, language, period=_period(query))
+        if unknown and not found:
+            kind, message = AnswerKind.NEVER_MENTIONED, say(NEVER_MENTIONED, language, words=_quoted(unknown))
+        citations = found[offset:offset + k]
+        if citations and message is None and asks_when(query.text) and citations[0].date:
+            message = say(WHEN, language, date=long_date(citations[0].date, language))
+        if citations and unknown:
+            message = " ".join(filter(None, [say(LEFT_OUT, language, words=_quoted(unknown)), message]))
+        return kind, message, citations, len(found) > offset + k
 
     def _language_of(self, question: str, snapshot: Snapshot) -> str | None:
         """The language `question` is answered in: one the archive holds stories in, detected
@@ -280,13 +285,20 @@ def _quoted(words: Sequence[str]) -> str:
 
 
 def _period(query: Query) -> str:
-    if query.since and query.until:
-        return f" between {query.since:%d %B %Y} and {query.until:%d %B %Y}"
-    if query.since:
-        return f" since {query.since:%d %B %Y}"
-    if query.until:
-        return f" up to {query.until:%d %B %Y}"
+    """The question's dates, for a message: " between 01 March 1987 and ...", translated."""
+    language = query.language
+    since, until = (None if day is None else _day(day, language) for day in (query.since, query.until))
+    if since and until:
+        return say(" between {since} and {until}", language, since=since, until=until)
+    if since:
+        return say(" since {since}", language, since=since)
+    if until:
+        return say(" up to {until}", language, until=until)
     return ""
+
+
+def _day(day: date, language: str) -> str:
+    return f"{day:%d %B %Y}" if language == languages.ENGLISH else long_date(day, language)
 
 
 def _percentile(values: list[float], fraction: float) -> float | None:

@@ -183,10 +183,35 @@ async def test_a_question_in_a_language_with_no_stories_is_told_so(tmp_path):
         await service.ingest([path])
         answer = await service.ask("Сколько будет стоить новый мост?")
         assert answer.kind is AnswerKind.OTHER_LANGUAGE and not answer.citations
-        assert "Russian" in answer.message
+        assert answer.language == "ru" and "русский" in answer.message  # told in Russian
     finally:
         await service.close()
 
 
 async def test_an_analyzer_of_one_language_analyzes_as_before():
     assert Analyzer("english").terms("The U.S. runners' 6.4 pct rises") == ["u.s", "runner", "6.4", "pct", "rise"]
+
+
+async def test_what_an_answer_says_is_in_the_question_language(archive):
+    never = await archive.ask("Что сказал совет о бюджете на оборону?")
+    assert never.kind is AnswerKind.NEVER_MENTIONED
+    assert never.message.startswith("В архиве ни разу не упоминается") and "“бюджете”" in never.message
+    nothing = await archive.ask("Совет одобрил новый мост в марте 1990?")
+    assert nothing.kind is AnswerKind.NOTHING_RELEVANT
+    assert nothing.message.startswith("В архиве нет ничего") and "1 марта 1990" in nothing.message
+
+
+def test_every_catalog_translates_every_message_with_its_placeholders():
+    import re
+    from retrieval import service
+    from retrieval.messages import languages_translated, translated
+
+    messages = [service.NO_WORDS, service.NOTHING_RELEVANT, service.OTHER_DATES, service.NEVER_MENTIONED,
+                service.LEFT_OUT, service.WHEN, service.EMPTY_ARCHIVE, service.OTHER_LANGUAGE]
+    assert set(languages_translated()) >= {"ru", "ar", "fa", "ur", "fr", "es", "de"}
+    for language in languages_translated():
+        for message in messages:
+            text = translated(message, language)
+            assert text != message, (language, message)
+            assert set(re.findall(r"{\w+}", text)) == set(re.findall(r"{\w+}", message))
+    assert translated(service.EMPTY_ARCHIVE, "it") == service.EMPTY_ARCHIVE  # no catalog: English

@@ -80,6 +80,12 @@ class Snapshot:
         return dict(sorted(counts.items(), key=lambda item: -item[1]))
 
     @cached_property
+    def story_years(self) -> np.ndarray:
+        """Each story's year, 0 when it has no date."""
+        return np.fromiter((s.date.year if s.date else 0 for s in self.stories), dtype=np.int32,
+                           count=len(self.stories))
+
+    @cached_property
     def newest_title(self) -> str | None:
         dated = [story for story in self.stories if story.date]
         newest = max(dated, key=lambda story: story.date) if dated else next(iter(self.stories), None)
@@ -149,7 +155,7 @@ class Snapshot:
     def warm_up(self) -> None:
         """Compute what questions and the next reload use, and run a first search (the search
         loop is compiled on its first run), so that none of them waits for these on the event loop."""
-        for computed in ("_by_story", "newest_title", "languages"):
+        for computed in ("_by_story", "newest_title", "languages", "story_years"):
             getattr(self, computed)
         for index in (self.index, self.titles):
             index.search(index.postings.terms[:1], limit=1)

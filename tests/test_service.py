@@ -468,3 +468,20 @@ async def test_during_a_reload_threads_hand_over_the_interpreter_often_and_no_co
 
 class Cycle:
     me: Cycle
+
+
+async def test_a_year_the_question_names_must_be_the_story_year_or_in_it(tmp_path):
+    """"The 2020 Oscars" is not the 1987 ceremony's story, which names neither year."""
+    path = tmp_path / "stories.jsonl"
+    stories = [{"id": "oscars", "title": "Film wins best picture at the Oscars", "date": "1987-03-31",
+                "body": "The war film was named best picture at the Academy Awards ceremony last night."},
+               {"id": "other", "title": "Shipping news", "date": "1987-03-30", "body": "A bulk carrier was refloated."}]
+    path.write_text("\n".join(json.dumps(s) for s in stories) + "\n", encoding="utf-8")
+    service = await ArchiveService.open(tmp_path / "a.sqlite")
+    try:
+        await service.ingest([path])
+        assert [c.story_id for c in (await service.ask("which film won best picture at the 1987 oscars")).citations] == ["oscars"]
+        later = await service.ask("which film won best picture at the 2020 oscars")
+        assert later.citations == [] and later.kind is AnswerKind.NEVER_MENTIONED and "“2020”" in later.message
+    finally:
+        await service.close()

@@ -8,6 +8,7 @@ shown story (`_quote`, see `quotes`).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -68,6 +69,11 @@ class Citing:
         them or nothing more can be relevant."""
         required = [t for p in query.phrases for t in self.analyzers.of(query.language).terms(p)]
         holding = snapshot.stories_holding(mentioning) if mentioning else None
+        for term, year in _years(query.terms + query.missing):
+            # a story neither dated in a year the question names nor naming it tells of another
+            # event ("the 2020 Oscars" is not the 1987 ceremony's story)
+            of_year = snapshot.stories_with(term) | (snapshot.story_years == year)
+            holding = of_year if holding is None else holding & of_year
         limit = PAGE * wanted
         while True:
             # on the loop, not a thread: ~2 ms, mostly under the GIL, so a thread only adds hand-offs
@@ -155,6 +161,15 @@ class Citing:
         windows, features = window_features(record.body, sentences, asking, self.analyzers.of(query.language),
                                             focus, lead=True)
         return [(sentences[a][0], sentences[b][1]) for a, b in windows], features
+
+
+def _years(terms: Sequence[str]) -> list[tuple[str, int]]:
+    """The terms that are years (1800-2099), with the year."""
+    return [(term, int(bare)) for term in dict.fromkeys(terms)
+            if _YEAR.fullmatch(bare := term.rpartition(":")[2])]
+
+
+_YEAR = re.compile(r"(?:18|19|20)\d\d")
 
 
 def _for_story(asking: Asking, title_terms: str) -> Asking:

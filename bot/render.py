@@ -39,7 +39,8 @@ def render_text(answer: Answer, first_number: int = 1) -> str:
         return answer.message or "Nothing relevant found."
     blocks = [answer.message] if answer.message else []
     for number, citation in enumerate(answer.citations, first_number):
-        lines = [f"{number}. «{citation.quote}»", f"   {citation_source(citation)}"]
+        before, after = citation.marks
+        lines = [f"{number}. «{before}{citation.quote}{after}»", f"   {citation_source(citation)}"]
         if citation.copies:
             lines.append(f"   {copies_line(citation)}")
         if citation.url:
@@ -83,10 +84,20 @@ def render_citation(citation: Citation, number: int | None = None) -> Html:
         source = source + "\n" + Html.tag("i", Html.text(copies_line(citation)))
     if number is not None:
         source = Html.text(f"{number}. ") + source
-    piece = Html.tag("blockquote", Html.text(citation.quote)) + source
+    piece = Html.tag("blockquote", render_quote(citation)) + source
     if citation.url:
         piece = piece + "\n" + Html.tag("a", Html.text("Read the story"), href=citation.url)
     return piece
+
+
+def render_quote(citation: Citation) -> Html:
+    """The quote, the question's words in bold, inside the quotation marks it needs."""
+    before, after = citation.marks
+    piece, done = Html.text(before), 0
+    for start, end in citation.highlights:
+        piece = piece + citation.quote[done:start] + Html.tag("b", Html.text(citation.quote[start:end]))
+        done = end
+    return piece + citation.quote[done:] + after
 
 
 def render_answer(answer: Answer, first_number: int = 1) -> list[str]:

@@ -57,6 +57,12 @@ class Citation:
     copies: tuple[str, ...] = ()
     """Ids of the stories that repeat this one (Reuters files a story again under a new id),
     folded into this citation."""
+    highlights: tuple[tuple[int, int], ...] = ()
+    """Spans of `quote` that match the question's words (by their terms) or phrases: what a
+    front end shows in bold. Sorted and disjoint."""
+    marks: tuple[str, str] = ("", "")
+    """The quotation marks to show before and after `quote` (never part of it): those of the
+    quotations it starts or ends inside, so that someone's words read as theirs."""
 
     def to_json(self) -> dict:
         data = {
@@ -116,3 +122,4 @@ class Answer:
         if self.message:
             data["message"] = self.message
         return data
+

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from fakebotapi import BotAPIServer, Fault
+from fakebotapi import BotAPIServer, Fault, parse_html, parse_html_entities
 from tests.bot_harness import ADMIN, USER, plain, start_bot, stop_bot, story_text
 
 GROUP = -100200
@@ -119,7 +119,7 @@ async def test_inline_query_offers_citations(bot, api):
     call = await api.wait_for("answerInlineQuery")
     results = call.params["results"]
     assert results and results[0]["title"].startswith("Moscow Says Cannot Prevent Ukraine")
-    assert "We cannot prevent it." in results[0]["input_message_content"]["message_text"]
+    assert "We cannot prevent it." in parse_html(results[0]["input_message_content"]["message_text"])
 
 
 async def test_empty_inline_query_offers_a_hint(bot, api):
@@ -371,3 +371,22 @@ async def test_a_question_the_statistics_cannot_record_is_still_answered(bot, mo
             break
         await asyncio.sleep(0.01)
     assert warning in caplog.text
+
+
+# Highlighted quotes --------------------------------------------------------------------------------
+
+def bold_parts(html_text: str) -> list[str]:
+    """The texts a message in HTML shows in bold (entity offsets count UTF-16 units)."""
+    plain, entities = parse_html_entities(html_text)
+    units = plain.encode("utf-16-le")
+    return [units[2 * e["offset"]:2 * (e["offset"] + e["length"])].decode("utf-16-le")
+            for e in entities if e["type"] == "bold"]
+
+
+async def test_the_question_s_words_are_bold_in_the_quote_in_its_quotation_marks(bot, api):
+    [reply] = await bot.ask_private(SEED_QUESTION)
+    assert '"We cannot prevent it. It is impossible."' in plain(reply)  # Peskov's words, marked as his
+    assert "prevent" in bold_parts(reply.params["text"])
+    api.inline_query(USER, SEED_QUESTION)
+    result = (await api.wait_for("answerInlineQuery")).params["results"][0]
+    assert "prevent" in bold_parts(result["input_message_content"]["message_text"])

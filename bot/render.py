@@ -1,4 +1,5 @@
-"""Turning an `Answer` into what people read: Telegram HTML messages, or plain text for a terminal.
+"""Turning what the archive says (an `Answer`, a `Timeline`'s words) into what people read:
+Telegram HTML messages, or plain text for a terminal.
 
 Everything from the archive or the user is escaped. Telegram counts a message's length after
 entity parsing (in UTF-16 code units), at most 4,096: long answers are split between citations and
@@ -9,14 +10,17 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date
 
-from retrieval import Answer, Citation, paragraph_spans
+from retrieval import Answer, Citation, Period, Timeline, paragraph_spans
 
 MAX_MESSAGE = 4096
+MAX_SUBJECT = 100
+MAX_TITLE = 200
+"""A photo caption holds 1,024 characters: a subject or title is cut to these."""
 
 
-def format_date(value: datetime | None) -> str:
+def format_date(value: date | None) -> str:
     """25 October 2021, or "undated"."""
     return f"{value.day} {value:%B %Y}" if value else "undated"
 
@@ -79,7 +83,7 @@ def utf16_length(text: str) -> int:
 
 def render_citation(citation: Citation, number: int | None = None) -> Html:
     """One citation: the quote as a blockquote, then title, date and story code, and a link."""
-    source = Html.tag("b", Html.text(citation.title)) + f"\n{format_date(citation.date)} · story {citation.story_id}"
+    source = _source(citation)
     if citation.copies:
         source = source + "\n" + Html.tag("i", Html.text(copies_line(citation)))
     if number is not None:
@@ -110,6 +114,74 @@ def render_answer(answer: Answer, first_number: int = 1) -> list[str]:
     if answer.message:
         pieces.insert(0, Html.tag("i", Html.text(answer.message)))
     return pack(pieces, separator="\n\n")
+
+
+def period_label(period: Period, unit: str) -> str:
+    """2021, November 2021, or a week: 1–7 November 2021, 29 November – 5 December 2021."""
+    start, end = period.start, period.end
+    if unit == "year":
+        return str(start.year)
+    if unit == "month":
+        return f"{start:%B %Y}"
+    if start.year != end.year:
+        return f"{format_date(start)} – {format_date(end)}"
+    if start.month != end.month:
+        return f"{start.day} {start:%B} – {format_date(end)}"
+    return f"{start.day}–{format_date(end)}"
+
+
+def render_timeline(timeline: Timeline) -> Html:
+    """What a timeline's chart shows, in words for its caption: the subject, how many stories
+    over what span and by what unit, the busiest period and its top story."""
+    busiest = timeline.peaks[0]
+    piece = (Html.tag("b", Html.text(_cut(timeline.subject, MAX_SUBJECT)))
+             + f": {_stories(timeline.dated)} from {format_date(timeline.first)} to "
+               f"{format_date(timeline.last)}, by {timeline.unit}")
+    if timeline.undated:
+        piece = piece + f" (and {timeline.undated} undated)"
+    piece = piece + f".\nBusiest: {period_label(busiest, timeline.unit)}, {_stories(busiest.stories)}"
+    if timeline.top is None:
+        return piece + "."
+    return piece + "; the top one:\n" + _source(timeline.top, MAX_TITLE)
+
+
+def render_timeline_words(timeline: Timeline) -> Html:
+    """A timeline with nothing to chart, in words: why no story mentions the subject, how many
+    undated ones do, or the one story that does (cited)."""
+    words, story = _nothing_to_chart(timeline)
+    return Html.text(words) if story is None else Html.text(words + "\n\n") + render_citation(story)
+
+
+def _nothing_to_chart(timeline: Timeline) -> tuple[str, Citation | None]:
+    """What to say of a timeline with nothing to chart, and the story to cite after it, if any."""
+    if timeline.message:
+        return timeline.message, None
+    subject = f"\u201c{_cut(timeline.subject, MAX_SUBJECT)}\u201d"
+    if not timeline.dated:
+        mention = "mentions" if timeline.undated == 1 else "mention"
+        return f"{_stories(timeline.undated)} {mention} {subject}, none dated: there is no timeline to draw.", None
+    undated = f" (and {timeline.undated} undated)" if timeline.undated else ""
+    if timeline.top is None:
+        return f"Only one dated story mentions {subject}{undated}, on {format_date(timeline.first)}.", None
+    return f"Only one dated story mentions {subject}{undated}:", timeline.top
+
+
+def _source(citation: Citation, max_title: int | None = None) -> Html:
+    """The title (cut to `max_title` characters, if given), then date and story code."""
+    title = citation.title if max_title is None else _cut(citation.title, max_title)
+    return Html.tag("b", Html.text(title)) + f"\n{format_date(citation.date)} · story {citation.story_id}"
+
+
+def _stories(count: int) -> str:
+    return f"{count:,} {'story' if count == 1 else 'stories'}"
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text`, cut at a word boundary to at most `limit` characters with "…" after it."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit - 1]
+    return (head.rsplit(None, 1)[0] if " " in head else head) + "…"
 
 
 def render_story(title: str, date: datetime | None, story_id: str, body: str,

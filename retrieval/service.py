@@ -22,10 +22,11 @@ from retrieval.answer.citing import Citing
 from retrieval.answer.query import Query, parse_query
 from retrieval.answer.quotes import asks_when
 from retrieval.answer.spelling import respelled
+from retrieval.answer.timeline import count_periods, mentioning, peaks
 from retrieval.bm25.index import BM25Params
 from retrieval.ingest.ledger import IngestReport, Progress
-from retrieval.models import Answer, AnswerKind, Citation, StoryRecord
-from retrieval.snapshot import load_snapshot, save_snapshot
+from retrieval.models import Answer, AnswerKind, Citation, StoryRecord, Timeline
+from retrieval.snapshot import Snapshot, load_snapshot, save_snapshot
 from retrieval.storage.store import Store
 from retrieval.text.analysis import Analyzer
 
@@ -38,6 +39,8 @@ OTHER_DATES = "Nothing in the archive was reported{period}; these stories from o
 NEVER_MENTIONED = "The archive never mentions {words}, so it cannot answer that."
 LEFT_OUT = "The archive never mentions {words}: these stories match the rest of the question."
 WHEN = "Reported on {date}:"
+NO_MENTIONS = "No story in the archive mentions {subject}{period}."
+NEVER_CHARTED = "The archive never mentions {words}: there is no timeline to draw."
 EMPTY_ARCHIVE = "The archive is empty: ingest some stories first."
 DEFAULT_EXAMPLE = "What did the Kremlin say about NATO?"
 RELOAD_SWITCH_INTERVAL = 0.0002
@@ -146,15 +149,9 @@ class ArchiveService:
         snapshot = self.snapshot
         citations: list[Citation] = []
         more = False
-        searchable = snapshot.passages and not query.is_empty
-        known, unknown = respelled(query, snapshot.knows, snapshot.vocabulary, self.analyzer) if searchable \
-            else (query, [])
-        if not snapshot.passages:
-            kind, message = AnswerKind.EMPTY_ARCHIVE, EMPTY_ARCHIVE
-        elif query.is_empty:
-            kind, message = AnswerKind.NO_WORDS, NO_WORDS.format(example=DEFAULT_EXAMPLE)
-        elif known.is_empty:
-            kind, message = AnswerKind.NEVER_MENTIONED, NEVER_MENTIONED.format(words=_quoted(unknown))
+        known, unknown, refusal = self._searchable(snapshot, query)
+        if refusal:
+            kind, message = refusal
         else:
             query = known
             shown = range(offset, offset + k)
@@ -179,6 +176,42 @@ class ArchiveService:
                 message = " ".join(filter(None, [LEFT_OUT.format(words=_quoted(unknown)), message]))
         return Answer(question=query.text, citations=citations, more=more, message=message, kind=kind,
                       took_ms=(time.perf_counter() - started) * 1000)
+
+    def _searchable(self, snapshot: Snapshot, query: Query) -> tuple[Query, list[str], tuple[AnswerKind, str] | None]:
+        """`query` with the words the archive never holds respelled or left out (`respelled`),
+        the question's words left out, and why nothing can be searched (None when something can)."""
+        if not snapshot.passages:
+            return query, [], (AnswerKind.EMPTY_ARCHIVE, EMPTY_ARCHIVE)
+        if query.is_empty:
+            return query, [], (AnswerKind.NO_WORDS, NO_WORDS.format(example=DEFAULT_EXAMPLE))
+        known, unknown = respelled(query, snapshot.knows, snapshot.vocabulary, self.analyzer)
+        if known.is_empty:
+            return known, unknown, (AnswerKind.NEVER_MENTIONED, NEVER_MENTIONED.format(words=_quoted(unknown)))
+        return known, unknown, None
+
+    async def timeline(self, subject: str, since: date | None = None, until: date | None = None) -> Timeline:
+        """How many stories mention `subject` per week, month or year (`answer.timeline`), with
+        the same words and filters as a question; the busiest periods, and the story an answer
+        cites first in the busiest."""
+        query = parse_query(subject, self.analyzer, since, until)
+        snapshot = self.snapshot
+        known, unknown, refusal = self._searchable(snapshot, query)
+        if unknown:  # a story mentions the subject when it holds all of its words
+            return Timeline(query.text, AnswerKind.NEVER_MENTIONED, NEVER_CHARTED.format(words=_quoted(unknown)))
+        if refusal:
+            return Timeline(query.text, *refusal)
+        found = await mentioning(snapshot, known, self.store.stories)
+        days = [snapshot.stories[s].date.date() for s in found if snapshot.stories[s].date]
+        if not found:
+            return Timeline(query.text, AnswerKind.NOTHING_RELEVANT,
+                            NO_MENTIONS.format(subject=_quoted([query.text]), period=_period(query)))
+        if not days:
+            return Timeline(query.text, AnswerKind.ANSWERED, undated=len(found))
+        unit, periods = count_periods(days)
+        busiest = peaks(periods)
+        answer = await self.ask(subject, k=1, since=busiest[0].start, until=busiest[0].end)
+        return Timeline(query.text, AnswerKind.ANSWERED, None, unit, periods, busiest,
+                        next(iter(answer.citations), None), min(days), max(days), len(found) - len(days))
 
     @property
     def passages(self) -> int:

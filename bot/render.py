@@ -18,6 +18,8 @@ MAX_MESSAGE = 4096
 MAX_SUBJECT = 100
 MAX_TITLE = 200
 """A photo caption holds 1,024 characters: a subject or title is cut to these."""
+TEXT_BAR = 40
+"""Characters of a terminal timeline's longest bar."""
 
 
 def format_date(value: date | None) -> str:
@@ -42,36 +44,42 @@ def render_text(answer: Answer, first_number: int = 1) -> str:
     if not answer.citations:
         return answer.message or "Nothing relevant found."
     blocks = [answer.message] if answer.message else []
-    for number, citation in enumerate(answer.citations, first_number):
-        before, after = citation.marks
-        lines = [f"{number}. «{before}{citation.quote}{after}»", f"   {citation_source(citation)}"]
-        if citation.copies:
-            lines.append(f"   {copies_line(citation)}")
-        if citation.url:
-            lines.append(f"   {citation.url}")
-        blocks.append("\n".join(lines))
+    blocks += [_citation_lines(citation, number) for number, citation in enumerate(answer.citations, first_number)]
     return "\n\n".join(blocks)
 
 
-class Html:
-    """A piece of Telegram HTML that knows its length as Telegram counts it."""
+def _citation_lines(citation: Citation, number: int = 1) -> str:
+    """A numbered quote in its quotation marks, then its source, copies and link, one a line."""
+    before, after = citation.marks
+    lines = [f"{number}. «{before}{citation.quote}{after}»", f"   {citation_source(citation)}"]
+    if citation.copies:
+        lines.append(f"   {copies_line(citation)}")
+    if citation.url:
+        lines.append(f"   {citation.url}")
+    return "\n".join(lines)
 
-    def __init__(self, markup: str = "", length: int = 0) -> None:
+
+class Html:
+    """A piece of Telegram HTML, with the text Telegram shows for it and that text's length as
+    Telegram counts it."""
+
+    def __init__(self, markup: str = "", plain: str = "", length: int | None = None) -> None:
         self.markup = markup
-        self.length = length
+        self.plain = plain
+        self.length = utf16_length(plain) if length is None else length
 
     @classmethod
     def text(cls, value: str) -> Html:
-        return cls(html.escape(value, quote=False), utf16_length(value))
+        return cls(html.escape(value, quote=False), value)
 
     @classmethod
     def tag(cls, name: str, inner: Html, **attributes: str) -> Html:
         attrs = "".join(f' {k}="{html.escape(v, quote=True)}"' for k, v in attributes.items())
-        return cls(f"<{name}{attrs}>{inner.markup}</{name}>", inner.length)
+        return cls(f"<{name}{attrs}>{inner.markup}</{name}>", inner.plain, inner.length)
 
     def __add__(self, other: Html | str) -> Html:
         other = Html.text(other) if isinstance(other, str) else other
-        return Html(self.markup + other.markup, self.length + other.length)
+        return Html(self.markup + other.markup, self.plain + other.plain, self.length + other.length)
 
     def __str__(self) -> str:
         return self.markup
@@ -150,6 +158,20 @@ def render_timeline_words(timeline: Timeline) -> Html:
     undated ones do, or the one story that does (cited)."""
     words, story = _nothing_to_chart(timeline)
     return Html.text(words) if story is None else Html.text(words + "\n\n") + render_citation(story)
+
+
+def timeline_text(timeline: Timeline) -> str:
+    """A timeline for a terminal: its caption and a row per period with a bar of its count, or
+    the words that say there is nothing to chart."""
+    if not timeline.chartable:
+        words, story = _nothing_to_chart(timeline)
+        return words if story is None else f"{words}\n\n{_citation_lines(story)}"
+    most = max(period.stories for period in timeline.periods)
+    labels = [period_label(period, timeline.unit) for period in timeline.periods]
+    width = max(map(len, labels))
+    rows = [f"{label:<{width}}  {period.stories:>5}  {'█' * round(TEXT_BAR * period.stories / most)}"
+            for label, period in zip(labels, timeline.periods)]
+    return render_timeline(timeline).plain + "\n\n" + "\n".join(rows)
 
 
 def _nothing_to_chart(timeline: Timeline) -> tuple[str, Citation | None]:

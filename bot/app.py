@@ -12,7 +12,7 @@ from telegram.error import TelegramError, TimedOut
 from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler, CommandHandler,
                           ContextTypes, InlineQueryHandler, MessageHandler, filters)
 
-from bot import admin, handlers
+from bot import admin, handlers, timelines
 from bot.config import Settings
 from bot.delivery import ResilientRateLimiter, is_transient
 from bot.health import start_health_server
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 COMMANDS = [
     BotCommand("ask", "Ask the archive a question"),
+    BotCommand("timeline", "Chart how often the archive mentions a subject"),
     BotCommand("help", "How to ask, with an example"),
     BotCommand("stats", "Archive statistics (admins)"),
     BotCommand("reload", "Reload the archive (admins)"),
@@ -60,6 +61,7 @@ def _add_handlers(app: Application) -> None:
     private = filters.ChatType.PRIVATE & new_messages
     app.add_handler(CommandHandler(["start", "help"], help_command, filters=new_messages))
     app.add_handler(CommandHandler("ask", handlers.ask_command, filters=new_messages))
+    app.add_handler(CommandHandler("timeline", timelines.timeline_command, filters=new_messages))
     app.add_handler(CommandHandler("reload", admin.reload_command, filters=new_messages))
     app.add_handler(CommandHandler("stats", admin.stats_command, filters=new_messages))
     app.add_handler(MessageHandler(private & filters.Document.ALL, admin.document_received))
@@ -68,10 +70,13 @@ def _add_handlers(app: Application) -> None:
     app.add_handler(MessageHandler(private & ~filters.COMMAND, handlers.non_text))
     app.add_handler(MessageHandler(filters.ChatType.GROUPS & new_messages & filters.TEXT & ~filters.COMMAND,
                                    handlers.group_message))
+    app.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POST & filters.Regex(r"(?i)^/timeline\b"),
+                                   timelines.channel_timeline))
     app.add_handler(MessageHandler(filters.UpdateType.CHANNEL_POST & filters.TEXT, handlers.channel_post))
     app.add_handler(InlineQueryHandler(handlers.inline_query))
     app.add_handler(CallbackQueryHandler(handlers.more_pressed, pattern=r"^m:"))
     app.add_handler(CallbackQueryHandler(handlers.full_story_pressed, pattern=r"^s:"))
+    app.add_handler(CallbackQueryHandler(timelines.peak_pressed, pattern=r"^p:"))
     app.add_error_handler(on_error)
 
 
@@ -88,7 +93,8 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         f"I answer questions about a news archive of {span}, quoting the stories word for word.\n"
         f"{how}\n\n{handlers.usage(rt, None if chat_type == 'private' else '/ask')}\n\n"
         f"Add a date (“in October 2021”, “before 2022”), put exact words in quotes, "
-        f"or leave a word out with -word.")
+        f"or leave a word out with -word.\n"
+        f"/timeline and a subject charts how often the archive mentions it.")
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -2,13 +2,16 @@
 
     archive-bot ingest PATH...            read story files, JSON Lines or CSV into the archive
     archive-bot ask "QUESTION" [--json]   answer one question (or one per line from stdin)
+    archive-bot timeline SUBJECT [--out FILE.png] [--json]
+                                          how many stories mention it, per week, month or year
     archive-bot stats                     what the archive holds
     archive-bot run                       the Telegram bot (settings from the environment)
     archive-bot health [--offline]        is the archive (and the token) fine? exit 0 or 1
     archive-bot backup FILE               a consistent copy of the archive, safe while the bot runs
     archive-bot restore FILE              put a backup in place of the archive (stop the bot first)
 
-`--db FILE` picks the archive file everywhere (default: $ARCHIVE_DB or data/archive.sqlite).
+`--db FILE` picks the archive file everywhere, before the command or after it (default:
+$ARCHIVE_DB or data/archive.sqlite). `archive-bot COMMAND --help` tells more.
 """
 
 from __future__ import annotations
@@ -19,11 +22,34 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import date
 from pathlib import Path
 
+from bot.args import SuggestingParser
 from bot.config import ConfigError, Settings, load_settings
-from bot.render import render_text
+from bot.render import render_text, timeline_text
 from retrieval import ArchiveError, ArchiveService, BackupError, DateError, IngestReport, parse_date_option
+
+QUESTION_SYNTAX = """\
+questions (and timeline subjects) are plain words; besides, they understand:
+  "exact words"       in quotes: the passage must hold them as written
+  -word               leave out the stories that hold the word
+  a date in words     in October 2021, in 2021, on 25 October 2021, since March 1987,
+                      after 2020, before 2022, between March 1987 and April 1987:
+                      only the stories published then (--since and --until narrow it too)
+"""
+ASK_EXAMPLES = """\
+examples:
+  archive-bot ask "What did the Kremlin say about NATO?"
+  archive-bot ask '"Black Sea" fleet -Turkey in 2021'
+  archive-bot ask --json -k 5 "cocoa arrivals in Bahia" --since 1987-02-01 --until "March 1987"
+  archive-bot ask --json < questions.txt      one question a line, one JSON object a line
+"""
+TIMELINE_EXAMPLES = """\
+examples:
+  archive-bot timeline NATO --out nato.png
+  archive-bot timeline '"Black Sea" -Turkey since 2021' --json
+"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,40 +74,60 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="archive-bot", description=__doc__.split("\n\n")[0])
+    parser = SuggestingParser(prog="archive-bot", description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", metavar="FILE", help="the archive's SQLite file")
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    # after the command too; not set there unless given, so as not to undo one given before it
+    db = SuggestingParser(add_help=False)
+    db.add_argument("--db", metavar="FILE", default=argparse.SUPPRESS, help="the archive's SQLite file")
+    dates = SuggestingParser(add_help=False)
+    dates.add_argument("--since", help="only stories on or after this date (2021-10-25, 'October 2021', 2021)")
+    dates.add_argument("--until", help="only stories on or before this date")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND", dest="command_name")
 
-    ingest = commands.add_parser("ingest", help="read archive files into the archive")
+    def command(name: str, parents: Sequence[argparse.ArgumentParser] = (), **kwargs) -> argparse.ArgumentParser:
+        return commands.add_parser(name, parents=[db, *parents], **kwargs)
+
+    ingest = command("ingest", help="read archive files into the archive")
     ingest.add_argument("paths", nargs="+", metavar="PATH", help="files or directories")
     ingest.add_argument("--prune", action="store_true",
                         help="remove stories whose files are gone from PATHs")
     ingest.set_defaults(command=_ingest)
 
-    ask = commands.add_parser("ask", help="answer a question (without one: each line of stdin)")
-    ask.add_argument("question", nargs="?", help="the question, in plain words")
+    ask = command("ask", [dates], help="answer a question (without one: each line of stdin)",
+                  description="Answer a question with quotes from the archive, each cited with its story's "
+                              "title, date and code.",
+                  epilog=QUESTION_SYNTAX + "\n" + ASK_EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ask.add_argument("question", nargs="?", help="the question, in plain words (none: one a line from stdin)")
     ask.add_argument("--json", action="store_true", help="one JSON object per answer")
     ask.add_argument("-k", type=int, default=None, help="how many stories to cite (default 3)")
-    ask.add_argument("--since", help="only stories on or after this date (2021-10-25, 'October 2021', 2021)")
-    ask.add_argument("--until", help="only stories on or before this date")
     ask.set_defaults(command=_ask)
 
-    stats = commands.add_parser("stats", help="what the archive holds")
-    stats.add_argument("--json", action="store_true")
+    timeline = command("timeline", [dates], help="how many stories mention a subject, per week, month or year",
+                       description="Count the stories that mention a subject per week, month or year (by the "
+                                   "span), and draw them as a chart or print them.",
+                       epilog=QUESTION_SYNTAX + "\n" + TIMELINE_EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    timeline.add_argument("subject", help="what to count the stories of, in the words of a question")
+    timeline.add_argument("--out", metavar="FILE.png", help="draw the chart into this PNG file")
+    timeline.add_argument("--json", action="store_true", help="print the counts as one JSON object")
+    timeline.set_defaults(command=_timeline)
+
+    stats = command("stats", help="what the archive holds")
+    stats.add_argument("--json", action="store_true", help="one JSON object")
     stats.set_defaults(command=_stats)
 
-    run = commands.add_parser("run", help="run the Telegram bot")
+    run = command("run", help="run the Telegram bot")
     run.set_defaults(command=_run)
 
-    health = commands.add_parser("health", help="check the archive, its index and the token (exit 0 or 1)")
+    health = command("health", help="check the archive, its index and the token (exit 0 or 1)")
     health.add_argument("--offline", action="store_true", help="skip the token check (getMe)")
     health.set_defaults(command=_health, config_exit_code=1)  # exit 2 means "reserved" to Docker
 
-    backup = commands.add_parser("backup", help="copy the archive consistently, even while the bot runs")
+    backup = command("backup", help="copy the archive consistently, even while the bot runs")
     backup.add_argument("file", metavar="FILE", help="the backup file (or a directory for a dated one)")
     backup.set_defaults(command=_backup)
 
-    restore = commands.add_parser("restore", help="replace the archive with a backup (stop the bot first)")
+    restore = command("restore", help="replace the archive with a backup (stop the bot first)")
     restore.add_argument("file", metavar="FILE", help="a file made by archive-bot backup")
     restore.set_defaults(command=_restore)
     return parser
@@ -98,8 +144,7 @@ async def _ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _ask(args: argparse.Namespace, settings: Settings) -> int:
-    since = parse_date_option(args.since) if args.since else None
-    until = parse_date_option(args.until, end=True) if args.until else None
+    since, until = _dates(args)
     k = args.k if args.k is not None else settings.citations
     if k < 1:
         raise ConfigError("-k must be at least 1")
@@ -115,6 +160,33 @@ async def _ask(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await service.close()
     return 0
+
+
+async def _timeline(args: argparse.Namespace, settings: Settings) -> int:
+    since, until = _dates(args)
+    service = await ArchiveService.open(settings.db_path, settings.retrieval)
+    try:
+        timeline = await service.timeline(args.subject, since, until)
+    finally:
+        await service.close()
+    if args.out and timeline.chartable:
+        from bot.charts import draw_timeline  # matplotlib: only for the command that draws
+
+        Path(args.out).write_bytes(draw_timeline(timeline))
+    print(json.dumps(timeline.to_json(), ensure_ascii=False) if args.json else timeline_text(timeline))
+    if args.out and not timeline.chartable:
+        print(f"archive-bot: no chart written to {args.out}: there is nothing to chart", file=sys.stderr)
+        return 1
+    if args.out and not args.json:
+        print(f"\nChart: {args.out}")
+    return 0
+
+
+def _dates(args: argparse.Namespace) -> tuple[date | None, date | None]:
+    """The --since and --until options as dates (None when not given)."""
+    since = parse_date_option(args.since) if args.since else None
+    until = parse_date_option(args.until, end=True) if args.until else None
+    return since, until
 
 
 async def _stats(args: argparse.Namespace, settings: Settings) -> int:

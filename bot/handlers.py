@@ -60,7 +60,7 @@ async def channel_post(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     """In a channel: a post that starts with /ask or mentions the bot gets a reply post."""
     post = update.channel_post
     text = post.text or ""
-    asked = _after_ask_command(text, context.bot.username)
+    asked = after_command(text, "ask", context.bot.username)
     if asked is not None:
         await reply_with_answer(update, context, asked, command="/ask")
     elif _mentions_bot(post, context.bot.username):
@@ -81,41 +81,52 @@ async def reply_with_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, 
     rt = runtime(context)
     message = update.effective_message
     chat = update.effective_chat
-    sender = _sender_id(update)
-    if not rt.allowlist.allows(chat.id, update.effective_user and update.effective_user.id):
-        log.info("ignored a question from chat %s: not on the allowlist", chat.id)
+    if not await admitted(update, context, question, usage(rt, command)):
         return
-    if not question.strip():
-        await message.reply_html(usage(rt, command), do_quote=_quote(message))
-        return
-    wait = rt.rate_limit.check(sender)
-    if wait:
-        await message.reply_text(f"You are asking faster than I can read: try again in {wait:.0f} s.",
-                                 do_quote=_quote(message))
-        return
-    answer = await _typing_if_slow(context, chat.id, message.message_thread_id if message.is_topic_message else None,
-                                   rt.service.ask(question, k=rt.settings.citations))
+    answer = await action_if_slow(context, message, rt.service.ask(question, k=rt.settings.citations))
     await _record(context, answer, chat.type)
     log.info("answered chat_type=%s latency_ms=%.1f citations=%d", chat.type, answer.took_ms,
              len(answer.citations))
     await send_answer(message, answer, offset=0)
 
 
-async def send_answer(message: Message, answer: Answer, offset: int) -> None:
-    """The answer's messages in reply to `message`, buttons under the last one."""
+async def admitted(update: Update, context: ContextTypes.DEFAULT_TYPE, asked: str, usage_html: str) -> bool:
+    """Whether to answer what the update's message asks (`asked`): not when the chat or sender
+    is off the allowlist (ignored), when nothing is asked (`usage_html` is the reply) or when
+    the sender asks too fast (told so)."""
+    rt = runtime(context)
+    message = update.effective_message
+    chat = update.effective_chat
+    if not rt.allowlist.allows(chat.id, update.effective_user and update.effective_user.id):
+        log.info("ignored a question from chat %s: not on the allowlist", chat.id)
+        return False
+    if not asked.strip():
+        await message.reply_html(usage_html, do_quote=quoting(message))
+        return False
+    wait = rt.rate_limit.check(_sender_id(update))
+    if wait:
+        await message.reply_text(f"You are asking faster than I can read: try again in {wait:.0f} s.",
+                                 do_quote=quoting(message))
+        return False
+    return True
+
+
+async def send_answer(message: Message, answer: Answer, offset: int, more: str = "m:") -> None:
+    """The answer's messages in reply to `message`, buttons under the last one ("More" carries
+    `more` and the next offset)."""
     texts = render_answer(answer, first_number=offset + 1)
     if answer.kind.worth_rewording:
         texts[-1] += "\n\n" + TIPS
-    keyboard = answer_keyboard(answer, offset)
+    keyboard = answer_keyboard(answer, offset, more)
     for number, text in enumerate(texts, 1):
-        await message.reply_html(text, do_quote=_quote(message),
+        await message.reply_html(text, do_quote=quoting(message),
                                  reply_markup=keyboard if number == len(texts) else None,
                                  disable_web_page_preview=True)
 
 
-def answer_keyboard(answer: Answer, offset: int) -> InlineKeyboardMarkup | None:
+def answer_keyboard(answer: Answer, offset: int, more: str = "m:") -> InlineKeyboardMarkup | None:
     """A "Full story" button per citation (whose id fits in callback data) and "More": it
-    carries only the offset; the question is the message the answer replies to."""
+    carries `more` and the next offset only; the question is the message the answer replies to."""
     rows = []
     for number, citation in enumerate(answer.citations, offset + 1):
         data = f"s:{citation.story_id}"
@@ -124,7 +135,7 @@ def answer_keyboard(answer: Answer, offset: int) -> InlineKeyboardMarkup | None:
             rows.append(InlineKeyboardButton(label, callback_data=data))
     buttons = [rows[i:i + 3] for i in range(0, len(rows), 3)]
     if answer.more:
-        buttons.append([InlineKeyboardButton("More ▸", callback_data=f"m:{offset + len(answer.citations)}")])
+        buttons.append([InlineKeyboardButton("More ▸", callback_data=f"{more}{offset + len(answer.citations)}")])
     return InlineKeyboardMarkup(buttons) if buttons else None
 
 
@@ -218,17 +229,18 @@ async def _record(context: ContextTypes.DEFAULT_TYPE, answer: Answer, chat_type:
 
 
 def question_in(message: Message, username: str) -> str:
-    """The question a message asks the bot: its text (or caption) without /ask or the bot's
-    @mention."""
+    """What a message asks the bot: its text (or caption) without /ask or /timeline, or without
+    the bot's @mention."""
     text = message.text or message.caption or ""
-    asked = _after_ask_command(text, username)
+    asked = after_command(text, "ask", username)
+    asked = asked if asked is not None else after_command(text, "timeline", username)
     return asked if asked is not None else strip_mention(text, username)
 
 
-def _after_ask_command(text: str, username: str) -> str | None:
-    """What follows "/ask" or "/ask@username" at the start of `text`; None without the command."""
-    command = re.match(rf"^/ask(?:@{re.escape(username)})?(?:\s+|$)", text, re.IGNORECASE)
-    return text[command.end():] if command else None
+def after_command(text: str, command: str, username: str) -> str | None:
+    """What follows "/command" or "/command@username" at the start of `text`; None without it."""
+    found = re.match(rf"^/{command}(?:@{re.escape(username)})?(?:\s+|$)", text, re.IGNORECASE)
+    return text[found.end():] if found else None
 
 
 def strip_mention(text: str, username: str) -> str:
@@ -256,21 +268,22 @@ def _sender_id(update: Update) -> int:
     return update.effective_user.id if update.effective_user else update.effective_chat.id
 
 
-def _quote(message: Message):
+def quoting(message: Message) -> dict:
     """Reply to `message`, and still send if it was deleted meanwhile."""
     return message.build_reply_arguments(allow_sending_without_reply=True)
 
 
-async def _typing_if_slow(context: ContextTypes.DEFAULT_TYPE, chat_id: int, thread_id: int | None,
-                          work: Awaitable[T]) -> T:
-    """`work`'s result; the chat is shown "typing…" if it takes more than TYPING_AFTER seconds.
-    (Most answers take milliseconds: a chat action for each would halve how many answers fit
-    under Telegram's flood limit.)"""
+async def action_if_slow(context: ContextTypes.DEFAULT_TYPE, message: Message, work: Awaitable[T],
+                         action: str = ChatAction.TYPING) -> T:
+    """`work`'s result; the chat of `message` (its topic) is shown `action` ("typing…") if it takes
+    more than TYPING_AFTER seconds. (Most answers take milliseconds: a chat action for each
+    would halve how many answers fit under Telegram's flood limit.)"""
     task = asyncio.ensure_future(work)
     done, _ = await asyncio.wait({task}, timeout=TYPING_AFTER)
     if not done:
+        thread_id = message.message_thread_id if message.is_topic_message else None
         try:
-            await context.bot.send_chat_action(chat_id, ChatAction.TYPING, message_thread_id=thread_id)
+            await context.bot.send_chat_action(message.chat_id, action, message_thread_id=thread_id)
         except Exception as error:  # non-essential: never stops an answer
             log.warning("send_chat_action failed: %s", error)
     return await task

@@ -1,4 +1,5 @@
-"""Turning an `Answer` into what people read: Telegram HTML messages, or plain text for a terminal.
+"""Turning what the archive says (an `Answer`, a `Timeline`'s words) into what people read:
+Telegram HTML messages, or plain text for a terminal.
 
 Everything from the archive or the user is escaped. Telegram counts a message's length after
 entity parsing (in UTF-16 code units), at most 4,096: long answers are split between citations and
@@ -9,14 +10,19 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date
 
-from retrieval import Answer, Citation, paragraph_spans
+from retrieval import Answer, Citation, Period, Timeline, paragraph_spans
 
 MAX_MESSAGE = 4096
+MAX_SUBJECT = 100
+MAX_TITLE = 200
+"""A photo caption holds 1,024 characters: a subject or title is cut to these."""
+TEXT_BAR = 40
+"""Characters of a terminal timeline's longest bar."""
 
 
-def format_date(value: datetime | None) -> str:
+def format_date(value: date | None) -> str:
     """25 October 2021, or "undated"."""
     return f"{value.day} {value:%B %Y}" if value else "undated"
 
@@ -38,35 +44,42 @@ def render_text(answer: Answer, first_number: int = 1) -> str:
     if not answer.citations:
         return answer.message or "Nothing relevant found."
     blocks = [answer.message] if answer.message else []
-    for number, citation in enumerate(answer.citations, first_number):
-        lines = [f"{number}. «{citation.quote}»", f"   {citation_source(citation)}"]
-        if citation.copies:
-            lines.append(f"   {copies_line(citation)}")
-        if citation.url:
-            lines.append(f"   {citation.url}")
-        blocks.append("\n".join(lines))
+    blocks += [_citation_lines(citation, number) for number, citation in enumerate(answer.citations, first_number)]
     return "\n\n".join(blocks)
 
 
-class Html:
-    """A piece of Telegram HTML that knows its length as Telegram counts it."""
+def _citation_lines(citation: Citation, number: int = 1) -> str:
+    """A numbered quote in its quotation marks, then its source, copies and link, one a line."""
+    before, after = citation.marks
+    lines = [f"{number}. «{before}{citation.quote}{after}»", f"   {citation_source(citation)}"]
+    if citation.copies:
+        lines.append(f"   {copies_line(citation)}")
+    if citation.url:
+        lines.append(f"   {citation.url}")
+    return "\n".join(lines)
 
-    def __init__(self, markup: str = "", length: int = 0) -> None:
+
+class Html:
+    """A piece of Telegram HTML, with the text Telegram shows for it and that text's length as
+    Telegram counts it."""
+
+    def __init__(self, markup: str = "", plain: str = "", length: int | None = None) -> None:
         self.markup = markup
-        self.length = length
+        self.plain = plain
+        self.length = utf16_length(plain) if length is None else length
 
     @classmethod
     def text(cls, value: str) -> Html:
-        return cls(html.escape(value, quote=False), utf16_length(value))
+        return cls(html.escape(value, quote=False), value)
 
     @classmethod
     def tag(cls, name: str, inner: Html, **attributes: str) -> Html:
         attrs = "".join(f' {k}="{html.escape(v, quote=True)}"' for k, v in attributes.items())
-        return cls(f"<{name}{attrs}>{inner.markup}</{name}>", inner.length)
+        return cls(f"<{name}{attrs}>{inner.markup}</{name}>", inner.plain, inner.length)
 
     def __add__(self, other: Html | str) -> Html:
         other = Html.text(other) if isinstance(other, str) else other
-        return Html(self.markup + other.markup, self.length + other.length)
+        return Html(self.markup + other.markup, self.plain + other.plain, self.length + other.length)
 
     def __str__(self) -> str:
         return self.markup
@@ -78,15 +91,25 @@ def utf16_length(text: str) -> int:
 
 def render_citation(citation: Citation, number: int | None = None) -> Html:
     """One citation: the quote as a blockquote, then title, date and story code, and a link."""
-    source = Html.tag("b", Html.text(citation.title)) + f"\n{format_date(citation.date)} · story {citation.story_id}"
+    source = _source(citation)
     if citation.copies:
         source = source + "\n" + Html.tag("i", Html.text(copies_line(citation)))
     if number is not None:
         source = Html.text(f"{number}. ") + source
-    piece = Html.tag("blockquote", Html.text(citation.quote)) + source
+    piece = Html.tag("blockquote", render_quote(citation)) + source
     if citation.url:
         piece = piece + "\n" + Html.tag("a", Html.text("Read the story"), href=citation.url)
     return piece
+
+
+def render_quote(citation: Citation) -> Html:
+    """The quote, the question's words in bold, inside the quotation marks it needs."""
+    before, after = citation.marks
+    piece, done = Html.text(before), 0
+    for start, end in citation.highlights:
+        piece = piece + citation.quote[done:start] + Html.tag("b", Html.text(citation.quote[start:end]))
+        done = end
+    return piece + citation.quote[done:] + after
 
 
 def render_answer(answer: Answer, first_number: int = 1) -> list[str]:
@@ -99,6 +122,88 @@ def render_answer(answer: Answer, first_number: int = 1) -> list[str]:
     if answer.message:
         pieces.insert(0, Html.tag("i", Html.text(answer.message)))
     return pack(pieces, separator="\n\n")
+
+
+def period_label(period: Period, unit: str) -> str:
+    """2021, November 2021, or a week: 1–7 November 2021, 29 November – 5 December 2021."""
+    start, end = period.start, period.end
+    if unit == "year":
+        return str(start.year)
+    if unit == "month":
+        return f"{start:%B %Y}"
+    if start.year != end.year:
+        return f"{format_date(start)} – {format_date(end)}"
+    if start.month != end.month:
+        return f"{start.day} {start:%B} – {format_date(end)}"
+    return f"{start.day}–{format_date(end)}"
+
+
+def render_timeline(timeline: Timeline) -> Html:
+    """What a timeline's chart shows, in words for its caption: the subject, how many stories
+    over what span and by what unit, the busiest period and its top story."""
+    busiest = timeline.peaks[0]
+    piece = (Html.tag("b", Html.text(_cut(timeline.subject, MAX_SUBJECT)))
+             + f": {_stories(timeline.dated)} from {format_date(timeline.first)} to "
+               f"{format_date(timeline.last)}, by {timeline.unit}")
+    if timeline.undated:
+        piece = piece + f" (and {timeline.undated} undated)"
+    piece = piece + f".\nBusiest: {period_label(busiest, timeline.unit)}, {_stories(busiest.stories)}"
+    if timeline.top is None:
+        return piece + "."
+    return piece + "; the top one:\n" + _source(timeline.top, MAX_TITLE)
+
+
+def render_timeline_words(timeline: Timeline) -> Html:
+    """A timeline with nothing to chart, in words: why no story mentions the subject, how many
+    undated ones do, or the one story that does (cited)."""
+    words, story = _nothing_to_chart(timeline)
+    return Html.text(words) if story is None else Html.text(words + "\n\n") + render_citation(story)
+
+
+def timeline_text(timeline: Timeline) -> str:
+    """A timeline for a terminal: its caption and a row per period with a bar of its count, or
+    the words that say there is nothing to chart."""
+    if not timeline.chartable:
+        words, story = _nothing_to_chart(timeline)
+        return words if story is None else f"{words}\n\n{_citation_lines(story)}"
+    most = max(period.stories for period in timeline.periods)
+    labels = [period_label(period, timeline.unit) for period in timeline.periods]
+    width = max(map(len, labels))
+    rows = [f"{label:<{width}}  {period.stories:>5}  {'█' * round(TEXT_BAR * period.stories / most)}"
+            for label, period in zip(labels, timeline.periods)]
+    return render_timeline(timeline).plain + "\n\n" + "\n".join(rows)
+
+
+def _nothing_to_chart(timeline: Timeline) -> tuple[str, Citation | None]:
+    """What to say of a timeline with nothing to chart, and the story to cite after it, if any."""
+    if timeline.message:
+        return timeline.message, None
+    subject = f"\u201c{_cut(timeline.subject, MAX_SUBJECT)}\u201d"
+    if not timeline.dated:
+        mention = "mentions" if timeline.undated == 1 else "mention"
+        return f"{_stories(timeline.undated)} {mention} {subject}, none dated: there is no timeline to draw.", None
+    undated = f" (and {timeline.undated} undated)" if timeline.undated else ""
+    if timeline.top is None:
+        return f"Only one dated story mentions {subject}{undated}, on {format_date(timeline.first)}.", None
+    return f"Only one dated story mentions {subject}{undated}:", timeline.top
+
+
+def _source(citation: Citation, max_title: int | None = None) -> Html:
+    """The title (cut to `max_title` characters, if given), then date and story code."""
+    title = citation.title if max_title is None else _cut(citation.title, max_title)
+    return Html.tag("b", Html.text(title)) + f"\n{format_date(citation.date)} · story {citation.story_id}"
+
+
+def _stories(count: int) -> str:
+    return f"{count:,} {'story' if count == 1 else 'stories'}"
+
+
+def _cut(text: str, limit: int) -> str:
+    """`text`, cut at a word boundary to at most `limit` characters with "…" after it."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit - 1]
+    return (head.rsplit(None, 1)[0] if " " in head else head) + "…"
 
 
 def render_story(title: str, date: datetime | None, story_id: str, body: str,

@@ -25,6 +25,9 @@ Fidelity notes:
 * A second concurrent getUpdates ends the first with 409 Conflict, as Telegram does; getUpdates
   while a webhook is set is a 409 too.
 * Editing without ``reply_markup`` removes the inline keyboard, as on Telegram.
+* ``sendPhoto`` takes a PNG (uploaded as multipart, or a file id it holds) and checks Telegram's
+  limits: 10 MB, width + height at most 10,000, a side ratio at most 20; other kinds of image
+  are refused, since it reads no other.
 
 The modules, by job: :mod:`~fakebotapi.server` (lifecycle, HTTP, the update queue, waiting),
 :mod:`~fakebotapi.methods` (the Bot API methods), :mod:`~fakebotapi.checks` (what Telegram

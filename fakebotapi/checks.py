@@ -8,6 +8,7 @@ is never more lenient than Telegram: what fits here fits there.
 from __future__ import annotations
 
 import re
+import struct
 from typing import Any
 
 from fakebotapi.faults import bad_request
@@ -20,6 +21,10 @@ MAX_CAPTION_LENGTH = 1024
 MAX_CALLBACK_DATA_BYTES = 64
 MAX_INLINE_RESULTS = 50
 MAX_NEXT_OFFSET_BYTES = 64
+MAX_PHOTO_BYTES = 10 * 1024 * 1024
+MAX_PHOTO_SIDES = 10_000      # width + height
+MAX_PHOTO_RATIO = 20          # the longer side over the shorter
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 _BUTTON_ACTIONS = ("url", "callback_data", "web_app", "login_url", "switch_inline_query",
                    "switch_inline_query_current_chat", "switch_inline_query_chosen_chat",
@@ -129,3 +134,27 @@ def _check_inline_result(result: Any, ids: set[str]) -> None:
     if isinstance(content, dict) and "message_text" in content:
         message_text(content, "message_text")
     check_markup(result.get("reply_markup"))
+
+
+def check_photo(content: bytes) -> tuple[int, int]:
+    """The width and height of an uploaded photo, which must be a PNG (the only kind of image
+    this server reads) within Telegram's limits: at most 10 MB, width and height at most 10,000
+    together, their ratio at most 20."""
+    if len(content) > MAX_PHOTO_BYTES:
+        raise bad_request("PHOTO_SAVE_FILE_INVALID")
+    size = png_size(content)
+    if size is None:
+        raise bad_request("IMAGE_PROCESS_FAILED")
+    width, height = size
+    if width + height > MAX_PHOTO_SIDES or max(width, height) > MAX_PHOTO_RATIO * min(width, height):
+        raise bad_request("PHOTO_INVALID_DIMENSIONS")
+    return width, height
+
+
+def png_size(content: bytes) -> tuple[int, int] | None:
+    """Width and height from a PNG's header chunk (IHDR, first after the signature); None when
+    ``content`` is no PNG."""
+    if len(content) < 24 or content[:8] != _PNG_SIGNATURE or content[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", content[16:24])
+    return (width, height) if width and height else None

@@ -16,8 +16,8 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 from fakebotapi.calls import Call, Upload
-from fakebotapi.checks import (caption_text, check_inline_results, check_markup,
-                               message_text)
+from fakebotapi.checks import (caption_text, check_inline_results, check_markup, check_photo,
+                               message_text, png_size)
 from fakebotapi.faults import ApiError, bad_request
 from fakebotapi.updates import StoredFile, without_reply
 
@@ -71,7 +71,8 @@ class BotAPIMethods:
             "sendChatAction": self._send_chat_action,
             "answerCallbackQuery": self._answer_callback_query,
             "answerInlineQuery": self._answer_inline_query, "getFile": self._get_file,
-            "sendDocument": self._send_document, "deleteMessage": self._delete_message,
+            "sendDocument": self._send_document, "sendPhoto": self._send_photo,
+            "deleteMessage": self._delete_message,
             "close": self._true, "logOut": self._true,
         }
 
@@ -323,6 +324,23 @@ class BotAPIMethods:
         caption, entities = caption_text(p)
         return self._new_bot_message(p, document=stored, caption=caption,
                                      caption_entities=entities)
+
+    def _send_photo(self, call: Call) -> JSON:
+        """A photo uploaded (multipart) or sent again by file_id: checked (:func:`check_photo`),
+        kept as a file, and sent as one ``PhotoSize`` of its own dimensions."""
+        p = call.params
+        photo = p.get("photo")
+        if isinstance(photo, Upload):
+            width, height = check_photo(photo.content)
+            file_id = self.store_file(photo.filename or "photo.png", photo.content, "image/png")["file_id"]
+        elif isinstance(photo, str) and photo in self.files and png_size(self.files[photo].content):
+            file_id = photo
+            width, height = png_size(self.files[photo].content)
+        else:
+            raise bad_request("wrong file identifier/HTTP URL specified")
+        caption, entities = caption_text(p)
+        size = {**self._document_for(file_id), "width": width, "height": height}
+        return self._new_bot_message(p, photo=[size], caption=caption, caption_entities=entities)
 
     def _document_for(self, file_id: str) -> JSON:
         stored = self.files[file_id]

@@ -17,12 +17,14 @@ Example:
     await service.ingest(["seeds/"])
     answer = await service.ask("Can Russia stop Ukraine joining NATO?")
     print(answer.kind, [c.quote for c in answer.citations])
+    timeline = await service.timeline("NATO")  # stories mentioning it, per week, month or year
+    print(timeline.unit, [(p.start, p.stories) for p in timeline.periods])
 """
 
 from retrieval.answer.query import DateError, parse_date_option
 from retrieval.bm25.index import VARIANTS, BM25Params
 from retrieval.ingest.formats import SUFFIXES, Problem, read_file
-from retrieval.models import Answer, AnswerKind, Article, Citation, StoryRecord
+from retrieval.models import Answer, AnswerKind, Article, Citation, Period, StoryRecord, Timeline
 from retrieval.service import ArchiveService, ReloadInProgress, RetrievalSettings
 from retrieval.storage.backup import BackupError, FileCheck
 from retrieval.storage.backup import backup as backup_archive
@@ -35,7 +37,7 @@ from retrieval.text.sentences import paragraph_spans
 __all__ = [
     "VARIANTS", "SUFFIXES",
     "Answer", "AnswerKind", "ArchiveError", "ArchiveService", "Article", "BM25Params", "BackupError",
-    "Citation", "DateError", "FileCheck", "IngestReport", "Problem", "Progress", "ReloadInProgress",
-    "RetrievalSettings", "StoryRecord",
+    "Citation", "DateError", "FileCheck", "IngestReport", "Period", "Problem", "Progress", "ReloadInProgress",
+    "RetrievalSettings", "StoryRecord", "Timeline",
     "backup_archive", "check_archive", "paragraph_spans", "parse_date_option", "read_file", "restore_archive",
 ]

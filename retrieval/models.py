@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 
 
@@ -68,6 +68,12 @@ class Citation:
     copies: tuple[str, ...] = ()
     """Ids of the stories that repeat this one (Reuters files a story again under a new id),
     folded into this citation."""
+    highlights: tuple[tuple[int, int], ...] = ()
+    """Spans of `quote` that match the question's words (by their terms) or phrases: what a
+    front end shows in bold. Sorted and disjoint."""
+    marks: tuple[str, str] = ("", "")
+    """The quotation marks to show before and after `quote` (never part of it): those of the
+    quotations it starts or ends inside, so that someone's words read as theirs."""
 
     def to_json(self) -> dict:
         data = {
@@ -127,6 +133,66 @@ class Answer:
             "kind": self.kind.value,
             "took_ms": round(self.took_ms, 3),
             "citations": [c.to_json() for c in self.citations],
+        }
+        if self.message:
+            data["message"] = self.message
+        return data
+
+
+@dataclass(frozen=True)
+class Period:
+    """One bar of a timeline: its first and last day and how many stories fall in them."""
+
+    start: date
+    end: date
+    stories: int
+
+    def to_json(self) -> dict:
+        return {"start": self.start.isoformat(), "end": self.end.isoformat(), "stories": self.stories}
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """How many stories mention a subject, period by period; or, as for an `Answer`, why none do."""
+
+    subject: str
+    kind: AnswerKind
+    message: str | None = None
+    unit: str = "month"
+    """What a period is: "week" (from Monday), "month" or "year"."""
+    periods: list[Period] = field(default_factory=list)
+    """Consecutive, from the first story's period to the last's, those without stories included."""
+    peaks: list[Period] = field(default_factory=list)
+    """The busiest periods, busiest first."""
+    top: Citation | None = None
+    """The story an answer about the subject cites first in the busiest period."""
+    first: date | None = None
+    last: date | None = None
+    """The days of the first and last dated stories."""
+    undated: int = 0
+    """Stories that mention the subject and carry no date (in no period)."""
+
+    @property
+    def dated(self) -> int:
+        return sum(period.stories for period in self.periods)
+
+    @property
+    def chartable(self) -> bool:
+        """Whether a chart says more than words: two dated stories or more."""
+        return self.dated >= 2
+
+    def to_json(self) -> dict:
+        data = {
+            "subject": self.subject,
+            "kind": self.kind.value,
+            "unit": self.unit,
+            "stories": self.dated + self.undated,
+            "undated": self.undated,
+            "first": self.first.isoformat() if self.first else None,
+            "last": self.last.isoformat() if self.last else None,
+            "periods": [p.to_json() for p in self.periods],
+            "peaks": [p.to_json() for p in self.peaks],
+            "top": self.top.to_json() if self.top else None,
         }
         if self.message:
             data["message"] = self.message

@@ -22,10 +22,11 @@ from retrieval.answer.citing import Citing
 from retrieval.answer.query import Query, parse_query
 from retrieval.answer.quotes import asks_when
 from retrieval.answer.spelling import respelled
+from retrieval.answer.timeline import count_periods, mentioning, peaks
 from retrieval.bm25.index import BM25Params
 from retrieval.ingest.ledger import IngestReport, Progress
 from retrieval.messages import long_date, say
-from retrieval.models import Answer, AnswerKind, Citation, StoryRecord
+from retrieval.models import Answer, AnswerKind, Citation, StoryRecord, Timeline
 from retrieval.snapshot import Snapshot, load_snapshot, save_snapshot
 from retrieval.storage.store import Store
 from retrieval.text import languages
@@ -40,6 +41,8 @@ OTHER_DATES = "Nothing in the archive was reported{period}; these stories from o
 NEVER_MENTIONED = "The archive never mentions {words}, so it cannot answer that."
 LEFT_OUT = "The archive never mentions {words}: these stories match the rest of the question."
 WHEN = "Reported on {date}:"
+NO_MENTIONS = "No story in the archive mentions {subject}{period}."
+NEVER_CHARTED = "The archive never mentions {words}: there is no timeline to draw."
 EMPTY_ARCHIVE = "The archive is empty: ingest some stories first."
 OTHER_LANGUAGE = "The archive holds no stories in {language}."
 DEFAULT_EXAMPLE = "What did the Kremlin say about NATO?"
@@ -156,17 +159,11 @@ class ArchiveService:
         answer says is in the question's language."""
         started = time.perf_counter()
         snapshot = self.snapshot
-        language = self._language_of(question, snapshot)
-        said = language or self.analyzers.language_of(question)
-        query = parse_query(question, self.analyzers.of(language or self.analyzers.main.code), since, until)
+        query, language, said = self._parsed(question, snapshot, since, until)
         citations, more = [], False
-        if not snapshot.passages:
-            kind, message = AnswerKind.EMPTY_ARCHIVE, say(EMPTY_ARCHIVE, said)
-        elif language is None:
-            kind, message = AnswerKind.OTHER_LANGUAGE, say(OTHER_LANGUAGE, said,
-                                                          language=languages.language_name(said, said))
-        elif query.is_empty:
-            kind, message = AnswerKind.NO_WORDS, say(NO_WORDS, said, example=DEFAULT_EXAMPLE)
+        refusal = self._refusal(snapshot, query, language, said)
+        if refusal:
+            kind, message = refusal
         else:
             kind, message, citations, more = await self._cited(snapshot, query, k, offset, since, until)
         return Answer(question=query.text, citations=citations, more=more, message=message, kind=kind,
@@ -209,6 +206,50 @@ class ArchiveService:
         if script != "other" and all(languages.script_of(code) != script for code in held):
             return None
         return held[0] if len(held) == 1 else self.analyzers.language_of(question, among=held)
+
+    def _parsed(self, question: str, snapshot: Snapshot, since: date | None, until: date | None
+                ) -> tuple[Query, str | None, str]:
+        """`question` parsed in its language; that language (None: the archive holds none in its
+        script); and the language to answer in."""
+        language = self._language_of(question, snapshot)
+        query = parse_query(question, self.analyzers.of(language or self.analyzers.main.code), since, until)
+        return query, language, language or self.analyzers.language_of(question)
+
+    def _refusal(self, snapshot: Snapshot, query: Query, language: str | None, said: str
+                 ) -> tuple[AnswerKind, str] | None:
+        """Why nothing can be searched for `query`, in the language `said`; None when something can."""
+        if not snapshot.passages:
+            return AnswerKind.EMPTY_ARCHIVE, say(EMPTY_ARCHIVE, said)
+        if language is None:
+            return AnswerKind.OTHER_LANGUAGE, say(OTHER_LANGUAGE, said, language=languages.language_name(said, said))
+        if query.is_empty:
+            return AnswerKind.NO_WORDS, say(NO_WORDS, said, example=DEFAULT_EXAMPLE)
+        return None
+
+    async def timeline(self, subject: str, since: date | None = None, until: date | None = None) -> Timeline:
+        """How many stories mention `subject` per week, month or year (`answer.timeline`), with
+        the same words and filters as a question; the busiest periods, and the story an answer
+        cites first in the busiest."""
+        snapshot = self.snapshot
+        query, language, said = self._parsed(subject, snapshot, since, until)
+        refusal = self._refusal(snapshot, query, language, said)
+        if refusal:
+            return Timeline(query.text, *refusal)
+        known, unknown = respelled(query, snapshot.knows, snapshot.vocabulary, self.analyzers.of(query.language))
+        if unknown:  # a story mentions the subject when it holds all of its words
+            return Timeline(query.text, AnswerKind.NEVER_MENTIONED, say(NEVER_CHARTED, said, words=_quoted(unknown)))
+        found = await mentioning(snapshot, known, self.store.stories)
+        days = [snapshot.stories[s].date.date() for s in found if snapshot.stories[s].date]
+        if not found:
+            return Timeline(query.text, AnswerKind.NOTHING_RELEVANT,
+                            say(NO_MENTIONS, said, subject=_quoted([query.text]), period=_period(query)))
+        if not days:
+            return Timeline(query.text, AnswerKind.ANSWERED, undated=len(found))
+        unit, periods = count_periods(days)
+        busiest = peaks(periods)
+        answer = await self.ask(subject, k=1, since=busiest[0].start, until=busiest[0].end)
+        return Timeline(query.text, AnswerKind.ANSWERED, None, unit, periods, busiest,
+                        next(iter(answer.citations), None), min(days), max(days), len(found) - len(days))
 
     @property
     def passages(self) -> int:

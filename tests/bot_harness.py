@@ -70,15 +70,15 @@ class RunningBot:
         await asyncio.sleep(0.1)  # a multi-message answer arrives back to back
         return [c for c in self.api.sent("sendMessage") if to_chat(c)]
 
-    async def replies_to(self, message: dict, timeout: float = 10) -> list[Call]:
-        """The bot's messages in reply to `message` (waits for the first)."""
+    async def replies_to(self, message: dict, timeout: float = 10, method: str = "sendMessage") -> list[Call]:
+        """The bot's messages (sent by `method`) in reply to `message` (waits for the first)."""
         def replies(call: Call) -> bool:
             reply = call.params.get("reply_parameters") or {}
             return (int(call.params.get("chat_id")) == message["chat"]["id"]
                     and reply.get("message_id") == message["message_id"])
-        await self.api.wait_for("sendMessage", replies, timeout=timeout)
+        await self.api.wait_for(method, replies, timeout=timeout)
         await asyncio.sleep(0.1)  # a multi-message answer arrives back to back
-        return [c for c in self.api.sent("sendMessage") if replies(c)]
+        return [c for c in self.api.sent(method) if replies(c)]
 
 
 async def start_bot(api: BotAPIServer, folder: Path, **overrides) -> RunningBot:
@@ -104,7 +104,7 @@ async def stop_bot(running: RunningBot) -> None:
     await running.service.close()
 
 
-def plain(call: Call) -> str:
-    """A sent message's text as Telegram shows it (HTML parsed)."""
-    text = call.params["text"]
+def plain(call: Call, key: str = "text") -> str:
+    """A sent message's text (or caption: `key`) as Telegram shows it (HTML parsed)."""
+    text = call.params[key]
     return parse_html(text) if call.params.get("parse_mode") == "HTML" else text

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import sys
+from datetime import date
 
 import pytest
 
-from fakebotapi import BotAPIServer, Fault
+from fakebotapi import BotAPIServer, Fault, parse_html, parse_html_entities
+from fakebotapi.checks import png_size
 from tests.bot_harness import ADMIN, USER, plain, start_bot, stop_bot, story_text
 
 GROUP = -100200
@@ -119,7 +121,7 @@ async def test_inline_query_offers_citations(bot, api):
     call = await api.wait_for("answerInlineQuery")
     results = call.params["results"]
     assert results and results[0]["title"].startswith("Moscow Says Cannot Prevent Ukraine")
-    assert "We cannot prevent it." in results[0]["input_message_content"]["message_text"]
+    assert "We cannot prevent it." in parse_html(results[0]["input_message_content"]["message_text"])
 
 
 async def test_empty_inline_query_offers_a_hint(bot, api):
@@ -355,7 +357,7 @@ async def test_a_get_me_timing_out_at_start_is_retried(api, tmp_path):
 
 async def test_the_bot_sets_its_command_menu_at_start(bot, api):
     [call] = api.sent("setMyCommands")
-    assert [c["command"] for c in call.params["commands"]] == ["ask", "help", "stats", "reload"]
+    assert [c["command"] for c in call.params["commands"]] == ["ask", "timeline", "help", "stats", "reload"]
 
 
 async def test_a_question_the_statistics_cannot_record_is_still_answered(bot, monkeypatch, caplog):
@@ -371,3 +373,59 @@ async def test_a_question_the_statistics_cannot_record_is_still_answered(bot, mo
             break
         await asyncio.sleep(0.01)
     assert warning in caplog.text
+
+
+# Highlighted quotes and timelines --------------------------------------------------------------
+
+def bold_parts(html_text: str) -> list[str]:
+    """The texts a message in HTML shows in bold (entity offsets count UTF-16 units)."""
+    plain, entities = parse_html_entities(html_text)
+    units = plain.encode("utf-16-le")
+    return [units[2 * e["offset"]:2 * (e["offset"] + e["length"])].decode("utf-16-le")
+            for e in entities if e["type"] == "bold"]
+
+
+async def test_the_question_s_words_are_bold_in_the_quote_in_its_quotation_marks(bot, api):
+    [reply] = await bot.ask_private(SEED_QUESTION)
+    assert '"We cannot prevent it. It is impossible."' in plain(reply)  # Peskov's words, marked as his
+    assert "prevent" in bold_parts(reply.params["text"])
+    api.inline_query(USER, SEED_QUESTION)
+    result = (await api.wait_for("answerInlineQuery")).params["results"][0]
+    assert "prevent" in bold_parts(result["input_message_content"]["message_text"])
+
+
+async def test_timeline_in_a_private_chat_sends_a_chart_with_its_caption(bot, api):
+    update = api.private_text(USER, "/timeline NATO")
+    [photo] = await bot.replies_to(update["message"], method="sendPhoto")
+    [size] = photo.result["photo"]
+    assert png_size(api.files[size["file_id"]].content) == (size["width"], size["height"]) == (1280, 960)
+    top = (await bot.service.ask("NATO", k=1, since=date(2021, 11, 1), until=date(2021, 11, 7))).citations[0]
+    assert plain(photo, "caption") == (
+        "NATO: 5 stories from 25 October 2021 to 12 November 2021, by week.\n"
+        f"Busiest: 1–7 November 2021, 2 stories; the top one:\n{top.title}\n{top.date.day} November 2021"
+        f" · story {top.story_id}")
+    keyboard = photo.params["reply_markup"]["inline_keyboard"]
+    assert [[b["text"] for b in row] for row in keyboard] == [["Stories from 1–7 November 2021"]]
+
+
+async def test_a_peak_s_button_answers_with_that_period_s_stories(bot, api):
+    update = api.group_text(GROUP, USER, "/timeline@ArchiveBot NATO")
+    [photo] = await bot.replies_to(update["message"], method="sendPhoto")
+    [[button]] = photo.params["reply_markup"]["inline_keyboard"]
+    api.callback(USER, photo.result, button["callback_data"])
+    answer = plain((await bot.replies_to(update["message"]))[0])
+    assert "970001" in answer and "970002" in answer  # 2 and 5 November
+    assert "960351" not in answer and "970003" not in answer  # 25 October, 9 November
+
+
+async def test_timeline_in_a_channel_and_the_words_when_there_is_nothing_to_chart(bot, api):
+    post = api.channel_post(CHANNEL, "/timeline NATO")["channel_post"]
+    assert await bot.replies_to(post, method="sendPhoto")
+    unknown = api.group_text(GROUP, USER, "/timeline Zyzzogeton")["message"]
+    assert "never mentions “Zyzzogeton”" in plain((await bot.replies_to(unknown))[0])
+    single = api.private_text(USER, "/timeline Peskov")["message"]
+    [reply] = await bot.replies_to(single)
+    assert "Only one dated story mentions “Peskov”" in plain(reply) and "960351" in plain(reply)
+    empty = api.private_text(USER, "/timeline")["message"]
+    assert "/timeline NATO" in plain((await bot.replies_to(empty))[0])
+    assert not api.sent("sendPhoto", chat_id=GROUP) and len(api.sent("sendPhoto")) == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import html
+import io
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from telegram.ext import Application, CommandHandler, ContextTypes
 from telegram.request import HTTPXRequest
 
 from fakebotapi import BotAPIServer, Fault, HTMLParseError, parse_html, parse_html_entities
+from fakebotapi.checks import MAX_PHOTO_BYTES
 
 ACCEPTED_HTML = '<b>a &amp; b</b><blockquote>x</blockquote><a href="https://x">y</a>'
 
@@ -285,6 +287,36 @@ async def test_document_get_file_and_download(bot: Bot, server: BotAPIServer) ->
         == b"report"
     with pytest.raises(BadRequest, match="(?i)invalid file_id"):
         await bot.get_file("nope")
+
+
+def png(width: int, height: int) -> bytes:
+    """A real PNG of that size (Pillow, which matplotlib brings)."""
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), "white").save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.asyncio
+async def test_send_photo_takes_a_png_within_telegrams_limits(bot: Bot, server: BotAPIServer) -> None:
+    chart = png(1280, 960)
+    sent = await bot.send_photo(5, chart, caption="<b>NATO</b>: 3 stories", parse_mode="HTML",
+                                filename="chart.png")
+    assert sent.caption == "NATO: 3 stories" and sent.caption_entities[0].type == "bold"
+    [size] = sent.photo
+    assert (size.width, size.height) == (1280, 960)
+    assert bytes(await (await bot.get_file(size.file_id)).download_as_bytearray()) == chart
+    again = await bot.send_photo(5, size.file_id)
+    assert again.photo[0].file_id == size.file_id
+    refused = [(b"GIF89a" + bytes(100), "IMAGE_PROCESS_FAILED"), (png(9000, 1001), "PHOTO_INVALID_DIMENSIONS"),
+               (png(2100, 100), "PHOTO_INVALID_DIMENSIONS"),
+               (chart + bytes(MAX_PHOTO_BYTES), "PHOTO_SAVE_FILE_INVALID")]
+    for content, error in refused:
+        with pytest.raises(BadRequest, match=f"(?i){error}"):  # PTB capitalizes the description
+            await bot.send_photo(5, content, filename="x.png")
+    with pytest.raises(BadRequest, match="caption is too long"):
+        await bot.send_photo(5, chart, caption="x" * 1025)
 
 
 # ---- webhooks ---------------------------------------------------------------------------------

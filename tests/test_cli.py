@@ -5,14 +5,17 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 import subprocess
 import sys
 from itertools import islice
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from conftest import shared_file
+from tests.bot_harness import write_archive
 
 DEMO_QUESTION = "Can Russia prevent Ukraine from joining NATO?"
 PESKOV = "We cannot prevent it. It is impossible."
@@ -29,14 +32,16 @@ SETTING_NAMES = {
 
 @pytest.fixture
 def cli(tmp_path: Path, tmp_db: Path):
-    """Run `archive-bot --db tmp_db ARGS...` in a process of its own, from an empty directory."""
+    """Run `archive-bot --db tmp_db ARGS...` (ARGS alone when they hold --db) in a process of its own,
+    from an empty directory."""
     workdir = tmp_path / "cwd"
     workdir.mkdir()
 
     def run(*args: str, stdin: str | None = None, env: dict[str, str] | None = None,
             expect: int | None = 0) -> subprocess.CompletedProcess:
         environ = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
-        result = subprocess.run([sys.executable, "-m", "bot.cli", "--db", str(tmp_db), *map(str, args)],
+        db = [] if "--db" in args else ["--db", str(tmp_db)]  # a test may give its own, after the command
+        result = subprocess.run([sys.executable, "-m", "bot.cli", *db, *map(str, args)],
                                 input=stdin, capture_output=True, text=True, cwd=workdir,
                                 env={**environ, **(env or {})})
         if expect is not None:
@@ -109,6 +114,57 @@ def test_stats_show_what_the_archive_holds(cli, seed_dir):
     assert (stats["stories"], stats["last_ingest"]["added"]) == (1, 1)
     assert stats["passages"] > 1
     assert "stories: 1" in cli("stats").stdout.splitlines()
+
+
+def test_db_may_come_after_the_command(cli, seed_dir, tmp_path):
+    other = tmp_path / "other.sqlite"
+    assert "1 added" in cli("ingest", "--db", other, seed_dir).stdout
+    [answer] = json_lines(cli("ask", "--db", other, "--json", DEMO_QUESTION).stdout)
+    assert answer["citations"][0]["story_id"] == "960351"
+    assert json.loads(cli("stats", "--json").stdout)["stories"] == 0  # the archive named before the command
+
+
+def test_ask_help_lists_the_question_syntax_with_examples(cli):
+    help_text = cli("ask", "--help").stdout
+    for syntax in ('"exact words"', "-word", "since March 1987", "between March 1987 and April 1987", "--since",
+                   "examples:", 'archive-bot ask "What did the Kremlin say about NATO?"', "< questions.txt"):
+        assert syntax in help_text
+
+
+@pytest.mark.parametrize("args, hint", [
+    (["aks", "NATO"], "invalid choice: 'aks'"),
+    (["stast"], "did you mean 'stats'?"),
+    (["ask", "--jsno", "NATO"], "unrecognized arguments: --jsno (did you mean --json?)"),
+    (["timeline", "NATO", "--ot", "x.png"], "--ot (did you mean --out?) x.png"),
+])
+def test_a_mistyped_command_or_option_is_told_the_right_one(cli, args, hint):
+    result = cli(*args, expect=2)
+    assert hint in result.stderr and result.stdout == ""
+    assert "did you mean 'ask'?" in cli("aks", "NATO", expect=2).stderr
+
+
+def test_timeline_draws_the_chart_and_prints_the_counts(cli, tmp_path):
+    cli("ingest", write_archive(tmp_path / "archive"))
+    chart = tmp_path / "chart.png"
+    drawn = cli("timeline", "NATO", "--out", chart).stdout
+    assert drawn.startswith("NATO: 5 stories from 25 October 2021 to 12 November 2021, by week.")
+    assert re.search(r"^25–31 October 2021 +1  █{20}\n1–7 November 2021 +2  █{40}$", drawn, re.MULTILINE)
+    assert f"Chart: {chart}" in drawn
+    with Image.open(chart) as image:
+        assert image.format == "PNG" and image.size == (1280, 960)
+    counts = json.loads(cli("timeline", "NATO", "--json").stdout)
+    assert [(p["start"], p["stories"]) for p in counts["periods"]] == [
+        ("2021-10-25", 1), ("2021-11-01", 2), ("2021-11-08", 2)]
+    assert counts["top"]["story_id"] in ("970001", "970002") and counts["undated"] == 0
+
+
+def test_a_timeline_with_nothing_to_chart_writes_no_file_and_exits_1(cli, seed_dir, tmp_path):
+    cli("ingest", seed_dir)
+    chart = tmp_path / "chart.png"
+    result = cli("timeline", "Zyzzogeton", "--out", chart, expect=1)
+    assert "never mentions" in result.stdout and "no chart written" in result.stderr and not chart.exists()
+    single = cli("timeline", "Peskov").stdout
+    assert single.startswith("Only one dated story mentions “Peskov”:") and "960351" in single
 
 
 def write_broken_folder(folder: Path) -> dict[str, Path]:

@@ -22,6 +22,8 @@ from retrieval.bm25.index import BM25Params
 from retrieval.models import Citation, StoryRecord
 from retrieval.snapshot import Snapshot
 from retrieval.text.analysis import Analyzer, Analyzers
+from retrieval.text.highlights import highlight_spans
+from retrieval.text.quotations import quotation_marks
 from retrieval.text.sentences import sentence_spans
 
 TITLE_DISCOUNT = 0.7
@@ -57,7 +59,7 @@ class Citing:
         cited = await self._without_copies(snapshot, relevant, query.phrases, wanted)
         asking = self._asking(snapshot, query, weights)
         analyzer = self.analyzers.of(query.language)
-        return [self._citation(snapshot, relevant, story,
+        return [self._citation(snapshot, relevant, story, query,
                                self._quote(snapshot, relevant[story.rank], story, asking, analyzer)
                                if n in shown else None)
                 for n, story in enumerate(cited)]
@@ -121,13 +123,19 @@ class Citing:
         return {story_id: record for story_id, record in records.items()
                 if record.digest == headers[story_id].digest}
 
-    def _citation(self, snapshot: Snapshot, relevant: list[RankedStory], story: _Cited,
+    def _citation(self, snapshot: Snapshot, relevant: list[RankedStory], story: _Cited, query: Query,
                   quote: Quote | None) -> Citation:
-        """The citation of a story, with its `quote` (none: an empty one) and the ids of its copies."""
+        """The citation of a story, with its `quote` (none: an empty one), what of the quote
+        matches `query`, the quotation marks it needs, and the ids of its copies."""
         ranked, record = relevant[story.rank], story.record
-        text = "" if quote is None else record.body[quote.start:quote.end]
         copies = tuple(snapshot.stories[relevant[rank].story].id for rank in sorted(story.copies))
-        return Citation(record.id, record.title, record.date, text, ranked.score, record.url, copies)
+        citation = Citation(record.id, record.title, record.date, "", ranked.score, record.url, copies)
+        if quote is None:
+            return citation
+        text = record.body[quote.start:quote.end]
+        highlights = highlight_spans(text, frozenset(query.terms), query.phrases, self.analyzers.of(query.language))
+        return replace(citation, quote=text, highlights=tuple(highlights),
+                       marks=quotation_marks(record.body, quote.start, quote.end))
 
     def _asking(self, snapshot: Snapshot, query: Query, weights: dict[str, float]) -> Asking:
         """What quotes are chosen for: the question's term `weights` and those of words related

@@ -88,6 +88,12 @@ class Analyzer:
             self._terms = {}  # a new dict, not clear(): another thread may be reading this one
         return list(filter(None, map(known.__getitem__, words)))
 
+    def term_spans(self, text: str) -> list[tuple[int, int, str]]:
+        """Where `text` holds its terms: (start, end, term) for each word that is no stopword,
+        its offsets those of `text` itself (the verbatim text, not its case folding)."""
+        return [(match.start(), match.end(), term) for match in _WORD.finditer(text)
+                for term in self.terms(match.group())]
+
     def _term(self, word: str) -> str:
         if word in self.stopwords:
             return ""

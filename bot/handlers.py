@@ -202,9 +202,9 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         InlineQueryResultArticle(
             id=f"{offset + n}",
             title=citation.title[:200],
-            description=f"{format_date(citation.date)} — {citation.quote[:200]}",
+            description=f"{format_date(citation.date, answer.language)} — {citation.quote[:200]}",
             input_message_content=InputTextMessageContent(
-                str(render_citation(citation)), parse_mode=ParseMode.HTML,
+                str(render_citation(citation, language=answer.language)), parse_mode=ParseMode.HTML,
                 link_preview_options=None),
         )
         for n, citation in enumerate(answer.citations)

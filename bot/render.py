@@ -12,7 +12,7 @@ import html
 from collections.abc import Iterable
 from datetime import date
 
-from retrieval import Answer, Citation, Period, Timeline, paragraph_spans
+from retrieval import Answer, Citation, Period, Timeline, long_date, paragraph_spans, say
 
 MAX_MESSAGE = 4096
 MAX_SUBJECT = 100
@@ -22,38 +22,43 @@ TEXT_BAR = 40
 """Characters of a terminal timeline's longest bar."""
 
 
-def format_date(value: date | None) -> str:
-    """25 October 2021, or "undated"."""
-    return f"{value.day} {value:%B %Y}" if value else "undated"
+NOTHING_FOUND = "Nothing relevant found."
 
 
-def citation_source(citation: Citation) -> str:
+def format_date(value: date | None, language: str = "en") -> str:
+    """25 October 2021 (as `language` writes a date), or "undated"."""
+    return long_date(value, language) if value else say("undated", language)
+
+
+def citation_source(citation: Citation, language: str = "en") -> str:
     """Title — date — story code, as plain text."""
-    return f"{citation.title} — {format_date(citation.date)} — story {citation.story_id}"
+    return f"{citation.title} — {format_date(citation.date, language)} — {_code(citation, language)}"
 
 
-def copies_line(citation: Citation) -> str:
+def copies_line(citation: Citation, language: str = "en") -> str:
     """"Also filed as story X, Y" for the copies folded into a citation; "" when there are none."""
     if not citation.copies:
         return ""
-    return f"Also filed as {'stories' if len(citation.copies) > 1 else 'story'} {', '.join(citation.copies)}"
+    line = "Also filed as stories {codes}" if len(citation.copies) > 1 else "Also filed as story {codes}"
+    return say(line, language, codes=", ".join(citation.copies))
 
 
 def render_text(answer: Answer, first_number: int = 1) -> str:
     """The answer for a terminal: numbered quotes, each with its source line."""
     if not answer.citations:
-        return answer.message or "Nothing relevant found."
+        return answer.message or say(NOTHING_FOUND, answer.language)
     blocks = [answer.message] if answer.message else []
-    blocks += [_citation_lines(citation, number) for number, citation in enumerate(answer.citations, first_number)]
+    blocks += [_citation_lines(citation, number, answer.language)
+               for number, citation in enumerate(answer.citations, first_number)]
     return "\n\n".join(blocks)
 
 
-def _citation_lines(citation: Citation, number: int = 1) -> str:
+def _citation_lines(citation: Citation, number: int = 1, language: str = "en") -> str:
     """A numbered quote in its quotation marks, then its source, copies and link, one a line."""
     before, after = citation.marks
-    lines = [f"{number}. «{before}{citation.quote}{after}»", f"   {citation_source(citation)}"]
+    lines = [f"{number}. «{before}{citation.quote}{after}»", f"   {citation_source(citation, language)}"]
     if citation.copies:
-        lines.append(f"   {copies_line(citation)}")
+        lines.append(f"   {copies_line(citation, language)}")
     if citation.url:
         lines.append(f"   {citation.url}")
     return "\n".join(lines)
@@ -89,16 +94,17 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def render_citation(citation: Citation, number: int | None = None) -> Html:
-    """One citation: the quote as a blockquote, then title, date and story code, and a link."""
-    source = _source(citation)
+def render_citation(citation: Citation, number: int | None = None, language: str = "en") -> Html:
+    """One citation: the quote as a blockquote, then title, date and story code, and a link,
+    in `language` (the question's)."""
+    source = _source(citation, language=language)
     if citation.copies:
-        source = source + "\n" + Html.tag("i", Html.text(copies_line(citation)))
+        source = source + "\n" + Html.tag("i", Html.text(copies_line(citation, language)))
     if number is not None:
         source = Html.text(f"{number}. ") + source
     piece = Html.tag("blockquote", render_quote(citation)) + source
     if citation.url:
-        piece = piece + "\n" + Html.tag("a", Html.text("Read the story"), href=citation.url)
+        piece = piece + "\n" + Html.tag("a", Html.text(say("Read the story", language)), href=citation.url)
     return piece
 
 
@@ -115,9 +121,9 @@ def render_quote(citation: Citation) -> Html:
 def render_answer(answer: Answer, first_number: int = 1) -> list[str]:
     """The answer as one or more HTML messages, split between citations."""
     if not answer.citations:
-        return [str(Html.text(answer.message or "Nothing relevant found."))]
+        return [str(Html.text(answer.message or say(NOTHING_FOUND, answer.language)))]
     numbered = len(answer.citations) > 1 or first_number > 1
-    pieces = [render_citation(c, n if numbered else None)
+    pieces = [render_citation(c, n if numbered else None, answer.language)
               for n, c in enumerate(answer.citations, first_number)]
     if answer.message:
         pieces.insert(0, Html.tag("i", Html.text(answer.message)))
@@ -188,10 +194,14 @@ def _nothing_to_chart(timeline: Timeline) -> tuple[str, Citation | None]:
     return f"Only one dated story mentions {subject}{undated}:", timeline.top
 
 
-def _source(citation: Citation, max_title: int | None = None) -> Html:
+def _source(citation: Citation, max_title: int | None = None, language: str = "en") -> Html:
     """The title (cut to `max_title` characters, if given), then date and story code."""
     title = citation.title if max_title is None else _cut(citation.title, max_title)
-    return Html.tag("b", Html.text(title)) + f"\n{format_date(citation.date)} · story {citation.story_id}"
+    return Html.tag("b", Html.text(title)) + f"\n{format_date(citation.date, language)} · {_code(citation, language)}"
+
+
+def _code(citation: Citation, language: str) -> str:
+    return say("story {code}", language, code=citation.story_id)
 
 
 def _stories(count: int) -> str:

@@ -31,6 +31,7 @@ from retrieval.storage.backup import backup as backup_archive
 from retrieval.storage.backup import check as check_archive
 from retrieval.storage.backup import restore as restore_archive
 from retrieval.ingest.ledger import IngestReport, Progress
+from retrieval.messages import long_date, say
 from retrieval.storage.schema import ArchiveError
 from retrieval.text.sentences import paragraph_spans
 
@@ -39,5 +40,6 @@ __all__ = [
     "Answer", "AnswerKind", "ArchiveError", "ArchiveService", "Article", "BM25Params", "BackupError",
     "Citation", "DateError", "FileCheck", "IngestReport", "Period", "Problem", "Progress", "ReloadInProgress",
     "RetrievalSettings", "StoryRecord", "Timeline",
-    "backup_archive", "check_archive", "paragraph_spans", "parse_date_option", "read_file", "restore_archive",
+    "backup_archive", "check_archive", "long_date", "paragraph_spans", "parse_date_option", "read_file",
+    "restore_archive", "say",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import logging
 import signal
 
@@ -19,7 +20,7 @@ from bot.health import start_health_server
 from bot.http import AiohttpRequest
 from bot.logs import setup_logging
 from bot.runtime import Runtime, runtime
-from retrieval import ArchiveService
+from retrieval import ArchiveService, say
 
 log = logging.getLogger(__name__)
 
@@ -84,17 +85,25 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     """/start and /help: what the bot does, with the archive's own date range and an example."""
     rt = runtime(context)
     stats = await rt.service.stats()
-    span = (f"{stats['stories']:,} stories from {stats['first_date'][:10]} to {stats['last_date'][:10]}"
-            if stats["first_date"] else f"{stats['stories']:,} stories")
+    language = handlers.reader_language(update)
+    count = f"{stats['stories']:,}"
+    span = (say("{count} stories from {first} to {last}", language, count=count, first=stats["first_date"][:10],
+                last=stats["last_date"][:10]) if stats["first_date"] else say("{count} stories", language, count=count))
     chat_type = update.effective_chat.type
-    how = ("Send me a question in plain words." if chat_type == "private" else
-           f"Ask with /ask, mention @{context.bot.username}, or reply to one of my messages.")
-    await update.effective_message.reply_html(
-        f"I answer questions about a news archive of {span}, quoting the stories word for word.\n"
-        f"{how}\n\n{handlers.usage(rt, None if chat_type == 'private' else '/ask')}\n\n"
-        f"Add a date (“in October 2021”, “before 2022”), put exact words in quotes, "
-        f"or leave a word out with -word.\n"
-        f"/timeline and a subject charts how often the archive mentions it.")
+    how = (say("Send me a question in plain words.", language) if chat_type == "private" else
+           say("Ask with /ask, mention @{bot}, or reply to one of my messages.", language, bot=context.bot.username))
+    intro = say("I answer questions about a news archive of {span}, quoting the stories word for word.", language,
+                span=span)
+    syntax = (say("Add a date (“in October 2021”, “before 2022”), put exact words in quotes, or leave a word out "
+                  "with -word.", language) + "\n" + say("/timeline and a subject charts how often the archive mentions it.",
+                                                       language))
+    parts = [_escaped(f"{intro}\n{how}"), handlers.usage(rt, None if chat_type == "private" else "/ask", language),
+             _escaped(syntax)]
+    await update.effective_message.reply_html("\n\n".join(parts))
+
+
+def _escaped(text: str) -> str:
+    return html.escape(text, quote=False)
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

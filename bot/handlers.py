@@ -20,7 +20,7 @@ from telegram.ext import ContextTypes
 
 from bot.render import format_date, render_answer, render_citation, render_story
 from bot.runtime import Runtime, runtime
-from retrieval import Answer
+from retrieval import Answer, say
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -81,7 +81,7 @@ async def reply_with_answer(update: Update, context: ContextTypes.DEFAULT_TYPE, 
     rt = runtime(context)
     message = update.effective_message
     chat = update.effective_chat
-    if not await admitted(update, context, question, usage(rt, command)):
+    if not await admitted(update, context, question, usage(rt, command, reader_language(update))):
         return
     answer = await action_if_slow(context, message, rt.service.ask(question, k=rt.settings.citations))
     await _record(context, answer, chat.type)
@@ -116,7 +116,7 @@ async def send_answer(message: Message, answer: Answer, offset: int, more: str =
     `more` and the next offset)."""
     texts = render_answer(answer, first_number=offset + 1)
     if answer.kind.worth_rewording:
-        texts[-1] += "\n\n" + TIPS
+        texts[-1] += "\n\n" + html.escape(say(TIPS, answer.language), quote=False)
     keyboard = answer_keyboard(answer, offset, more)
     for number, text in enumerate(texts, 1):
         await message.reply_html(text, do_quote=quoting(message),
@@ -131,18 +131,29 @@ def answer_keyboard(answer: Answer, offset: int, more: str = "m:") -> InlineKeyb
     for number, citation in enumerate(answer.citations, offset + 1):
         data = f"s:{citation.story_id}"
         if len(data.encode()) <= MAX_CALLBACK_BYTES:
-            label = f"Full story {number}" if len(answer.citations) > 1 or offset else "Full story"
+            label = say("Full story {number}", answer.language, number=number) \
+                if len(answer.citations) > 1 or offset else say("Full story", answer.language)
             rows.append(InlineKeyboardButton(label, callback_data=data))
     buttons = [rows[i:i + 3] for i in range(0, len(rows), 3)]
     if answer.more:
-        buttons.append([InlineKeyboardButton("More ▸", callback_data=f"{more}{offset + len(answer.citations)}")])
+        buttons.append([InlineKeyboardButton(say("More ▸", answer.language),
+                                             callback_data=f"{more}{offset + len(answer.citations)}")])
     return InlineKeyboardMarkup(buttons) if buttons else None
 
 
-def usage(rt: Runtime, command: str | None) -> str:
+def usage(rt: Runtime, command: str | None, language: str = "en") -> str:
+    """How to ask, with an example from the archive, in `language`."""
     example = rt.service.example_question()
     prefix = f"{command} " if command else ""
-    return f"Ask me something about the archive, for example:\n<code>{html.escape(prefix + example, quote=False)}</code>"
+    return (html.escape(say("Ask me something about the archive, for example:", language), quote=False)
+            + f"\n<code>{html.escape(prefix + example, quote=False)}</code>")
+
+
+def reader_language(update: Update) -> str:
+    """The language the sender's Telegram app is set to (its `language_code`, "pt-br" as "pt"),
+    English when it does not say (channel posts have no sender)."""
+    code = update.effective_user and update.effective_user.language_code
+    return code.split("-")[0].lower() if code else "en"
 
 
 # Buttons ---------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from fakebotapi import BotAPIServer
-from tests.bot_harness import plain, start_bot, stop_bot, story_text
+from tests.bot_harness import USER, plain, start_bot, stop_bot, story_text
 
 STORIES = {
     "980001": ("2023-05-03", "Совет одобрил новый мост через реку",
@@ -45,3 +45,19 @@ async def test_a_question_in_another_language_is_answered_in_it(bot, question, q
     text = plain(replies[0])
     assert quote in text and source in text  # the date and the story code in the reader's language
     assert "NATO" not in text  # the English stories never answer it
+
+
+async def test_help_is_in_the_language_the_sender_reads(bot, api):
+    russian = {**api.user(USER), "language_code": "ru"}
+    before = len(api.calls)
+    api.private_text(USER, "/help", **{"from": russian})
+    (reply,) = await bot.messages_to(USER, before)
+    text = plain(reply)
+    assert text.startswith("Я отвечаю на вопросы по архиву новостей") and "Пришлите вопрос" in text
+    assert "/timeline" in text and "Спросите что-нибудь об архиве" in text
+
+
+async def test_buttons_and_tips_are_in_the_question_language(bot):
+    replies = await bot.ask_private("Сколько будет стоить новый мост?")
+    labels = [b["text"] for row in replies[-1].params["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels[:1] == ["Весь материал"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from fakebotapi import BotAPIServer
+from tests.test_bot import api  # noqa: F401 (the Bot API server fixture, shared)
 from tests.bot_harness import USER, plain, start_bot, stop_bot, story_text
 
 STORIES = {
@@ -16,14 +16,6 @@ STORIES = {
                ["شورای شهر ساخت یک پل تازه روی رودخانه را تصویب کرد.",
                 "هزینه ساخت پل ۱۲۰ میلیارد تومان برآورد شده است."]),
 }
-
-
-@pytest.fixture
-async def api():
-    server = BotAPIServer(username="ArchiveBot")
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture

@@ -91,8 +91,15 @@ class Analyzer:
     def term_spans(self, text: str) -> list[tuple[int, int, str]]:
         """Where `text` holds its terms: (start, end, term) for each word that is no stopword,
         its offsets those of `text` itself (the verbatim text, not its case folding)."""
-        return [(match.start(), match.end(), term) for match in _WORD.finditer(text)
-                for term in self.terms(match.group())]
+        spans = []
+        known = self._terms
+        for match in _WORD.finditer(text):
+            word = match.group()
+            # an ASCII word is its own folded form: its term is looked up, not analyzed again
+            term = known.get(word.casefold()) if word.isascii() else None
+            terms = ([term] if term else []) if term is not None else self.terms(word)
+            spans += [(match.start(), match.end(), term) for term in terms]
+        return spans
 
     def _term(self, word: str) -> str:
         if word in self.stopwords:

@@ -45,11 +45,14 @@ CONFIDENCE = 0.9
 
 def snowball_name(code: str) -> str | None:
     """Snowball's name for the stemmer of language `code` ("ru" -> "russian"), None if it has none."""
-    try:
-        name = Locale.parse(code).english_name.lower()
-    except (ValueError, UnknownLocaleError):
-        return None
+    name = _english_names().get(code, "").lower()
     return name if name in snowballstemmer.algorithms() else None
+
+
+@lru_cache(maxsize=1)
+def _english_names() -> dict[str, str]:
+    """Languages' English names by code, as Babel's English locale writes them."""
+    return dict(Locale("en").languages)
 
 
 @lru_cache(maxsize=None)
@@ -58,14 +61,16 @@ def language_code(name: str) -> str:
     name = name.strip().lower()
     if supported(name):
         return name
-    for code in analyzable():
-        if snowball_name(code) == name:
+    for code, english in _english_names().items():
+        if english.lower() == name and supported(code):
             return code
     raise ValueError(f"no analysis for language {name!r}: use one of {', '.join(sorted(analyzable()))}")
 
 
 def supported(code: str) -> bool:
-    return code in analyzable()
+    """Whether texts in language `code` can be analyzed (without loading the identifier: a
+    process that only answers in one language never needs it)."""
+    return code in UNSTEMMED or snowball_name(code) is not None
 
 
 @lru_cache(maxsize=1)

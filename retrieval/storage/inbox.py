@@ -1,0 +1,175 @@
+"""The inbox: every update the bot receives, kept in a SQLite file beside the archive's until it is
+answered, so that an update Telegram was told it delivered is never lost with the process.
+
+Updates are opaque here: an id and the JSON text the Bot API sent. A row is `pending` when
+stored; `claimed` by one process (its `owner`) for a lease it renews while it answers; then
+`done`, or `dropped` when too old or tried too often. Several processes may share one inbox file
+(webhook replicas on one archive): a claim is one write transaction, so a row goes to one of them.
+
+Why a file of its own and not a table in the archive's: SQLite lets one writer at a time into a
+file, and the archive's writers hold it long (an ingest's batches; a snapshot save writes hundreds
+of megabytes in one transaction). Every update waits for its inbox write before Telegram hears it
+arrived, and questions must keep being answered during a reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import aiosqlite
+
+from retrieval.storage.schema import INBOX_MIGRATIONS, chunks, connect, migrate
+
+_OPEN = "state IN ('pending', 'claimed')"
+"""The rows not yet answered (the condition of the `inbox_open` index)."""
+
+
+class InboxRow(NamedTuple):
+    """A claimed update: its id, its JSON text, and how many times it has been claimed, this one
+    included."""
+
+    update_id: int
+    payload: str
+    attempts: int
+
+
+class Claimed(NamedTuple):
+    """What a claim found: the rows to answer, oldest first, and the ids it dropped instead,
+    because they were older than the maximum age (`stale`) or tried too often (`exhausted`)."""
+
+    rows: list[InboxRow]
+    stale: list[int]
+    exhausted: list[int]
+
+
+@dataclass(frozen=True)
+class InboxCounts:
+    """Rows by state: `pending` includes claimed ones; `answered` are done."""
+
+    pending: int
+    answered: int
+    dropped: int
+
+
+class Inbox:
+    """The inbox file of one archive. Open with `await Inbox.open(archive_path)`; close when done.
+    `owner` names this process's claims."""
+
+    def __init__(self, db: aiosqlite.Connection, path: Path, lease: float, clock: Callable[[], float]) -> None:
+        self.db = db
+        self.path = path
+        self.lease = lease
+        self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._clock = clock
+        self._lock = asyncio.Lock()  # one transaction at a time on the one connection
+
+    @classmethod
+    async def open(cls, archive: str | Path, lease: float = 15.0,
+                   clock: Callable[[], float] = time.time) -> Inbox:
+        """The inbox beside the archive file `archive` (in memory for an archive in memory),
+        created if absent. A claim holds a row for `lease` seconds unless renewed; `clock` tells
+        the time (unix seconds)."""
+        path = inbox_path(archive)
+        db = await connect(path)
+        try:
+            await migrate(db, INBOX_MIGRATIONS, "inbox file")
+        except Exception:
+            await db.close()
+            raise
+        return cls(db, path, lease, clock)
+
+    async def close(self) -> None:
+        await self.db.close()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[float]:
+        """All of what runs inside, or none of it; yields the time it began."""
+        async with self._lock:
+            await self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._clock()
+            except BaseException:
+                await self.db.rollback()
+                raise
+            await self.db.commit()
+
+    async def add(self, updates: Sequence[tuple[int, str]]) -> int:
+        """Store `updates` (id, JSON text) in one transaction; an id the inbox holds already
+        (in any state) is left as it is. How many were new."""
+        async with self._transaction() as now:
+            cursor = await self.db.executemany(
+                "INSERT OR IGNORE INTO inbox (update_id, payload, received_at) VALUES (?, ?, ?)",
+                [(update_id, payload, now) for update_id, payload in updates])
+            return cursor.rowcount
+
+    async def claim(self, limit: int, max_age: float, max_attempts: int) -> Claimed:
+        """Claim up to `limit` rows for this process, oldest first: pending ones due, and claimed
+        ones whose lease ran out (their process died). Rows received more than `max_age` seconds
+        ago, or claimed `max_attempts` times already, are dropped instead."""
+        async with self._transaction() as now:
+            due = f"{_OPEN} AND not_before <= ?"
+            stale = await self._drop(f"{due} AND received_at < ?", (now, now, now - max_age))
+            exhausted = await self._drop(f"{due} AND attempts >= ?", (now, now, max_attempts))
+            rows = await self.db.execute_fetchall(
+                "UPDATE inbox SET state = 'claimed', owner = ?, not_before = ?, attempts = attempts + 1"
+                f" WHERE update_id IN (SELECT update_id FROM inbox WHERE {due}"
+                " ORDER BY received_at, update_id LIMIT ?) RETURNING received_at, update_id, payload, attempts",
+                (self.owner, now + self.lease, now, limit))
+        # RETURNING gives rows in no promised order
+        return Claimed([InboxRow(*row[1:]) for row in sorted(rows)], stale, exhausted)
+
+    async def _drop(self, where: str, params: tuple) -> list[int]:
+        rows = await self.db.execute_fetchall(
+            f"UPDATE inbox SET state = 'dropped', owner = NULL, finished_at = ? WHERE {where} RETURNING update_id",
+            params)
+        return sorted(row[0] for row in rows)
+
+    async def renew(self) -> None:
+        """Extend the lease of every row this process holds."""
+        async with self._transaction() as now:
+            await self.db.execute("UPDATE inbox SET not_before = ? WHERE state = 'claimed' AND owner = ?",
+                                  (now + self.lease, self.owner))
+
+    async def done(self, update_ids: Sequence[int]) -> None:
+        """Mark rows answered (or failed for good: nothing more is to be done for them)."""
+        async with self._transaction() as now:
+            for chunk in chunks(list(update_ids)):
+                await self.db.execute(
+                    f"UPDATE inbox SET state = 'done', owner = NULL, finished_at = ?"
+                    f" WHERE update_id IN ({','.join('?' * len(chunk))})", (now, *chunk))
+
+    async def retry_later(self, update_id: int, delay: float) -> None:
+        """Give a claimed row back, to be claimed again (by any process) after `delay` seconds."""
+        async with self._transaction() as now:
+            await self.db.execute("UPDATE inbox SET state = 'pending', owner = NULL, not_before = ?"
+                                  " WHERE update_id = ? AND state = 'claimed'", (now + delay, update_id))
+
+    async def trim(self, keep: float) -> int:
+        """Delete done and dropped rows finished more than `keep` seconds ago; how many."""
+        async with self._transaction() as now:
+            cursor = await self.db.execute(
+                "DELETE FROM inbox WHERE state IN ('done', 'dropped') AND finished_at < ?", (now - keep,))
+            return cursor.rowcount
+
+    async def counts(self) -> InboxCounts:
+        """How many rows wait, were answered and were dropped."""
+        rows = dict(await self.db.execute_fetchall("SELECT state, count(*) FROM inbox GROUP BY state"))
+        return InboxCounts(rows.get("pending", 0) + rows.get("claimed", 0), rows.get("done", 0),
+                           rows.get("dropped", 0))
+
+
+def inbox_path(archive: str | Path) -> Path:
+    """The inbox file of the archive file `archive`: data/archive.sqlite → data/archive.inbox.sqlite."""
+    archive = Path(archive)
+    if str(archive) == ":memory:":
+        return archive
+    return archive.with_name(f"{archive.stem}.inbox{archive.suffix}")

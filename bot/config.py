@@ -46,6 +46,7 @@ class Settings:
     citations: int = 3
     follow_seconds: float = 10  # 0: never look for changes other processes made to the archive
     record_question_text: bool = False
+    inbox_max_age: float = 3600  # seconds an update may wait in the inbox before it is dropped unanswered
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     log_level: str = "INFO"
     log_format: str = "text"
@@ -96,6 +97,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: bool = True)
         citations=_number(env, "ANSWER_CITATIONS", 3, 1, 10, kind=int),
         follow_seconds=_number(env, "ARCHIVE_FOLLOW_SECONDS", 10, 0, 86_400),
         record_question_text=_bool(env, "RECORD_QUESTION_TEXT"),
+        inbox_max_age=_number(env, "INBOX_MAX_AGE", 3600, 1, 86_400),
         retrieval=RetrievalSettings(
             language=env.get("ANALYZER_LANGUAGE", "english").lower(),
             bm25=BM25Params(variant=variant, k1=_number(env, "BM25_K1", 1.5, 0.001, 100),

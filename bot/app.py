@@ -229,7 +229,7 @@ async def run_bot(settings: Settings) -> int:
     service = await ArchiveService.open(settings.db_path, settings.retrieval)
     inbox = health = None
     try:
-        inbox = await Inbox.open(settings.db_path)
+        inbox = await Inbox.open(settings.db_path, settings.bot_id)
         if not service.passages and settings.archive_paths:
             report = await service.ingest(settings.archive_paths)
             log.info("archive was empty; ingested %s", report.summary())

@@ -56,6 +56,11 @@ class Settings:
             raise ConfigError("TELEGRAM_BOT_TOKEN is not set: get one from @BotFather")
         return self.token
 
+    @property
+    def bot_id(self) -> int:
+        """The bot's user id: the token's first part (public, unlike the rest)."""
+        return int(self.require_token().split(":", 1)[0])
+
 
 def load_settings(environ: Mapping[str, str] | None = None, dotenv: bool = True) -> Settings:
     """Settings from `environ` (default: the process environment, after reading `.env`)."""

@@ -28,7 +28,7 @@ from retrieval.storage.backup import BackupError, FileCheck
 from retrieval.storage.backup import backup as backup_archive
 from retrieval.storage.backup import check as check_archive
 from retrieval.storage.backup import restore as restore_archive
-from retrieval.storage.inbox import Inbox, InboxCounts, InboxRow
+from retrieval.storage.inbox import Inbox, InboxCounts, InboxRow, inbox_path
 from retrieval.ingest.ledger import IngestReport, Progress
 from retrieval.storage.schema import ArchiveError
 from retrieval.text.sentences import paragraph_spans
@@ -38,5 +38,5 @@ __all__ = [
     "Answer", "AnswerKind", "ArchiveError", "ArchiveService", "Article", "BM25Params", "BackupError",
     "Citation", "DateError", "FileCheck", "Inbox", "InboxCounts", "InboxRow", "IngestReport", "Problem",
     "Progress", "ReloadInProgress", "RetrievalSettings", "StoryRecord",
-    "backup_archive", "check_archive", "paragraph_spans", "parse_date_option", "read_file", "restore_archive",
+    "backup_archive", "check_archive", "inbox_path", "paragraph_spans", "parse_date_option", "read_file", "restore_archive",
 ]

@@ -92,7 +92,7 @@ async def start_bot(api: BotAPIServer, folder: Path, **overrides) -> RunningBot:
     settings = replace(settings, **overrides)
     service = await ArchiveService.open(settings.db_path, settings.retrieval)
     await service.ingest([archive])
-    inbox = await Inbox.open(settings.db_path)
+    inbox = await Inbox.open(settings.db_path, settings.bot_id)
     stop = asyncio.Event()
     task = asyncio.create_task(serve(build_application(settings, service, inbox), settings, stop, poll_timeout=1))
     running = RunningBot(api, settings, service, inbox, archive, stop, task)

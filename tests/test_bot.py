@@ -425,10 +425,10 @@ async def test_at_start_the_inbox_is_answered_first_and_a_stale_row_dropped(api,
     api.deliver = kept.append  # made and known to the server, but never delivered
     waiting, stale = api.private_text(USER, SEED_QUESTION), api.private_text(USER + 1, SEED_QUESTION)
     api.deliver = None
-    inbox = await Inbox.open(tmp_path / "archive.sqlite", clock=lambda: time.time() - 7200)
+    inbox = await Inbox.open(tmp_path / "archive.sqlite", api.bot_id, clock=lambda: time.time() - 7200)
     await inbox.add([(stale["update_id"], json.dumps(stale))])
     await inbox.close()
-    inbox = await Inbox.open(tmp_path / "archive.sqlite")
+    inbox = await Inbox.open(tmp_path / "archive.sqlite", api.bot_id)
     await inbox.add([(waiting["update_id"], json.dumps(waiting))])
     await inbox.close()
     running = await start_bot(api, tmp_path)

@@ -93,7 +93,7 @@ async def api():
 # health ---------------------------------------------------------------------------------------
 
 def test_health_offline_on_a_good_archive_is_0_with_one_line(seeded, cwd):
-    result = cli(seeded, "health", "--offline", cwd=cwd)
+    result = cli(seeded, "health", "--offline", cwd=cwd, TELEGRAM_BOT_TOKEN=TOKEN)
     assert result.returncode == 0, result.stderr
     line = one_line(result.stdout)
     assert line.startswith("healthy:") and "5 stories" in line and "example question answered" in line
@@ -204,7 +204,7 @@ def free_port() -> int:
 
 async def test_http_health_path(seeded, api, tmp_path):
     service = await ArchiveService.open(seeded)
-    inbox = await Inbox.open(seeded)
+    inbox = await Inbox.open(seeded, 42)
     await inbox.add([(7, '{"update_id": 7}')])
     port = free_port()
     settings = Settings(token=TOKEN, db_path=seeded, base_url=api.base_url, health_port=port)

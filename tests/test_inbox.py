@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import ArchiveError, Inbox, InboxCounts
-from retrieval.storage.inbox import inbox_path
+from retrieval import ArchiveError, Inbox, InboxCounts, inbox_path
 from retrieval.storage.schema import INBOX_MIGRATIONS
+
+BOT = 123456
 
 
 class Clock:
@@ -36,14 +37,25 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def inbox(tmp_db: Path, clock: Clock):
-    opened = await Inbox.open(tmp_db, lease=10, clock=clock)
+    opened = await Inbox.open(tmp_db, BOT, lease=10, clock=clock)
     yield opened
     await opened.close()
 
 
 def test_the_inbox_file_lies_beside_the_archive(tmp_path: Path):
-    assert inbox_path(tmp_path / "archive.sqlite") == tmp_path / "archive.inbox.sqlite"
-    assert inbox_path(":memory:") == Path(":memory:")
+    assert inbox_path(tmp_path / "archive.sqlite", BOT) == tmp_path / "archive.inbox-123456.sqlite"
+    assert inbox_path(":memory:", BOT) == Path(":memory:")
+
+
+async def test_each_bot_has_an_inbox_of_its_own(inbox: Inbox, tmp_db: Path):
+    other_bot = await Inbox.open(tmp_db, BOT + 1)
+    try:
+        await inbox.add(updates(1))
+        assert await other_bot.add(updates(1)) == 1  # its update 1 is another update
+        assert (await other_bot.claim(5, max_age=3600, max_attempts=5)).rows[0].update_id == 1
+        assert (await inbox.counts()).pending == 1
+    finally:
+        await other_bot.close()
 
 
 async def test_a_new_inbox_file_has_the_latest_schema(inbox: Inbox, tmp_db: Path):
@@ -53,10 +65,10 @@ async def test_a_new_inbox_file_has_the_latest_schema(inbox: Inbox, tmp_db: Path
 
 
 async def test_an_inbox_file_from_a_newer_program_is_refused(tmp_db: Path):
-    with sqlite3.connect(inbox_path(tmp_db)) as db:
+    with sqlite3.connect(inbox_path(tmp_db, BOT)) as db:
         db.execute(f"PRAGMA user_version = {len(INBOX_MIGRATIONS) + 1}")
     with pytest.raises(ArchiveError, match="inbox file has schema version"):
-        await Inbox.open(tmp_db)
+        await Inbox.open(tmp_db, BOT)
 
 
 async def test_an_update_is_stored_once_whatever_its_state(inbox: Inbox):
@@ -81,7 +93,7 @@ async def test_rows_are_claimed_oldest_first_with_their_payload(inbox: Inbox, cl
 
 
 async def test_a_claimed_row_goes_to_another_process_only_when_its_lease_runs_out(inbox, tmp_db, clock):
-    other = await Inbox.open(tmp_db, lease=10, clock=clock)
+    other = await Inbox.open(tmp_db, BOT, lease=10, clock=clock)
     try:
         assert other.owner != inbox.owner
         await inbox.add(updates(1, 2))
@@ -101,7 +113,7 @@ async def test_a_claimed_row_goes_to_another_process_only_when_its_lease_runs_ou
 
 
 async def test_two_processes_claiming_at_once_never_share_a_row(tmp_db: Path):
-    first, second = await Inbox.open(tmp_db), await Inbox.open(tmp_db)
+    first, second = await Inbox.open(tmp_db, BOT), await Inbox.open(tmp_db, BOT)
     try:
         await first.add(updates(*range(1, 401)))
 
@@ -162,7 +174,7 @@ async def test_trim_deletes_only_rows_finished_long_enough_ago(inbox: Inbox, clo
 
 
 async def test_an_archive_in_memory_has_its_inbox_in_memory():
-    inbox = await Inbox.open(":memory:")
+    inbox = await Inbox.open(":memory:", BOT)
     try:
         assert await inbox.add(updates(1)) == 1
         assert (await inbox.counts()).pending == 1

@@ -133,9 +133,9 @@ async def serving(api: BotAPIServer, bot: BotProcess, since: float, port: int | 
             await asyncio.sleep(0.05)
 
 
-def inbox_rows(db: Path) -> dict[int, str]:
-    """Update id -> state, as the inbox file holds them (read-write: recovers the killed WAL)."""
-    with sqlite3.connect(inbox_path(db)) as connection:
+def inbox_rows(db: Path, bot_id: int) -> dict[int, str]:
+    """Update id -> state, as the bot's inbox file holds them (read-write: recovers the killed WAL)."""
+    with sqlite3.connect(inbox_path(db, bot_id)) as connection:
         return dict(connection.execute("SELECT update_id, state FROM inbox"))
 
 
@@ -165,14 +165,14 @@ async def test_a_burst_survives_a_sigkill_answered_once(mode, tmp_path, capsys):
         await until(lambda: burst.answered() >= quarter, f"{quarter} answers", bot)
         killed_at = time.monotonic()
         bot.kill()
-        done_at_kill = {update_id for update_id, state in inbox_rows(db).items() if state == "done"}
+        done_at_kill = {update_id for update_id, state in inbox_rows(db, api.bot_id).items() if state == "done"}
         restarted = time.monotonic()
         bot.start()
         await serving(api, bot, restarted, port)
         await until(lambda: burst.answered() == len(burst.questions), "every question answered", bot)
         assert await bot.stop() == 0
         answers, at_kill = burst.answers(), burst.answers(before=killed_at)
-        rows = inbox_rows(db)
+        rows = inbox_rows(db, api.bot_id)
     finally:
         if bot.alive():
             bot.kill()

@@ -279,18 +279,18 @@ async def probe_health(port: int) -> str:
         return type(error).__name__
 
 
-def integrity(db: Path) -> str:
-    """The integrity check of the archive file and of its inbox file."""
+def integrity(db: Path, bot_id: int) -> str:
+    """The integrity check of the archive file and of the bot's inbox file."""
     found = []
-    for path in (db, inbox_path(db)):
+    for path in (db, inbox_path(db, bot_id)):
         with sqlite3.connect(path) as connection:  # read-write: recovers the WAL a killed process left
             found += [row[0] for row in connection.execute("PRAGMA integrity_check")]
     return "; ".join(dict.fromkeys(found))
 
 
-def inbox_done(db: Path) -> set[int]:
-    """The update ids the inbox beside `db` holds as done."""
-    with sqlite3.connect(inbox_path(db)) as connection:
+def inbox_done(db: Path, bot_id: int) -> set[int]:
+    """The update ids the bot's inbox beside `db` holds as done."""
+    with sqlite3.connect(inbox_path(db, bot_id)) as connection:
         return {row[0] for row in connection.execute("SELECT update_id FROM inbox WHERE state = 'done'")}
 
 
@@ -359,7 +359,7 @@ async def run_soak(folder: Path, questions: int, rate: float, stories: int, big_
             bot.process.wait()
         await api.stop()
     report.seconds = time.monotonic() - started
-    report.integrity_at_end = integrity(db)
+    report.integrity_at_end = integrity(db, api.bot_id)
     report.supervisor_restarts = bot.exits
     report.faults = dict(api.fault_counts)
     report.calls = len(api.calls)
@@ -413,8 +413,8 @@ async def kill_during_reload(api: BotAPIServer, bot: BotProcess, tracker: Tracke
         sent.append(ask(api, rng, len(sent), membership))
     report.killed_at = time.monotonic()
     bot.kill()
-    report.integrity_after_kill = integrity(db)
-    report.done_at_kill = inbox_done(db)
+    report.integrity_after_kill = integrity(db, api.bot_id)
+    report.done_at_kill = inbox_done(db, api.bot_id)
     await asyncio.sleep(1)  # RestartSec
     report.restarted_at = time.monotonic()
     bot.start()

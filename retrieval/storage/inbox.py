@@ -1,5 +1,6 @@
-"""The inbox: every update the bot receives, kept in a SQLite file beside the archive's until it is
-answered, so that an update Telegram was told it delivered is never lost with the process.
+"""The inbox: every update a bot receives, kept in a SQLite file beside the archive's until it is
+answered, so that an update Telegram was told it delivered is never lost with the process. One
+inbox file per bot: update ids are a bot's own, and a bot can answer only its own chats.
 
 Updates are opaque here: an id and the JSON text the Bot API sent. A row is `pending` when
 stored; `claimed` by one process (its `owner`) for a lease it renews while it answers; then
@@ -61,8 +62,8 @@ class InboxCounts:
 
 
 class Inbox:
-    """The inbox file of one archive. Open with `await Inbox.open(archive_path)`; close when done.
-    `owner` names this process's claims."""
+    """The inbox file of one bot on one archive. Open with `await Inbox.open(archive_path, bot_id)`;
+    close when done. `owner` names this process's claims."""
 
     def __init__(self, db: aiosqlite.Connection, path: Path, lease: float, clock: Callable[[], float]) -> None:
         self.db = db
@@ -73,12 +74,12 @@ class Inbox:
         self._lock = asyncio.Lock()  # one transaction at a time on the one connection
 
     @classmethod
-    async def open(cls, archive: str | Path, lease: float = 15.0,
+    async def open(cls, archive: str | Path, bot_id: int, lease: float = 15.0,
                    clock: Callable[[], float] = time.time) -> Inbox:
-        """The inbox beside the archive file `archive` (in memory for an archive in memory),
-        created if absent. A claim holds a row for `lease` seconds unless renewed; `clock` tells
-        the time (unix seconds)."""
-        path = inbox_path(archive)
+        """The inbox of bot `bot_id` beside the archive file `archive` (in memory for an archive
+        in memory), created if absent. A claim holds a row for `lease` seconds unless renewed;
+        `clock` tells the time (unix seconds)."""
+        path = inbox_path(archive, bot_id)
         db = await connect(path)
         try:
             await migrate(db, INBOX_MIGRATIONS, "inbox file")
@@ -167,9 +168,10 @@ class Inbox:
                            rows.get("dropped", 0))
 
 
-def inbox_path(archive: str | Path) -> Path:
-    """The inbox file of the archive file `archive`: data/archive.sqlite → data/archive.inbox.sqlite."""
+def inbox_path(archive: str | Path, bot_id: int) -> Path:
+    """The inbox file of bot `bot_id` on the archive file `archive`: data/archive.sqlite →
+    data/archive.inbox-123456.sqlite."""
     archive = Path(archive)
     if str(archive) == ":memory:":
         return archive
-    return archive.with_name(f"{archive.stem}.inbox{archive.suffix}")
+    return archive.with_name(f"{archive.stem}.inbox-{bot_id}{archive.suffix}")

@@ -60,6 +60,7 @@ class Dispatcher:
         self.max_age = max_age
         self._wake = asyncio.Event()
         self._closing = False
+        self._full = False  # the last claim filled every free place: more rows may be due
         self._running: set[asyncio.Task] = set()
         self._task: asyncio.Task | None = None
 
@@ -78,27 +79,28 @@ class Dispatcher:
             await self._task
 
     async def _run(self) -> None:
+        """Until closed and every claimed update is answered: claims while not closing, and
+        lease renewals while any row is held (a /reload under way at a SIGTERM keeps its own)."""
         renewed = trimmed = -math.inf
-        try:
-            while not self._closing:
-                self._wake.clear()  # before the claim: a wake during it makes another one
-                if time.monotonic() - trimmed >= TRIM_EVERY:
-                    trimmed = time.monotonic()
-                    await self._trim()
-                if time.monotonic() - renewed >= LEASE / 3:
-                    renewed = time.monotonic()
-                    await _guarded(self.inbox.renew(), "renew the inbox leases")
+        while not self._closing or self._running:
+            self._wake.clear()  # before the claim: a wake during it makes another one
+            if time.monotonic() - trimmed >= TRIM_EVERY:
+                trimmed = time.monotonic()
+                await self._trim()
+            if time.monotonic() - renewed >= LEASE / 3:
+                renewed = time.monotonic()
+                await _guarded(self.inbox.renew(), "renew the inbox leases")
+            if not self._closing:
                 await _guarded(self._claim(), "claim updates from the inbox")
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), CLAIM_EVERY)
-        finally:
-            await asyncio.gather(*self._running, return_exceptions=True)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), CLAIM_EVERY)
 
     async def _claim(self) -> None:
         free = CONCURRENT_UPDATES - len(self._running)
         if free <= 0:
             return
         claimed = await self.inbox.claim(free, self.max_age, MAX_ATTEMPTS)
+        self._full = len(claimed.rows) == free
         for update_id in claimed.stale:
             log.warning("dropped update %d from the inbox: older than INBOX_MAX_AGE (%.0f s), "
                         "too late to answer", update_id, self.max_age)
@@ -111,7 +113,8 @@ class Dispatcher:
 
     def _finished(self, task: asyncio.Task) -> None:
         self._running.discard(task)
-        self._wake.set()  # a place is free
+        if self._full or self._closing:  # a place is free for rows left waiting; or the last one is done
+            self._wake.set()
 
     async def _answer(self, row: InboxRow) -> None:
         """Handle one row's update; done, or given back when a passing fault stopped it."""
@@ -123,7 +126,7 @@ class Dispatcher:
         if error is not None and is_transient(error):
             await _guarded(self.inbox.retry_later(row.update_id, RETRY_DELAY), "give an update back")
         else:
-            await _guarded(self.inbox.done([row.update_id]), "mark an update answered")
+            await _guarded(self.inbox.done(row.update_id), "mark an update answered")
 
     async def _trim(self) -> None:
         if trimmed := await _guarded(self.inbox.trim(KEEP_DONE), "trim the inbox"):

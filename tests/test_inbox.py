@@ -74,8 +74,8 @@ async def test_an_inbox_file_from_a_newer_program_is_refused(tmp_db: Path):
 async def test_an_update_is_stored_once_whatever_its_state(inbox: Inbox):
     assert await inbox.add(updates(1, 2, 3)) == 3
     assert await inbox.add(updates(2, 3, 4)) == 1  # a redelivery: 2 and 3 are there already
-    claimed = await inbox.claim(10, max_age=3600, max_attempts=5)
-    await inbox.done([row.update_id for row in claimed.rows])
+    for row in (await inbox.claim(10, max_age=3600, max_attempts=5)).rows:
+        await inbox.done(row.update_id)
     assert await inbox.add(updates(1)) == 0  # answered: a webhook retry of it changes nothing
     assert await inbox.counts() == InboxCounts(pending=0, answered=4, dropped=0)
     assert (await inbox.claim(10, max_age=3600, max_attempts=5)).rows == []
@@ -120,8 +120,9 @@ async def test_two_processes_claiming_at_once_never_share_a_row(tmp_db: Path):
         async def drain(inbox: Inbox) -> list[int]:
             taken = []
             while rows := (await inbox.claim(7, max_age=3600, max_attempts=5)).rows:
-                taken += [row.update_id for row in rows]
-                await inbox.done([row.update_id for row in rows])
+                for row in rows:
+                    taken.append(row.update_id)
+                    await inbox.done(row.update_id)
             return taken
 
         a, b = await asyncio.gather(drain(first), drain(second))
@@ -163,11 +164,11 @@ async def test_stale_and_exhausted_rows_are_dropped_not_claimed(inbox: Inbox, cl
 async def test_trim_deletes_only_rows_finished_long_enough_ago(inbox: Inbox, clock: Clock):
     await inbox.add(updates(1, 2, 3))
     await inbox.claim(1, max_age=3600, max_attempts=5)
-    await inbox.done([1])
+    await inbox.done(1)
     clock.now += 86_401
     await inbox.add(updates(4))
     await inbox.claim(1, max_age=10**9, max_attempts=5)
-    await inbox.done([2])
+    await inbox.done(2)
     assert await inbox.trim(keep=86_400) == 1  # update 1; update 2 was answered just now
     assert await inbox.counts() == InboxCounts(pending=2, answered=1, dropped=0)
     assert await inbox.add(updates(1)) == 1  # a day on, Telegram holds no copy to send again

@@ -5,7 +5,8 @@ inbox file per bot: update ids are a bot's own, and a bot can answer only its ow
 Updates are opaque here: an id and the JSON text the Bot API sent. A row is `pending` when
 stored; `claimed` by one process (its `owner`) for a lease it renews while it answers; then
 `done`, or `dropped` when too old or tried too often. Several processes may share one inbox file
-(webhook replicas on one archive): a claim is one write transaction, so a row goes to one of them.
+(webhook replicas on one archive): a claim is one UPDATE, one write transaction, so a row goes to
+one of them. Every write here is one statement, and so a transaction of its own.
 
 Why a file of its own and not a table in the archive's: SQLite lets one writer at a time into a
 file, and the archive's writers hold it long (an ingest's batches; a snapshot save writes hundreds
@@ -15,20 +16,19 @@ arrived, and questions must keep being answered during a reload.
 
 from __future__ import annotations
 
-import asyncio
+import json
 import os
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 import aiosqlite
 
-from retrieval.storage.schema import INBOX_MIGRATIONS, chunks, connect, migrate
+from retrieval.storage.schema import INBOX_MIGRATIONS, connect, migrate
 
 _OPEN = "state IN ('pending', 'claimed')"
 """The rows not yet answered (the condition of the `inbox_open` index)."""
@@ -71,7 +71,6 @@ class Inbox:
         self.lease = lease
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._clock = clock
-        self._lock = asyncio.Lock()  # one transaction at a time on the one connection
 
     @classmethod
     async def open(cls, archive: str | Path, bot_id: int, lease: float = 15.0,
@@ -91,75 +90,57 @@ class Inbox:
     async def close(self) -> None:
         await self.db.close()
 
-    @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[float]:
-        """All of what runs inside, or none of it; yields the time it began."""
-        async with self._lock:
-            await self.db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._clock()
-            except BaseException:
-                await self.db.rollback()
-                raise
-            await self.db.commit()
-
     async def add(self, updates: Sequence[tuple[int, str]]) -> int:
         """Store `updates` (id, JSON text) in one transaction; an id the inbox holds already
         (in any state) is left as it is. How many were new."""
-        async with self._transaction() as now:
-            cursor = await self.db.executemany(
-                "INSERT OR IGNORE INTO inbox (update_id, payload, received_at) VALUES (?, ?, ?)",
-                [(update_id, payload, now) for update_id, payload in updates])
-            return cursor.rowcount
+        # one statement whatever the batch's size (a statement is a transaction of its own): the
+        # batch goes in as one JSON array of [id, text] pairs
+        cursor = await self.db.execute(
+            "INSERT OR IGNORE INTO inbox (update_id, payload, received_at)"
+            " SELECT value ->> 0, value ->> 1, ? FROM json_each(?)",
+            (self._clock(), json.dumps([[update_id, payload] for update_id, payload in updates])))
+        return cursor.rowcount
 
     async def claim(self, limit: int, max_age: float, max_attempts: int) -> Claimed:
         """Claim up to `limit` rows for this process, oldest first: pending ones due, and claimed
         ones whose lease ran out (their process died). Rows received more than `max_age` seconds
         ago, or claimed `max_attempts` times already, are dropped instead."""
-        async with self._transaction() as now:
-            due = f"{_OPEN} AND not_before <= ?"
-            stale = await self._drop(f"{due} AND received_at < ?", (now, now, now - max_age))
-            exhausted = await self._drop(f"{due} AND attempts >= ?", (now, now, max_attempts))
-            rows = await self.db.execute_fetchall(
-                "UPDATE inbox SET state = 'claimed', owner = ?, not_before = ?, attempts = attempts + 1"
-                f" WHERE update_id IN (SELECT update_id FROM inbox WHERE {due}"
-                " ORDER BY received_at, update_id LIMIT ?) RETURNING received_at, update_id, payload, attempts",
-                (self.owner, now + self.lease, now, limit))
-        # RETURNING gives rows in no promised order
-        return Claimed([InboxRow(*row[1:]) for row in sorted(rows)], stale, exhausted)
-
-    async def _drop(self, where: str, params: tuple) -> list[int]:
+        now = self._clock()
+        due = f"{_OPEN} AND not_before <= ?"
+        dropped = await self.db.execute_fetchall(
+            "UPDATE inbox SET state = 'dropped', owner = NULL, finished_at = ?"
+            f" WHERE {due} AND (received_at < ? OR attempts >= ?) RETURNING update_id, received_at < ?",
+            (now, now, now - max_age, max_attempts, now - max_age))
         rows = await self.db.execute_fetchall(
-            f"UPDATE inbox SET state = 'dropped', owner = NULL, finished_at = ? WHERE {where} RETURNING update_id",
-            params)
-        return sorted(row[0] for row in rows)
+            "UPDATE inbox SET state = 'claimed', owner = ?, not_before = ?, attempts = attempts + 1"
+            f" WHERE update_id IN (SELECT update_id FROM inbox WHERE {due}"
+            " ORDER BY received_at, update_id LIMIT ?) RETURNING received_at, update_id, payload, attempts",
+            (self.owner, now + self.lease, now, limit))
+        # RETURNING gives rows in no promised order
+        return Claimed([InboxRow(*row[1:]) for row in sorted(rows)],
+                       sorted(update_id for update_id, stale in dropped if stale),
+                       sorted(update_id for update_id, stale in dropped if not stale))
 
     async def renew(self) -> None:
         """Extend the lease of every row this process holds."""
-        async with self._transaction() as now:
-            await self.db.execute("UPDATE inbox SET not_before = ? WHERE state = 'claimed' AND owner = ?",
-                                  (now + self.lease, self.owner))
+        await self.db.execute("UPDATE inbox SET not_before = ? WHERE state = 'claimed' AND owner = ?",
+                              (self._clock() + self.lease, self.owner))
 
-    async def done(self, update_ids: Sequence[int]) -> None:
-        """Mark rows answered (or failed for good: nothing more is to be done for them)."""
-        async with self._transaction() as now:
-            for chunk in chunks(list(update_ids)):
-                await self.db.execute(
-                    f"UPDATE inbox SET state = 'done', owner = NULL, finished_at = ?"
-                    f" WHERE update_id IN ({','.join('?' * len(chunk))})", (now, *chunk))
+    async def done(self, update_id: int) -> None:
+        """Mark a row answered (or failed for good: nothing more is to be done for it)."""
+        await self.db.execute("UPDATE inbox SET state = 'done', owner = NULL, finished_at = ? WHERE update_id = ?",
+                              (self._clock(), update_id))
 
     async def retry_later(self, update_id: int, delay: float) -> None:
         """Give a claimed row back, to be claimed again (by any process) after `delay` seconds."""
-        async with self._transaction() as now:
-            await self.db.execute("UPDATE inbox SET state = 'pending', owner = NULL, not_before = ?"
-                                  " WHERE update_id = ? AND state = 'claimed'", (now + delay, update_id))
+        await self.db.execute("UPDATE inbox SET state = 'pending', owner = NULL, not_before = ?"
+                              " WHERE update_id = ? AND state = 'claimed'", (self._clock() + delay, update_id))
 
     async def trim(self, keep: float) -> int:
         """Delete done and dropped rows finished more than `keep` seconds ago; how many."""
-        async with self._transaction() as now:
-            cursor = await self.db.execute(
-                "DELETE FROM inbox WHERE state IN ('done', 'dropped') AND finished_at < ?", (now - keep,))
-            return cursor.rowcount
+        cursor = await self.db.execute(
+            "DELETE FROM inbox WHERE state IN ('done', 'dropped') AND finished_at < ?", (self._clock() - keep,))
+        return cursor.rowcount
 
     async def counts(self) -> InboxCounts:
         """How many rows wait, were answered and were dropped."""

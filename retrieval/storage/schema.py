@@ -86,7 +86,7 @@ MIGRATIONS: list[str] = [
 ]
 
 INBOX_MIGRATIONS: list[str] = [
-    # every update as the Bot API sent it, until it is answered (bot/dispatch.py says the states)
+    # every update as the Bot API sent it, until it is answered (inbox.py says the states)
     """
     CREATE TABLE inbox (
         update_id INTEGER PRIMARY KEY,

@@ -45,8 +45,8 @@ class Settings:
     messages_per_second: float = 30  # Telegram's limit for a bot's messages across all chats
     citations: int = 3
     follow_seconds: float = 10  # 0: never look for changes other processes made to the archive
-    record_question_text: bool = False
     inbox_max_age: float = 3600  # seconds an update may wait in the inbox before it is dropped unanswered
+    record_question_text: bool = False
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     log_level: str = "INFO"
     log_format: str = "text"
@@ -101,8 +101,8 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: bool = True)
         messages_per_second=_number(env, "MESSAGES_PER_SECOND", 30, 1, 1000),
         citations=_number(env, "ANSWER_CITATIONS", 3, 1, 10, kind=int),
         follow_seconds=_number(env, "ARCHIVE_FOLLOW_SECONDS", 10, 0, 86_400),
-        record_question_text=_bool(env, "RECORD_QUESTION_TEXT"),
         inbox_max_age=_number(env, "INBOX_MAX_AGE", 3600, 1, 86_400),
+        record_question_text=_bool(env, "RECORD_QUESTION_TEXT"),
         retrieval=RetrievalSettings(
             language=env.get("ANALYZER_LANGUAGE", "english").lower(),
             bm25=BM25Params(variant=variant, k1=_number(env, "BM25_K1", 1.5, 0.001, 100),

@@ -10,7 +10,8 @@ older than INBOX_MAX_AGE are dropped with a log line instead of answering a stal
 
 Killed while answering, the process leaves its claimed rows to the lease: LEASE seconds after its
 last renewal they are claimed again, by the restarted process or another replica, and answered
-then (those whose answer had already gone out, twice).
+then (those whose answer had already gone out, twice). The same happens to a row whose done mark
+or give-back cannot be written: only the rows in hand are renewed.
 """
 
 from __future__ import annotations
@@ -60,8 +61,10 @@ class Dispatcher:
         self.max_age = max_age
         self._wake = asyncio.Event()
         self._closing = False
+        self._announced = False  # rows were stored since the last claim
         self._full = False  # the last claim filled every free place: more rows may be due
-        self._running: set[asyncio.Task] = set()
+        self._running: dict[asyncio.Task, int] = {}  # the update id each task answers
+        self._answered: list[int] = []  # waiting for their done mark, written a turn at a time
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -69,6 +72,7 @@ class Dispatcher:
 
     def wake(self) -> None:
         """New rows are in the inbox: claim them now rather than at the next look."""
+        self._announced = True
         self._wake.set()
 
     async def close(self) -> None:
@@ -81,43 +85,60 @@ class Dispatcher:
     async def _run(self) -> None:
         """Until closed and every claimed update is answered: claims while not closing, and
         lease renewals while any row is held (a /reload under way at a SIGTERM keeps its own)."""
-        renewed = trimmed = -math.inf
+        trimmed = looked = renewed = -math.inf
         while not self._closing or self._running:
-            self._wake.clear()  # before the claim: a wake during it makes another one
-            if time.monotonic() - trimmed >= TRIM_EVERY:
-                trimmed = time.monotonic()
+            self._wake.clear()  # before the writes: a wake during them makes another turn
+            now = time.monotonic()
+            if now - trimmed >= TRIM_EVERY:
+                trimmed = now
                 await self._trim()
-            if time.monotonic() - renewed >= LEASE / 3:
-                renewed = time.monotonic()
-                await _guarded(self.inbox.renew(), "renew the inbox leases")
-            if not self._closing:
+            looking = now - looked >= CLAIM_EVERY
+            if looking:
+                looked = now
+                await self._drop()
+            if now - renewed >= LEASE / 3:
+                renewed = now
+                held = [*self._running.values(), *self._answered]
+                await _guarded(self.inbox.renew(held), "renew the inbox leases")
+            await self._mark_answered()
+            if not self._closing and (self._announced or self._full or looking):
+                self._announced = False
                 await _guarded(self._claim(), "claim updates from the inbox")
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), CLAIM_EVERY)
+        await self._mark_answered()
+
+    async def _drop(self) -> None:
+        dropped = await _guarded(self.inbox.drop(self.max_age, MAX_ATTEMPTS), "drop stale updates")
+        for update_id in dropped.stale if dropped else ():
+            log.warning("dropped update %d from the inbox: older than INBOX_MAX_AGE (%.0f s), "
+                        "too late to answer", update_id, self.max_age)
+        for update_id in dropped.exhausted if dropped else ():
+            log.warning("dropped update %d from the inbox: tried %d times", update_id, MAX_ATTEMPTS)
 
     async def _claim(self) -> None:
         free = CONCURRENT_UPDATES - len(self._running)
         if free <= 0:
             return
-        claimed = await self.inbox.claim(free, self.max_age, MAX_ATTEMPTS)
-        self._full = len(claimed.rows) == free
-        for update_id in claimed.stale:
-            log.warning("dropped update %d from the inbox: older than INBOX_MAX_AGE (%.0f s), "
-                        "too late to answer", update_id, self.max_age)
-        for update_id in claimed.exhausted:
-            log.warning("dropped update %d from the inbox: tried %d times", update_id, MAX_ATTEMPTS)
-        for row in claimed.rows:
+        rows = await self.inbox.claim(free, self.max_age, MAX_ATTEMPTS)
+        self._full = len(rows) == free
+        for row in rows:
             task = asyncio.get_running_loop().create_task(self._answer(row))
-            self._running.add(task)
+            self._running[task] = row.update_id
             task.add_done_callback(self._finished)
 
     def _finished(self, task: asyncio.Task) -> None:
-        self._running.discard(task)
-        if self._full or self._closing:  # a place is free for rows left waiting; or the last one is done
-            self._wake.set()
+        del self._running[task]
+        self._wake.set()  # its done mark, and a free place for rows left waiting
+
+    async def _mark_answered(self) -> None:
+        answered, self._answered = self._answered, []
+        if answered and await _guarded(self.inbox.done(answered), "mark updates answered") is None:
+            self._answered = answered + self._answered  # tried again next turn; the lease holds
 
     async def _answer(self, row: InboxRow) -> None:
-        """Handle one row's update; done, or given back when a passing fault stopped it."""
+        """Handle one row's update; then it waits for its done mark, or is given back when a
+        passing fault stopped it."""
         try:
             await self.app.process_update(Update.de_json(json.loads(row.payload), self.app.bot))
         except Exception:  # the update cannot be read: answering it again would not help
@@ -126,7 +147,7 @@ class Dispatcher:
         if error is not None and is_transient(error):
             await _guarded(self.inbox.retry_later(row.update_id, RETRY_DELAY), "give an update back")
         else:
-            await _guarded(self.inbox.done(row.update_id), "mark an update answered")
+            self._answered.append(row.update_id)
 
     async def _trim(self) -> None:
         if trimmed := await _guarded(self.inbox.trim(KEEP_DONE), "trim the inbox"):

@@ -30,8 +30,9 @@ import aiosqlite
 
 from retrieval.storage.schema import INBOX_MIGRATIONS, connect, migrate
 
-_OPEN = "state IN ('pending', 'claimed')"
-"""The rows not yet answered (the condition of the `inbox_open` index)."""
+_DUE = "state IN ('pending', 'claimed') AND not_before <= ?"
+"""The rows not yet answered (the condition of the `inbox_open` index) whose time has come: pending
+ones (given back ones after their delay) and claimed ones whose lease ran out."""
 
 
 class InboxRow(NamedTuple):
@@ -43,11 +44,10 @@ class InboxRow(NamedTuple):
     attempts: int
 
 
-class Claimed(NamedTuple):
-    """What a claim found: the rows to answer, oldest first, and the ids it dropped instead,
-    because they were older than the maximum age (`stale`) or tried too often (`exhausted`)."""
+class Dropped(NamedTuple):
+    """The ids `drop` dropped, as older than the maximum age (`stale`) or tried too often
+    (`exhausted`)."""
 
-    rows: list[InboxRow]
     stale: list[int]
     exhausted: list[int]
 
@@ -101,35 +101,41 @@ class Inbox:
             (self._clock(), json.dumps([[update_id, payload] for update_id, payload in updates])))
         return cursor.rowcount
 
-    async def claim(self, limit: int, max_age: float, max_attempts: int) -> Claimed:
-        """Claim up to `limit` rows for this process, oldest first: pending ones due, and claimed
-        ones whose lease ran out (their process died). Rows received more than `max_age` seconds
-        ago, or claimed `max_attempts` times already, are dropped instead."""
+    async def drop(self, max_age: float, max_attempts: int) -> Dropped:
+        """Drop the rows not answered that were received more than `max_age` seconds ago, or
+        claimed `max_attempts` times already, and are not held by a live claim."""
         now = self._clock()
-        due = f"{_OPEN} AND not_before <= ?"
         dropped = await self.db.execute_fetchall(
             "UPDATE inbox SET state = 'dropped', owner = NULL, finished_at = ?"
-            f" WHERE {due} AND (received_at < ? OR attempts >= ?) RETURNING update_id, received_at < ?",
+            f" WHERE {_DUE} AND (received_at < ? OR attempts >= ?) RETURNING update_id, received_at < ?",
             (now, now, now - max_age, max_attempts, now - max_age))
-        rows = await self.db.execute_fetchall(
-            "UPDATE inbox SET state = 'claimed', owner = ?, not_before = ?, attempts = attempts + 1"
-            f" WHERE update_id IN (SELECT update_id FROM inbox WHERE {due}"
-            " ORDER BY received_at, update_id LIMIT ?) RETURNING received_at, update_id, payload, attempts",
-            (self.owner, now + self.lease, now, limit))
-        # RETURNING gives rows in no promised order
-        return Claimed([InboxRow(*row[1:]) for row in sorted(rows)],
-                       sorted(update_id for update_id, stale in dropped if stale),
+        return Dropped(sorted(update_id for update_id, stale in dropped if stale),
                        sorted(update_id for update_id, stale in dropped if not stale))
 
-    async def renew(self) -> None:
-        """Extend the lease of every row this process holds."""
-        await self.db.execute("UPDATE inbox SET not_before = ? WHERE state = 'claimed' AND owner = ?",
-                              (self._clock() + self.lease, self.owner))
+    async def claim(self, limit: int, max_age: float, max_attempts: int) -> list[InboxRow]:
+        """Claim up to `limit` rows for this process, oldest first: pending ones due, and claimed
+        ones whose lease ran out (their process died). Rows that `drop` would drop are left."""
+        now = self._clock()
+        rows = await self.db.execute_fetchall(
+            "UPDATE inbox SET state = 'claimed', owner = ?, not_before = ?, attempts = attempts + 1"
+            f" WHERE update_id IN (SELECT update_id FROM inbox WHERE {_DUE} AND received_at >= ? AND attempts < ?"
+            " ORDER BY received_at, update_id LIMIT ?) RETURNING received_at, update_id, payload, attempts",
+            (self.owner, now + self.lease, now, now - max_age, max_attempts, limit))
+        return [InboxRow(*row[1:]) for row in sorted(rows)]  # RETURNING gives rows in no promised order
 
-    async def done(self, update_id: int) -> None:
-        """Mark a row answered (or failed for good: nothing more is to be done for it)."""
-        await self.db.execute("UPDATE inbox SET state = 'done', owner = NULL, finished_at = ? WHERE update_id = ?",
-                              (self._clock(), update_id))
+    async def renew(self, update_ids: Sequence[int]) -> None:
+        """Extend the lease of those of `update_ids` this process holds."""
+        await self.db.execute(
+            "UPDATE inbox SET not_before = ? WHERE state = 'claimed' AND owner = ?"
+            " AND update_id IN (SELECT value FROM json_each(?))",
+            (self._clock() + self.lease, self.owner, json.dumps(list(update_ids))))
+
+    async def done(self, update_ids: Sequence[int]) -> int:
+        """Mark rows answered (or failed for good: nothing more is to be done for them); how many."""
+        cursor = await self.db.execute(
+            "UPDATE inbox SET state = 'done', owner = NULL, finished_at = ?"
+            " WHERE update_id IN (SELECT value FROM json_each(?))", (self._clock(), json.dumps(list(update_ids))))
+        return cursor.rowcount
 
     async def retry_later(self, update_id: int, delay: float) -> None:
         """Give a claimed row back, to be claimed again (by any process) after `delay` seconds."""

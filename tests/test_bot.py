@@ -448,3 +448,22 @@ async def test_an_answer_the_bot_api_keeps_failing_is_sent_later_without_an_apol
     assert_seed_answer(plain(replies[0]))
     assert not [c for c in api.sent("sendMessage") if plain(c).startswith("Sorry")]
     assert len([c for c in api.calls if c.method == "sendMessage"]) == 6
+
+
+async def test_a_done_mark_that_cannot_be_written_is_written_later(bot, api, monkeypatch):
+    write = bot.inbox.done
+    failed = []
+
+    async def locked_once(update_ids):
+        if not failed:
+            failed.append(list(update_ids))
+            raise sqlite3.OperationalError("database is locked")
+        return await write(update_ids)
+
+    monkeypatch.setattr(bot.inbox, "done", locked_once)
+    update = api.private_text(USER, SEED_QUESTION)
+    await bot.replies_to(update["message"])
+    while (await bot.inbox.counts()).answered < 1:  # the next turn writes it
+        await asyncio.sleep(0.01)
+    assert failed == [[update["update_id"]]]
+    assert len(await bot.replies_to(update["message"])) == 1

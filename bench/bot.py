@@ -31,6 +31,7 @@ from bench.harness import (RSSSampler, archive_holds, archive_of, fmt, fresh_db,
                            load_questions, log, machine, note_archive, percentile, rounded,
                            write_reload_stories)
 from fakebotapi import BotAPIServer, Call
+from retrieval import inbox_path
 
 BOT_ADMIN = 4242
 FIRST_USER = 500_000
@@ -292,6 +293,7 @@ async def run_bot_bench(args, corpus: Corpus) -> dict:
     db, extra, pending = _prepare_archive(args.workdir, corpus)
     ports = [_free_port() for _ in range(args.replicas)] if args.replicas > 1 else []
     probe = Probe(ports)
+    fresh_db(inbox_path(db, probe.api.bot_id))  # a new server's update ids start again at 1
     await probe.api.start()
     env = _bot_env(probe.api, args, db, f"{corpus.path},{extra}")
     started = time.perf_counter()

@@ -63,10 +63,12 @@ async def reload_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 
 
 async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """/stats: what the archive holds and how fast it answers."""
+    """/stats: what the archive holds, how fast it answers, and what its inbox holds."""
     if await refuse_unless_admin(update, context):
         return
-    stats = await runtime(context).service.stats()
+    rt = runtime(context)
+    stats = await rt.service.stats()
+    inbox = await rt.inbox.counts()
     last = stats["last_ingest"]
     lines = [
         f"Stories: {stats['stories']:,}",
@@ -75,6 +77,7 @@ async def stats_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
         f"Last reload: {last['finished_at'] if last else 'never'}",
         f"Questions served: {stats['questions']:,}",
         f"Answer latency: p50 {_ms(stats['latency_p50_ms'])}, p95 {_ms(stats['latency_p95_ms'])}",
+        f"Inbox: {inbox.pending:,} pending, {inbox.answered:,} answered, {inbox.dropped:,} dropped",
     ]
     await update.effective_message.reply_text("\n".join(lines))
 

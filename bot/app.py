@@ -1,4 +1,5 @@
-"""The python-telegram-bot `Application`, built in one place, and the loop that serves it."""
+"""The python-telegram-bot `Application`, built in one place, and the loop that serves it: updates
+come into the inbox (bot/polling.py or bot/webhook.py) and are answered from it (bot/dispatch.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import contextlib
 import html
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 
 from telegram import BotCommand, Update
 from telegram.error import TelegramError, TimedOut
@@ -16,11 +18,14 @@ from telegram.ext import (Application, ApplicationBuilder, CallbackQueryHandler,
 from bot import admin, handlers, timelines
 from bot.config import Settings
 from bot.delivery import ResilientRateLimiter, is_transient
+from bot.dispatch import Dispatcher
 from bot.health import start_health_server
 from bot.http import AiohttpRequest
 from bot.logs import setup_logging
+from bot.polling import poll
 from bot.runtime import Runtime, runtime
-from retrieval import ArchiveService, say
+from bot.webhook import start_webhook_server
+from retrieval import ArchiveService, Inbox, say
 
 log = logging.getLogger(__name__)
 
@@ -31,20 +36,20 @@ COMMANDS = [
     BotCommand("stats", "Archive statistics (admins)"),
     BotCommand("reload", "Reload the archive (admins)"),
 ]
-CONCURRENT_UPDATES = 64
 CONNECTION_POOL = 8
 """Bot API connections kept open: the flood limiter keeps far fewer than 8 requests in flight."""
 BOOTSTRAP_RETRIES = 5
 """getMe, deleteWebhook / setWebhook at start: tried this often (timeouts too) before the start fails."""
 
 
-def build_application(settings: Settings, service: ArchiveService) -> Application:
-    """The bot: settings, the archive, every handler."""
+def build_application(settings: Settings, service: ArchiveService, inbox: Inbox) -> Application:
+    """The bot: settings, the archive, its inbox, every handler. No `Updater`: updates come
+    through the inbox (`serve`)."""
     builder = (
         ApplicationBuilder()
         .token(settings.require_token())
+        .updater(None)
         .rate_limiter(ResilientRateLimiter(overall_max_rate=settings.messages_per_second))
-        .concurrent_updates(CONCURRENT_UPDATES)
         .request(AiohttpRequest(CONNECTION_POOL, connect_timeout=5, read_timeout=10, pool_timeout=10))
         .get_updates_request(AiohttpRequest(1, connect_timeout=5, read_timeout=30, pool_timeout=10))
     )
@@ -52,7 +57,7 @@ def build_application(settings: Settings, service: ArchiveService) -> Applicatio
         builder = builder.base_url(settings.base_url).base_file_url(
             settings.base_file_url or _file_url(settings.base_url))
     application = builder.build()
-    application.bot_data["runtime"] = Runtime(service, settings)
+    application.bot_data["runtime"] = Runtime(service, settings, inbox)
     _add_handlers(application)
     return application
 
@@ -107,14 +112,19 @@ def _escaped(text: str) -> str:
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Log with context; the person gets a short apology; the bot goes on."""
+    """Log with context, and note the error for the dispatcher; the person gets a short apology,
+    unless the update will be handled again (a passing fault); the bot goes on."""
     where = ""
     if isinstance(update, Update):
         chat = update.effective_chat
         where = f" (update {update.update_id}, chat type {chat.type if chat else '-'})"
+        runtime(context).failures[update.update_id] = context.error
     if isinstance(context.error, TimedOut):
         # The request may well have taken effect (the answer sent): no retry, and no apology after it.
         log.warning("a Bot API request timed out%s; it may have gone through, so it is not repeated", where)
+        return
+    if is_transient(context.error):
+        log.warning("the Bot API failed%s (%s); the update is handled again later", where, context.error)
         return
     log.error("error while handling an update%s", where, exc_info=context.error)
     if isinstance(update, Update) and update.effective_message and update.effective_chat.type != "channel":
@@ -139,25 +149,19 @@ def _file_url(base_url: str) -> str:
 
 async def serve(app: Application, settings: Settings, stop: asyncio.Event,
                 poll_timeout: float = 10) -> None:
-    """Run `app` until `stop` is set: long polling, or a webhook when WEBHOOK_URL is set; and
-    every ARCHIVE_FOLLOW_SECONDS, take in the changes other processes make to the archive."""
+    """Run `app` until `stop` is set: updates come into its inbox by long polling, or by a webhook
+    when WEBHOOK_URL is set, and are answered from there, what the inbox held at the start first;
+    and every ARCHIVE_FOLLOW_SECONDS, take in the changes other processes make to the archive."""
     await _initialize(app)
     follower = None
     async with app:
         await app.start()
         await _register_commands(app)  # PTB calls post_init hooks only from run_polling/run_webhook
+        dispatcher = Dispatcher(app, runtime(app).inbox, settings.inbox_max_age)
+        dispatcher.start()
+        stop_receiving = None
         try:  # a failed start must still stop the app, or leaving `async with` hides the error
-            if settings.webhook_url:
-                await app.updater.start_webhook(
-                    listen=settings.webhook_listen, port=settings.webhook_port,
-                    url_path=_webhook_path(settings.webhook_url), webhook_url=settings.webhook_url,
-                    secret_token=settings.webhook_secret, allowed_updates=Update.ALL_TYPES,
-                    bootstrap_retries=BOOTSTRAP_RETRIES)
-            else:
-                await app.updater.start_polling(timeout=int(poll_timeout), poll_interval=0,
-                                                allowed_updates=Update.ALL_TYPES,
-                                                bootstrap_retries=BOOTSTRAP_RETRIES,
-                                                error_callback=_polling_failed)
+            stop_receiving = await _start_receiving(app, settings, dispatcher.wake, poll_timeout)
             log.info("bot @%s is up (%s)", app.bot.username, "webhook" if settings.webhook_url else "polling")
             if settings.follow_seconds:
                 follower = asyncio.create_task(follow_archive(runtime(app).service, settings.follow_seconds))
@@ -167,29 +171,58 @@ async def serve(app: Application, settings: Settings, stop: asyncio.Event,
                 follower.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await follower
-            if app.updater.running:
-                await app.updater.stop()
+            if stop_receiving is not None:
+                await stop_receiving()
+            await dispatcher.close()
             await app.stop()
 
 
+async def _start_receiving(app: Application, settings: Settings, stored: Callable[[], None],
+                           poll_timeout: float) -> Callable[[], Awaitable[None]]:
+    """Updates into the inbox, `stored()` after each batch: the webhook server and setWebhook,
+    or deleteWebhook and long polling. Returns what stops it."""
+    inbox = runtime(app).inbox
+    if settings.webhook_url:
+        server = await start_webhook_server(settings, inbox, stored)
+        try:
+            await _bootstrap(lambda: app.bot.set_webhook(
+                settings.webhook_url, secret_token=settings.webhook_secret, allowed_updates=Update.ALL_TYPES),
+                "setWebhook")
+        except BaseException:
+            await server.cleanup()
+            raise
+        return server.cleanup
+    await _bootstrap(app.bot.delete_webhook, "deleteWebhook")
+    polling = asyncio.create_task(poll(app.bot, inbox, stored, poll_timeout))
+
+    async def stop_polling() -> None:
+        polling.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await polling
+    return stop_polling
+
+
 async def _initialize(app: Application) -> None:
-    """`app.initialize()` (getMe), retried like the webhook set-up when the request fails in
-    passing (a timeout included: getMe changes nothing, so repeating it is safe)."""
+    """`app.initialize()` (getMe), retried like the webhook set-up."""
+    try:
+        await _bootstrap(app.initialize, "getMe")
+    except TelegramError:
+        await app.bot.shutdown()  # its open HTTP sessions, which aiohttp reports if left open
+        raise
+
+
+async def _bootstrap(request: Callable[[], Awaitable[object]], what: str) -> None:
+    """`request()`, tried BOOTSTRAP_RETRIES times when it fails in passing (a timeout included:
+    getMe, deleteWebhook and setWebhook may be repeated safely)."""
     for attempt in range(1, BOOTSTRAP_RETRIES + 1):
         try:
-            await app.initialize()
+            await request()
             return
         except TelegramError as error:
             if attempt == BOOTSTRAP_RETRIES or not (isinstance(error, TimedOut) or is_transient(error)):
-                await app.bot.shutdown()  # its open HTTP sessions, which aiohttp reports if left open
                 raise
-            log.warning("getMe failed at start (%s); retry %d of %d", error, attempt, BOOTSTRAP_RETRIES)
+            log.warning("%s failed at start (%s); retry %d of %d", what, error, attempt, BOOTSTRAP_RETRIES)
             await asyncio.sleep(attempt)
-
-
-def _polling_failed(error: Exception) -> None:
-    """getUpdates failed; the updater retries with a backoff: a warning, not an ERROR traceback."""
-    log.warning("getUpdates failed (%s); polling goes on", error)
 
 
 async def follow_archive(service: ArchiveService, every: float) -> None:
@@ -204,19 +237,14 @@ async def follow_archive(service: ArchiveService, every: float) -> None:
             log.exception("could not take in a change to the archive file; the index in service stays")
 
 
-def _webhook_path(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    return urlsplit(url).path.lstrip("/")
-
-
 async def run_bot(settings: Settings) -> int:
     """`archive-bot run`: open the archive (ingesting ARCHIVE_PATHS if it is empty) and serve."""
     setup_logging(settings.log_level, settings.log_format, [settings.token or "", settings.webhook_secret or ""])
     settings.require_token()
     service = await ArchiveService.open(settings.db_path, settings.retrieval)
-    health = None
+    inbox = health = None
     try:
+        inbox = await Inbox.open(settings.db_path, settings.bot_id)
         if not service.passages and settings.archive_paths:
             report = await service.ingest(settings.archive_paths)
             log.info("archive was empty; ingested %s", report.summary())
@@ -224,11 +252,13 @@ async def run_bot(settings: Settings) -> int:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        health = await start_health_server(settings, service)  # None unless HEALTH_PORT is set
-        await serve(build_application(settings, service), settings, stop)
+        health = await start_health_server(settings, service, inbox)  # None unless HEALTH_PORT is set
+        await serve(build_application(settings, service, inbox), settings, stop)
     finally:
         if health is not None:
             health.close()
+        if inbox is not None:
+            await inbox.close()
         await service.close()
     log.info("bot stopped")
     return 0

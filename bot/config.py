@@ -45,6 +45,7 @@ class Settings:
     messages_per_second: float = 30  # Telegram's limit for a bot's messages across all chats
     citations: int = 3
     follow_seconds: float = 10  # 0: never look for changes other processes made to the archive
+    inbox_max_age: float = 3600  # seconds an update may wait in the inbox before it is dropped unanswered
     record_question_text: bool = False
     retrieval: RetrievalSettings = field(default_factory=RetrievalSettings)
     log_level: str = "INFO"
@@ -54,6 +55,11 @@ class Settings:
         if not self.token:
             raise ConfigError("TELEGRAM_BOT_TOKEN is not set: get one from @BotFather")
         return self.token
+
+    @property
+    def bot_id(self) -> int:
+        """The bot's user id: the token's first part (public, unlike the rest)."""
+        return int(self.require_token().split(":", 1)[0])
 
 
 def load_settings(environ: Mapping[str, str] | None = None, dotenv: bool = True) -> Settings:
@@ -95,6 +101,7 @@ def load_settings(environ: Mapping[str, str] | None = None, dotenv: bool = True)
         messages_per_second=_number(env, "MESSAGES_PER_SECOND", 30, 1, 1000),
         citations=_number(env, "ANSWER_CITATIONS", 3, 1, 10, kind=int),
         follow_seconds=_number(env, "ARCHIVE_FOLLOW_SECONDS", 10, 0, 86_400),
+        inbox_max_age=_number(env, "INBOX_MAX_AGE", 3600, 1, 86_400),
         record_question_text=_bool(env, "RECORD_QUESTION_TEXT"),
         retrieval=_retrieval(env, variant),
         log_level=_log_level(env.get("LOG_LEVEL", "INFO")),

@@ -2,7 +2,7 @@
 HEALTH_PORT (off when 0) answers 200 "healthy: ..." or 503 "unhealthy: ..." in one line of text.
 
 It checks the running bot's own archive: the database answers, the index in service finds the
-archive's example question, and getMe accepts the token; `/healthz?offline=1` leaves getMe out
+archive's example question, the inbox is read (its counts in the line), and getMe accepts the token; `/healthz?offline=1` leaves getMe out
 (a liveness probe should not restart the bot because Telegram is unreachable). A tiny asyncio
 server of its own, so it works the same in polling and webhook mode.
 """
@@ -14,8 +14,8 @@ import logging
 from urllib.parse import parse_qs, urlsplit
 
 from bot.config import Settings
-from bot.maintenance import Health, check_service, check_token
-from retrieval import ArchiveService
+from bot.maintenance import Health, check_inbox, check_service, check_token
+from retrieval import ArchiveService, Inbox
 
 log = logging.getLogger(__name__)
 
@@ -24,11 +24,12 @@ READ_TIMEOUT = 5.0
 MAX_REQUEST_BYTES = 8192
 
 
-async def live_health(service: ArchiveService, settings: Settings, offline: bool) -> Health:
+async def live_health(service: ArchiveService, inbox: Inbox, settings: Settings, offline: bool) -> Health:
     """The running bot's health; never raises."""
     health = Health()
     try:
         await check_service(service, health)
+        await check_inbox(inbox, health)
         if not offline:
             await check_token(settings, health)
     except Exception as error:
@@ -36,7 +37,7 @@ async def live_health(service: ArchiveService, settings: Settings, offline: bool
     return health
 
 
-async def start_health_server(settings: Settings, service: ArchiveService) -> asyncio.Server | None:
+async def start_health_server(settings: Settings, service: ArchiveService, inbox: Inbox) -> asyncio.Server | None:
     """Listen on HEALTH_LISTEN:HEALTH_PORT; None when HEALTH_PORT is 0. Close it when done."""
     if not settings.health_port:
         return None
@@ -52,7 +53,7 @@ async def start_health_server(settings: Settings, service: ArchiveService) -> as
                 status, body = 405, "method not allowed"
             else:
                 offline = parse_qs(url.query).get("offline", ["0"])[-1] not in ("0", "false", "")
-                health = await live_health(service, settings, offline)
+                health = await live_health(service, inbox, settings, offline)
                 status, body = (200 if health.ok else 503), health.line([settings.token, settings.webhook_secret])
                 if not health.ok:
                     log.warning("health check: %s", body)

@@ -27,18 +27,6 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-class ShutdownPollIsAWarning(logging.Filter):
-    """PTB logs an ERROR when, while stopping, its last getUpdates (it only marks the fetched
-    updates as read) fails. Nothing is lost: those updates come again at the next start, and the
-    bot answers them then. So it is a warning, not an error that should page someone."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.name == "telegram.ext.Updater" and record.levelno == logging.ERROR \
-                and str(record.msg).startswith("Error while calling `get_updates` one more time"):
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-        return True
-
-
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -57,7 +45,6 @@ def setup_logging(level: str = "INFO", fmt: str = "text", secrets: list[str] | N
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else
                          logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    handler.addFilter(ShutdownPollIsAWarning())
     handler.addFilter(RedactSecrets(secrets or []))
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -9,7 +9,8 @@ import asyncio
 from dataclasses import dataclass, field
 
 from bot.config import Settings
-from retrieval import AnswerKind, ArchiveService, FileCheck, backup_archive, check_archive, restore_archive
+from retrieval import (AnswerKind, ArchiveService, FileCheck, Inbox, backup_archive, check_archive,
+                       restore_archive)
 
 GETME_TIMEOUT = 10.0
 """Seconds to wait for the Bot API's answer to getMe."""
@@ -41,8 +42,8 @@ def redact(text: str, secrets: list[str | None]) -> str:
 
 async def check_health(settings: Settings, offline: bool = False) -> Health:
     """`archive-bot health`: the archive file opens and passes `quick_check`, its index loads and
-    answers the archive's example question, and (unless `offline`) getMe accepts the token.
-    An empty archive is healthy, and the line says it is empty. Never raises."""
+    answers the archive's example question, the bot's inbox is read (with a token to tell the
+    bot), and (unless `offline`) getMe accepts the token. An empty archive is healthy, and the line says it is empty. Never raises."""
     health = Health()
     try:
         found = await asyncio.to_thread(check_archive, settings.db_path, True)
@@ -54,6 +55,12 @@ async def check_health(settings: Settings, offline: bool = False) -> Health:
             await check_service(service, health)
         finally:
             await service.close()
+        if settings.token:
+            inbox = await Inbox.open(settings.db_path, settings.bot_id)
+            try:
+                await check_inbox(inbox, health)
+            finally:
+                await inbox.close()
         if not offline:
             await check_token(settings, health)
     except Exception as error:  # a health check reports, it never crashes
@@ -79,6 +86,12 @@ async def check_service(service: ArchiveService, health: Health) -> None:
     health.add(True, f"archive {_count(counts['stories'], 'story', 'stories')}, index "
                      f"{_count(passages, 'passage', 'passages')}, example question answered in "
                      f"{answer.took_ms:.0f} ms")
+
+
+async def check_inbox(inbox: Inbox, health: Health) -> None:
+    """What the inbox holds: updates waiting, answered (the last day's), dropped."""
+    counts = await inbox.counts()
+    health.add(True, f"inbox {counts.pending:,} pending, {counts.answered:,} answered, {counts.dropped:,} dropped")
 
 
 async def check_token(settings: Settings, health: Health) -> None:

@@ -5,7 +5,7 @@ import from here only. The rooms behind it follow the data flow of docs/DESIGN.m
 
 - `text`: analysis (tokens, stems, stopwords) and sentence and passage boundaries;
 - `ingest`: archive file formats and turning stories into analyzed passages;
-- `storage`: the SQLite file (the store) and its backups;
+- `storage`: the SQLite file (the store), its backups, and the inbox of updates beside it;
 - `bm25`: postings, the exact BM25 index and the compiled loops that build and search them;
 - `answer`: parsing questions, ranking stories, telling copies apart, choosing quotes;
 - at the top: `models` (the values that flow), `snapshot` (the index in service), `service`
@@ -30,6 +30,7 @@ from retrieval.storage.backup import BackupError, FileCheck
 from retrieval.storage.backup import backup as backup_archive
 from retrieval.storage.backup import check as check_archive
 from retrieval.storage.backup import restore as restore_archive
+from retrieval.storage.inbox import Inbox, InboxCounts, InboxRow, inbox_path
 from retrieval.ingest.ledger import IngestReport, Progress
 from retrieval.messages import long_date, say
 from retrieval.storage.schema import ArchiveError
@@ -38,8 +39,8 @@ from retrieval.text.sentences import paragraph_spans
 __all__ = [
     "VARIANTS", "SUFFIXES",
     "Answer", "AnswerKind", "ArchiveError", "ArchiveService", "Article", "BM25Params", "BackupError",
-    "Citation", "DateError", "FileCheck", "IngestReport", "Period", "Problem", "Progress", "ReloadInProgress",
-    "RetrievalSettings", "StoryRecord", "Timeline",
-    "backup_archive", "check_archive", "long_date", "paragraph_spans", "parse_date_option", "read_file",
-    "restore_archive", "say",
+    "Citation", "DateError", "FileCheck", "Inbox", "InboxCounts", "InboxRow", "IngestReport", "Period", "Problem",
+    "Progress", "ReloadInProgress", "RetrievalSettings", "StoryRecord", "Timeline",
+    "backup_archive", "check_archive", "inbox_path", "long_date", "paragraph_spans", "parse_date_option",
+    "read_file", "restore_archive", "say",
 ]

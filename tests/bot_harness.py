@@ -10,6 +10,7 @@ from pathlib import Path
 from bot.app import build_application, serve
 from bot.config import Settings
 from fakebotapi import BotAPIServer, Call, parse_html
+from retrieval import Inbox
 from retrieval.service import ArchiveService
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +53,7 @@ class RunningBot:
     api: BotAPIServer
     settings: Settings
     service: ArchiveService
+    inbox: Inbox
     archive: Path
     stop: asyncio.Event
     task: asyncio.Task
@@ -90,9 +92,10 @@ async def start_bot(api: BotAPIServer, folder: Path, **overrides) -> RunningBot:
     settings = replace(settings, **overrides)
     service = await ArchiveService.open(settings.db_path, settings.retrieval)
     await service.ingest([archive])
+    inbox = await Inbox.open(settings.db_path, settings.bot_id)
     stop = asyncio.Event()
-    task = asyncio.create_task(serve(build_application(settings, service), settings, stop, poll_timeout=1))
-    running = RunningBot(api, settings, service, archive, stop, task)
+    task = asyncio.create_task(serve(build_application(settings, service, inbox), settings, stop, poll_timeout=1))
+    running = RunningBot(api, settings, service, inbox, archive, stop, task)
     if not settings.webhook_url:
         await api.wait_for("getUpdates", timeout=30)
     return running
@@ -101,6 +104,7 @@ async def start_bot(api: BotAPIServer, folder: Path, **overrides) -> RunningBot:
 async def stop_bot(running: RunningBot) -> None:
     running.stop.set()
     await running.task
+    await running.inbox.close()
     await running.service.close()
 
 

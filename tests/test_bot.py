@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import sys
+import time
 from datetime import date
 
+import aiohttp
 import pytest
 
 from fakebotapi import BotAPIServer, Fault, parse_html, parse_html_entities
 from fakebotapi.checks import png_size
+from retrieval import Inbox
 from tests.bot_harness import ADMIN, USER, plain, start_bot, stop_bot, story_text
 
 GROUP = -100200
@@ -249,9 +253,12 @@ async def test_a_reload_while_one_runs_is_told_so(bot, api, monkeypatch):
 
 async def test_stats_for_admins(bot, api):
     await bot.ask_private(SEED_QUESTION)
+    while (await bot.inbox.counts()).answered < 1:  # marked once its answer is out
+        await asyncio.sleep(0.01)
     (reply,) = await bot.ask_private("/stats", user=ADMIN)
     text = plain(reply)
     assert "Stories: 5" in text and "Questions served: 1" in text and "p50" in text
+    assert "Inbox: 1 pending, 1 answered, 0 dropped" in text  # /stats itself is being answered
 
 
 async def test_admin_uploads_a_story_file(bot, api):
@@ -429,3 +436,92 @@ async def test_timeline_in_a_channel_and_the_words_when_there_is_nothing_to_char
     empty = api.private_text(USER, "/timeline")["message"]
     assert "/timeline NATO" in plain((await bot.replies_to(empty))[0])
     assert not api.sent("sendPhoto", chat_id=GROUP) and len(api.sent("sendPhoto")) == 1
+
+
+# the inbox ------------------------------------------------------------------------------------
+
+async def test_an_update_getupdates_delivers_again_is_answered_once(bot, api):
+    update = api.private_text(USER, SEED_QUESTION)
+    replies = await bot.replies_to(update["message"])
+    api.push_update(dict(update))  # the same update_id again, as after a lost confirmation
+    api.private_text(USER, "NATO summit")  # a later question: once it is answered, the copy was seen
+    await bot.messages_to(USER, len(api.calls))
+    assert len(await bot.replies_to(update["message"])) == len(replies) == 1
+
+
+async def test_a_webhook_stores_before_it_answers_200_and_answers_once(api, tmp_path, unused_tcp_port, monkeypatch):
+    url = f"http://127.0.0.1:{unused_tcp_port}/telegram"
+    running = await start_bot(api, tmp_path, webhook_url="https://bot.example.org/telegram",
+                              webhook_listen="127.0.0.1", webhook_port=unused_tcp_port)
+    try:
+        await api.wait_for("setWebhook")
+        await wait_for_port(unused_tcp_port)
+        update = api.private_text(USER, SEED_QUESTION)
+
+        async def locked(updates):
+            raise sqlite3.OperationalError("database is locked")
+
+        with monkeypatch.context() as patched:
+            patched.setattr(running.inbox, "add", locked)
+            assert await api.post_webhook(url, update, None) == 503  # Telegram sends it again
+        assert not api.sent("sendMessage")
+        assert await api.post_webhook(url, update, None) == 200
+        assert await api.post_webhook(url, update, None) == 200  # a retry after a lost 200
+        async with aiohttp.ClientSession() as session, session.post(url, data=b'{"not": "an update"}') as response:
+            assert response.status == 400
+        await running.replies_to(update["message"])
+        later = api.private_text(USER, "NATO summit")
+        assert await api.post_webhook(url, later, None) == 200
+        await running.replies_to(later["message"])
+        assert len(await running.replies_to(update["message"])) == 1
+    finally:
+        await stop_bot(running)
+
+
+async def test_at_start_the_inbox_is_answered_first_and_a_stale_row_dropped(api, tmp_path, caplog):
+    kept: list[dict] = []
+    api.deliver = kept.append  # made and known to the server, but never delivered
+    waiting, stale = api.private_text(USER, SEED_QUESTION), api.private_text(USER + 1, SEED_QUESTION)
+    api.deliver = None
+    inbox = await Inbox.open(tmp_path / "archive.sqlite", api.bot_id, clock=lambda: time.time() - 7200)
+    await inbox.add([(stale["update_id"], json.dumps(stale))])
+    await inbox.close()
+    inbox = await Inbox.open(tmp_path / "archive.sqlite", api.bot_id)
+    await inbox.add([(waiting["update_id"], json.dumps(waiting))])
+    await inbox.close()
+    running = await start_bot(api, tmp_path)
+    try:
+        assert_seed_answer(plain((await running.replies_to(waiting["message"]))[0]))
+        assert f"dropped update {stale['update_id']} from the inbox: older than INBOX_MAX_AGE" in caplog.text
+        assert not [c for c in api.sent("sendMessage") if int(c.params["chat_id"]) == USER + 1]
+        assert (await running.inbox.counts()).dropped == 1
+    finally:
+        await stop_bot(running)
+
+
+async def test_an_answer_the_bot_api_keeps_failing_is_sent_later_without_an_apology(bot, api, monkeypatch):
+    monkeypatch.setattr("bot.dispatch.RETRY_DELAY", 0.5)
+    api.inject(Fault.server_error(), method="sendMessage", times=5)  # past bot/delivery.py's 4 retries
+    replies = await bot.ask_private(SEED_QUESTION, timeout=30)
+    assert_seed_answer(plain(replies[0]))
+    assert not [c for c in api.sent("sendMessage") if plain(c).startswith("Sorry")]
+    assert len([c for c in api.calls if c.method == "sendMessage"]) == 6
+
+
+async def test_a_done_mark_that_cannot_be_written_is_written_later(bot, api, monkeypatch):
+    write = bot.inbox.done
+    failed = []
+
+    async def locked_once(update_ids):
+        if not failed:
+            failed.append(list(update_ids))
+            raise sqlite3.OperationalError("database is locked")
+        return await write(update_ids)
+
+    monkeypatch.setattr(bot.inbox, "done", locked_once)
+    update = api.private_text(USER, SEED_QUESTION)
+    await bot.replies_to(update["message"])
+    while (await bot.inbox.counts()).answered < 1:  # the next turn writes it
+        await asyncio.sleep(0.01)
+    assert failed == [[update["update_id"]]]
+    assert len(await bot.replies_to(update["message"])) == 1

@@ -1,5 +1,5 @@
-"""The archive file's schema: its migrations, the settings of every connection, and the rows the
-store writes and reads, named."""
+"""The schemas of the archive file and of its inbox file beside it: their migrations, the settings
+of every connection, and the rows the store writes and reads, named."""
 
 from __future__ import annotations
 
@@ -89,6 +89,26 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
+INBOX_MIGRATIONS: list[str] = [
+    # every update as the Bot API sent it, until it is answered (inbox.py says the states)
+    """
+    CREATE TABLE inbox (
+        update_id INTEGER PRIMARY KEY,
+        payload TEXT NOT NULL,
+        received_at REAL NOT NULL,
+        state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'claimed', 'done', 'dropped')),
+        owner TEXT,
+        not_before REAL NOT NULL DEFAULT 0,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        finished_at REAL
+    );
+    CREATE INDEX inbox_open ON inbox(received_at, update_id) WHERE state IN ('pending', 'claimed');
+    CREATE INDEX inbox_finished ON inbox(finished_at) WHERE state IN ('done', 'dropped');
+    """,
+]
+"""The inbox file's (retrieval/storage/inbox.py): unix times in seconds; `not_before` is when a
+claimed row's lease ends, or when a pending row may be tried again."""
+
 PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL",
            "PRAGMA busy_timeout=5000")
 """Set on every connection to the archive file."""
@@ -167,14 +187,15 @@ async def connect(path: Path) -> aiosqlite.Connection:
     return db
 
 
-async def migrate(db: aiosqlite.Connection) -> None:
-    """Bring the file's schema up to this program's; refuse one made by a newer program."""
+async def migrate(db: aiosqlite.Connection, migrations: list[str] = MIGRATIONS, what: str = "archive file") -> None:
+    """Bring the file's schema up to this program's `migrations`; refuse one made by a newer
+    program (`what` names the file in that message)."""
     async with db.execute("PRAGMA user_version") as cursor:
         (version,) = await cursor.fetchone()
-    if version > len(MIGRATIONS):
-        raise ArchiveError(f"the archive file has schema version {version}, newer than this "
-                           f"program knows ({len(MIGRATIONS)}): upgrade archive-bot")
-    for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+    if version > len(migrations):
+        raise ArchiveError(f"the {what} has schema version {version}, newer than this "
+                           f"program knows ({len(migrations)}): upgrade archive-bot")
+    for number, script in enumerate(migrations[version:], start=version + 1):
         await db.executescript(f"BEGIN; {script} PRAGMA user_version = {number}; COMMIT;")
 
 

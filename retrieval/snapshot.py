@@ -17,7 +17,6 @@ from functools import cached_property
 
 import numpy as np
 
-from retrieval.text.analysis import Analyzer
 from retrieval.bm25.index import BM25Index, BM25Params, Hits
 from retrieval.bm25.postings import Postings
 from retrieval.storage.schema import PassageColumns

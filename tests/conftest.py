@@ -60,3 +60,14 @@ async def archive(tmp_db: Path, seed_dir: Path):
     await service.ingest([seed_dir])
     yield service
     await service.close()
+
+
+@pytest.fixture
+async def api():
+    """The test Bot API server on 127.0.0.1, for the end-to-end tests (`fakebotapi`)."""
+    from fakebotapi import BotAPIServer
+
+    server = BotAPIServer(username="ArchiveBot")
+    await server.start()
+    yield server
+    await server.stop()

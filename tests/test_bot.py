@@ -12,7 +12,7 @@ from datetime import date
 import aiohttp
 import pytest
 
-from fakebotapi import BotAPIServer, Fault, parse_html, parse_html_entities
+from fakebotapi import Fault, parse_html, parse_html_entities
 from fakebotapi.checks import png_size
 from retrieval import Inbox
 from tests.bot_harness import ADMIN, USER, plain, start_bot, stop_bot, story_text
@@ -20,14 +20,6 @@ from tests.bot_harness import ADMIN, USER, plain, start_bot, stop_bot, story_tex
 GROUP = -100200
 CHANNEL = -100300
 SEED_QUESTION = "Can Russia prevent Ukraine from joining NATO?"
-
-
-@pytest.fixture
-async def api():
-    server = BotAPIServer(username="ArchiveBot")
-    await server.start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture

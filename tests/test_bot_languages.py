@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from tests.test_bot import api  # noqa: F401 (the Bot API server fixture, shared)
 from tests.bot_harness import USER, plain, start_bot, stop_bot, story_text
 
 STORIES = {

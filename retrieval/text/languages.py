@@ -75,19 +75,16 @@ def supported(code: str) -> bool:
 
 @lru_cache(maxsize=1)
 def analyzable() -> frozenset[str]:
-    """The languages py3langid can tell and this archive can analyze (a Snowball stemmer, or
-    UNSTEMMED)."""
-    return frozenset(code for code in _identifier().nb_classes
-                     if code in UNSTEMMED or snowball_name(code))
+    """The languages py3langid can tell and this archive can analyze (`supported`)."""
+    return frozenset(_identifier().nb_classes)
 
 
 def language_name(code: str, locale: str = ENGLISH) -> str:
     """The language's name as `locale` writes it ("ru" in "en" -> "Russian")."""
     try:
-        name = Locale.parse(code).get_display_name(locale) or code
+        return Locale.parse(code).get_display_name(locale) or code
     except (ValueError, UnknownLocaleError):
         return code
-    return name
 
 
 def detect(text: str, primary: str = ENGLISH, stopwords: Collection[str] = (),
@@ -101,15 +98,10 @@ def detect(text: str, primary: str = ENGLISH, stopwords: Collection[str] = (),
         return _arabic_script_language(sample, allowed, primary)
     if script == "latin" and _mostly_stopwords(sample, stopwords):
         return primary
-    candidates = [code for code in allowed if script == "other" or _script_of(code) == script]
+    candidates = [code for code in allowed if script == "other" or script_of(code) == script]
     if len(candidates) <= 1:
         return candidates[0] if candidates else primary
     return _identify(sample, candidates, primary)
-
-
-def script_of(code: str) -> str:
-    """The script a language is written in: latin, cyrillic, arabic or other."""
-    return _script_of(code)
 
 
 def text_script(text: str) -> str:
@@ -128,8 +120,9 @@ def _script(text: str) -> str:
 
 
 @lru_cache(maxsize=None)
-def _script_of(code: str) -> str:
-    """The script a language is written in, read off its name in its own language."""
+def script_of(code: str) -> str:
+    """The script a language is written in (latin, cyrillic, arabic or other), read off its name
+    in its own language."""
     try:
         own = Locale.parse(code).get_display_name(code) or ""
     except (ValueError, UnknownLocaleError):
@@ -167,7 +160,7 @@ def _identifier():
     from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
     identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
-    identifier.set_languages([code for code in identifier.nb_classes if code in UNSTEMMED or snowball_name(code)])
+    identifier.set_languages([code for code in identifier.nb_classes if supported(code)])
     return identifier
 
 

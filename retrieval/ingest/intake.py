@@ -25,7 +25,6 @@ from typing import NamedTuple
 from retrieval.text.analysis import Analyzers
 from retrieval.ingest.formats import Problem, json_lines, parse_line, read_file
 from retrieval.models import Article
-from retrieval.text.languages import SAMPLE_CHARS
 from retrieval.text.sentences import passage_spans
 
 PART_LINES = 1000
@@ -124,7 +123,7 @@ def stored_hashes(rows: Sequence[tuple]) -> tuple[dict[str, str], dict[str, tupl
 
 def analyze(article: Article, analyzers: Analyzers) -> tuple[str, str, list[tuple[int, int, str]]]:
     """An article's language, its title terms, and its passages' spans and terms."""
-    language = analyzers.language_of(f"{article.title}\n{article.body[:SAMPLE_CHARS]}", article.language)
+    language = analyzers.story_language(article.title, article.body, article.language)
     analyzer = analyzers.of(language)
     return (language, " ".join(analyzer.terms(article.title)),
             [(start, end, " ".join(analyzer.terms(article.body[start:end])))

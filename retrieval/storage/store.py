@@ -159,7 +159,7 @@ class Store:
         async with self.transaction():
             stories = await self.db.execute_fetchall("SELECT id, title, body, metadata FROM stories")
             languages = await asyncio.to_thread(lambda: {
-                sid: analyzers.language_of(f"{title}\n{body}", declared_language(json.loads(metadata)))
+                sid: analyzers.story_language(title, body, declared_language(json.loads(metadata)))
                 for sid, title, body, metadata in stories})
             await self.db.executemany("UPDATE stories SET language = ?, title_terms = ? WHERE id = ?",
                                       [(languages[sid], " ".join(analyzers.of(languages[sid]).terms(title)), sid)

@@ -147,6 +147,11 @@ class Analyzers:
                 pass
         return languages.detect(text, self.main.code, self.main.stopwords, among)
 
+    def story_language(self, title: str, body: str, declared: str | None) -> str:
+        """The language a story is analyzed in: the one its record declares, else its title's
+        and its body's opening."""
+        return self.language_of(f"{title}\n{body[:languages.SAMPLE_CHARS]}", declared)
+
     def __reduce__(self) -> tuple:
         return type(self), (self.main.language, self.stopwords, self.detect)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -23,6 +24,7 @@ from retrieval.storage.schema import PassageColumns
 from retrieval.storage.store import Store
 
 NO_DATE = np.iinfo(np.int64).min
+_UNIX_EPOCH = date(1970, 1, 1).toordinal()  # numpy counts days from it
 FORMAT = 2
 """Bump when the saved arrays change shape or meaning."""
 
@@ -73,16 +75,14 @@ class Snapshot:
     @cached_property
     def languages(self) -> dict[str, int]:
         """How many stories each language has, most first."""
-        counts: dict[str, int] = {}
-        for story in self.stories:
-            counts[story.language] = counts.get(story.language, 0) + 1
-        return dict(sorted(counts.items(), key=lambda item: -item[1]))
+        return dict(Counter(story.language for story in self.stories).most_common())
 
     @cached_property
     def story_years(self) -> np.ndarray:
-        """Each story's year, 0 when it has no date."""
-        return np.fromiter((s.date.year if s.date else 0 for s in self.stories), dtype=np.int32,
-                           count=len(self.stories))
+        """Each story's year (from `story_day`), 0 when it has no date."""
+        dated = self.story_day != NO_DATE
+        days = np.where(dated, self.story_day - _UNIX_EPOCH, 0).astype("datetime64[D]")
+        return np.where(dated, days.astype("datetime64[Y]").astype(np.int64) + 1970, 0)
 
     @cached_property
     def newest_title(self) -> str | None:

@@ -32,12 +32,12 @@ def say(message: str, language: str, /, **fields: object) -> str:
 
 def long_date(day: date, language: str) -> str:
     """A day as the language writes it in prose: "25 October 2021", "25 октября 2021 г."."""
-    if language == ENGLISH:
-        return f"{day.day} {day:%B %Y}"  # day first, as the archive's own story files write it
-    try:
-        return babel.dates.format_date(day, "long", locale=language)
-    except (ValueError, babel.UnknownLocaleError):
-        return f"{day.day} {day:%B %Y}"
+    if language != ENGLISH:
+        try:
+            return babel.dates.format_date(day, "long", locale=language)
+        except (ValueError, babel.UnknownLocaleError):
+            pass
+    return f"{day.day} {day:%B %Y}"  # day first, as the archive's own story files write it
 
 
 def languages_translated() -> list[str]:

@@ -278,8 +278,8 @@ class ArchiveService:
         of its quote windows and their features for `question`; None when the archive does not
         hold the story."""
         record = await self.story(story_id)
-        analyzer = self.analyzers.of(self._language_of(question, self.snapshot) or self.analyzers.main.code)
-        found = record and self.citing.quote_candidates(self.snapshot, parse_query(question, analyzer), record)
+        query, _, _ = self._parsed(question, self.snapshot, None, None)
+        found = record and self.citing.quote_candidates(self.snapshot, query, record)
         return (record.body, *found) if found else None
 
     async def stats(self) -> dict[str, object]:

@@ -96,8 +96,11 @@ class Analyzer:
         for match in _WORD.finditer(text):
             word = match.group()
             # an ASCII word is its own folded form: its term is looked up, not analyzed again
-            term = known.get(word.casefold()) if word.isascii() else None
-            terms = ([term] if term else []) if term is not None else self.terms(word)
+            cached = known.get(word.casefold()) if word.isascii() else None
+            if cached is None:
+                terms = self.terms(word)
+            else:
+                terms = [cached] if cached else []  # "" marks a stopword
             spans += [(match.start(), match.end(), term) for term in terms]
         return spans
 

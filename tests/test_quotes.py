@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from retrieval.answer.kinds import Asked, answers_held, asked_for
-from retrieval.answer.quotes import FEATURES, Asking, answer_cue, asks_when, choose_quote, quote_model
+from retrieval.answer.quotes import FEATURES, Asking, _story_weights, answer_cue, asks_when, choose_quote, quote_model
 from retrieval.text.analysis import Analyzer
 
 ANALYZER = Analyzer()
@@ -119,3 +119,14 @@ def test_an_exact_phrase_wins():
 def test_the_committed_model_knows_these_features():
     model = quote_model()
     assert len(model.weights) == len(FEATURES) and model.trained_on
+
+
+def test_a_question_word_every_sentence_holds_points_at_none_of_them():
+    """The story's subject (in every sentence) tells the sentences apart less than the word of
+    the question only one of them holds, though the archive weighs them alike."""
+    text = ("Leicester won the league on Monday. Leicester fans danced in the streets. "
+            "Leicester were 5,000-to-one outsiders, bookmakers said. Leicester will play in Europe.")
+    assert "bookmakers" in quote(text, "What odds did bookmakers give Leicester?")
+    weights = _story_weights([["leicest", "won"], ["leicest", "fan"], ["leicest", "bookmak"]],
+                             {"leicest": 2.0, "bookmak": 2.0, "odd": 3.0})
+    assert weights["bookmak"] > weights["leicest"] > 0 and "odd" not in weights

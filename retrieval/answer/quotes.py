@@ -13,6 +13,7 @@ import functools
 import json
 import math
 import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -135,7 +136,7 @@ Window = tuple[int, int]
 """A quote's first and last sentence (the same one, or the next)."""
 FEATURES = ("bm25", "cover", "focus", "lead", "answer_type", "answer_count", "answer_type_on_topic", "novel",
             "title", "after_match", "before_match", "position", "length", "cue", "two_sentences", "both_count",
-            "new_paragraph")
+            "new_paragraph", "story_bm25", "story_cover")
 """What the quote model knows of each window (see `window_features`)."""
 
 
@@ -146,6 +147,9 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
 
     - bm25: its BM25 as a document among the sentences, over the best window's;
     - cover: the share of the question's term weight it holds;
+    - story_bm25, story_cover: the same with each term's weight times its idf among the story's
+      sentences (`_story_weights`): a word of the question that every sentence holds (the story's
+      subject) tells none of them apart, one that a single sentence holds points at it;
     - focus: whether it lies in the passage that ranked best; lead: whether it opens the story;
     - answer_type: whether it holds what the question asks for (a name, an amount, a date, a
       reason, a quotation: `kinds.answers_held`) beyond the question's own words; answer_count:
@@ -165,6 +169,8 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
     cues = [bool(asking.cue and asking.cue.search(text, s, e)) for s, e in sentences]
     average = max(1.0, sum(map(len, terms)) / len(terms))
     raw = [_bm25(c, len(t), weights, average, asking.params) for c, t in zip(counts, terms)]
+    local = _story_weights(terms, weights)
+    local_total = sum(local.values()) or 1.0
     single = np.array(raw)
     single = single / single.max() if single.max() > 0 else single
     total = sum(weights.values()) or 1.0
@@ -190,11 +196,25 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
                 a / max(1, last), math.log1p(len(own)), cues[a] or cues[b], pair,
                 pair and bool(counts[a] or answers[a]) and bool(counts[b] or answers[b]),
                 pair and "\n\n" in text[sentences[a][1]:sentences[b][0]],
+                _bm25(held, len(own), local, average, asking.params), sum(local[t] for t in held) / local_total,
             ))
     features = np.asarray(rows, dtype=float)
-    if features[:, 0].max() > 0:
-        features[:, 0] /= features[:, 0].max()
+    for column in _SCALED:
+        if features[:, column].max() > 0:
+            features[:, column] /= features[:, column].max()
     return windows, features
+
+
+_SCALED = (FEATURES.index("bm25"), FEATURES.index("story_bm25"))
+"""The columns given over the best window's, so that they read alike in every story."""
+
+
+def _story_weights(terms: list[list[str]], weights: Mapping[str, float]) -> dict[str, float]:
+    """Each question term a sentence holds, weighted by its `weights` times its idf among the
+    sentences (`terms`), in the never negative form log(1 + (N - n + 0.5) / (n + 0.5))."""
+    held = Counter(term for sentence in terms for term in set(sentence) if term in weights)
+    n = len(terms)
+    return {term: weights[term] * math.log1p((n - count + 0.5) / (count + 0.5)) for term, count in held.items()}
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 
 from retrieval import Answer, Citation, Period, Timeline, long_date, paragraph_spans, say
 

@@ -99,6 +99,8 @@ class AnswerKind(str, Enum):
     NOTHING_RELEVANT = "nothing_relevant"
     NEVER_MENTIONED = "never_mentioned"
     """The question names a word the archive never holds."""
+    NOT_NAMED = "not_named"
+    """The stories that match the question do not name a name it asks about."""
     NO_WORDS = "no_words"
     """Nothing searchable in the question."""
     EMPTY_ARCHIVE = "empty_archive"

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval.answer.citing import Citing
-from retrieval.answer.query import Query, parse_query
+from retrieval.answer.query import Query, parse_query, words_with
 from retrieval.answer.quotes import asks_when
 from retrieval.answer.spelling import respelled
 from retrieval.answer.timeline import count_periods, mentioning, peaks
@@ -40,6 +40,7 @@ NOTHING_RELEVANT = "Nothing in the archive matches that question{period}. Try ot
 OTHER_DATES = "Nothing in the archive was reported{period}; these stories from other dates match."
 NEVER_MENTIONED = "The archive never mentions {words}, so it cannot answer that."
 LEFT_OUT = "The archive never mentions {words}: these stories match the rest of the question."
+NOT_NAMED = "No story that matches the rest of the question names {words} (stories in the archive that do: {count})."
 WHEN = "Reported on {date}:"
 NO_MENTIONS = "No story in the archive mentions {subject}{period}."
 NEVER_CHARTED = "The archive never mentions {words}: there is no timeline to draw."
@@ -179,24 +180,33 @@ class ArchiveService:
             return AnswerKind.NEVER_MENTIONED, say(NEVER_MENTIONED, language, words=_quoted(unknown)), [], False
         query = known
         shown = range(offset, offset + k)
-        found = await self.citing.cite(snapshot, query, offset + k + 1, shown)
+        found, named = await self.citing.cite(snapshot, query, offset + k + 1, shown)
         kind, message = (AnswerKind.ANSWERED, None) if found else \
             (AnswerKind.NOTHING_RELEVANT, say(NOTHING_RELEVANT, language, period=_period(query)))
         if not found and since is None and until is None and (query.since or query.until):
             # the date was in the question's words, and may be when things happened rather
             # than when they were reported: look again without it, for stories that name it
             undated = replace(query, since=None, until=None, terms=query.terms + query.date_terms)
-            found = await self.citing.cite(snapshot, undated, offset + k + 1, shown, mentioning=query.date_terms)
+            found, named = await self.citing.cite(snapshot, undated, offset + k + 1, shown, mentioning=query.date_terms)
             if found:
                 kind, message = AnswerKind.OTHER_DATES, say(OTHER_DATES, language, period=_period(query))
         if unknown and not found:
             kind, message = AnswerKind.NEVER_MENTIONED, say(NEVER_MENTIONED, language, words=_quoted(unknown))
+        elif named and not found:
+            kind, message = AnswerKind.NOT_NAMED, self._not_named(snapshot, query, named)
         citations = found[offset:offset + k]
         if citations and message is None and asks_when(query.text) and citations[0].date:
             message = say(WHEN, language, date=long_date(citations[0].date, language))
         if citations and unknown:
             message = " ".join(filter(None, [say(LEFT_OUT, language, words=_quoted(unknown)), message]))
         return kind, message, citations, len(found) > offset + k
+
+    def _not_named(self, snapshot: Snapshot, query: Query, named: list[str]) -> str:
+        """What to say when no story matching `query` names the names `named`: the words asked,
+        and how many stories name them all."""
+        words = words_with(query.text, set(named), self.analyzers.of(query.language))
+        return say(NOT_NAMED, query.language, words=_quoted(words or named),
+                   count=int(snapshot.stories_holding(named).sum()))
 
     def _language_of(self, question: str, snapshot: Snapshot) -> str | None:
         """The language `question` is answered in: one the archive holds stories in, detected

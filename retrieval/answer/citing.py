@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 
 from retrieval.answer.kinds import asked_for
 from retrieval.answer.query import Query
+from retrieval.answer.names import key_terms, name_sample, names, written_as_name
 from retrieval.answer.quotes import Asking, Quote, answer_cue, choose_quote, contains_phrase, window_features
 from retrieval.answer.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_stories
 from retrieval.bm25.index import BM25Params
@@ -49,28 +51,33 @@ class Citing:
         self.read = read
 
     async def cite(self, snapshot: Snapshot, query: Query, wanted: int, shown: range,
-                   mentioning: Sequence[str] = ()) -> list[Citation]:
-        """The first `wanted` relevant stories that hold every term of `mentioning`, copies of a
-        cited story folded into its citation; those at the positions `shown` quoted from their
-        best passage, the others (only counted, or only there to fold copies into) with an empty
-        quote. A story whose best passage lacks a phrase is left out."""
+                   mentioning: Sequence[str] = ()) -> Found:
+        """The first `wanted` relevant stories that hold every term of `mentioning` and name
+        every name the question is about, copies of a cited story folded into its citation;
+        those at the positions `shown` quoted from their best passage, the others (only counted,
+        or only there to fold copies into) with an empty quote. A story whose best passage
+        lacks a phrase is left out."""
         weights = snapshot.term_weights(query.terms + query.date_terms + query.missing)
         relevant = self._relevant(snapshot, query, wanted, weights, mentioning)
+        # the best story not naming a name asked tells of something else: only those that do count
+        named = await self._names_lacking(snapshot, query, relevant, weights)
+        if named:
+            relevant = self._relevant(snapshot, query, wanted, weights, mentioning, named)
         cited = await self._without_copies(snapshot, relevant, query.phrases, wanted)
         asking = self._asking(snapshot, query, weights)
         analyzer = self.analyzers.of(query.language)
-        return [self._citation(snapshot, relevant, story, query,
-                               self._quote(snapshot, relevant[story.rank], story, asking, analyzer)
-                               if n in shown else None)
-                for n, story in enumerate(cited)]
+        return Found([self._citation(snapshot, relevant, story, query,
+                                     self._quote(snapshot, relevant[story.rank], story, asking, analyzer)
+                                     if n in shown else None)
+                      for n, story in enumerate(cited)], named)
 
     def _relevant(self, snapshot: Snapshot, query: Query, wanted: int, weights: dict[str, float],
-                  mentioning: Sequence[str]) -> list[RankedStory]:
-        """The ranked stories above the relevance floor that hold every term of `mentioning`:
-        enough for `wanted` citations once copies are folded, the search widened until it finds
+                  mentioning: Sequence[str], naming: Sequence[str] = ()) -> list[RankedStory]:
+        """The ranked stories above the relevance floor that hold every term of `mentioning` and
+        of `naming` (names the best match lacked): enough for `wanted` citations once copies are folded, the search widened until it finds
         them or nothing more can be relevant."""
         required = [t for p in query.phrases for t in self.analyzers.of(query.language).terms(p)]
-        holding = snapshot.stories_holding(mentioning) if mentioning else None
+        holding = snapshot.stories_holding([*mentioning, *naming]) if mentioning or naming else None
         for term, year in _years(query.terms + query.missing):
             # a story neither dated in a year the question names nor naming it tells of another
             # event ("the 2020 Oscars" is not the 1987 ceremony's story)
@@ -85,6 +92,25 @@ class Citing:
             if len(relevant) >= wanted or complete or limit >= MAX_PAGE * wanted:
                 return relevant
             limit *= 4
+
+    async def _names_lacking(self, snapshot: Snapshot, query: Query, ranked: list[RankedStory],
+                             weights: dict[str, float]) -> list[str]:
+        """The names the question is about (`names.key_terms` the archive writes as names) that
+        the best of the `ranked` stories does not name."""
+        if not ranked:
+            return []
+        analyzer = self.analyzers.of(query.language)
+        best = snapshot.stories[ranked[0].story].id
+        asked = [t for t in key_terms([t for t in query.terms if t not in query.alternatives], weights, analyzer)
+                 if not snapshot.stories_with(t)[ranked[0].story]]
+        record = (await self.read([best])).get(best) if asked else None
+        held = set(analyzer.terms(f"{record.title}\n{record.body}")) if record else set()
+        lacking = []
+        for term in (t for t in asked if not names(t, held)):
+            records = await self.read(name_sample(snapshot, term))
+            if written_as_name(term, (r.body for r in records.values()), analyzer):
+                lacking.append(term)
+        return lacking
 
     async def _without_copies(self, snapshot: Snapshot, relevant: list[RankedStory], phrases: Sequence[str],
                               wanted: int) -> list[_Cited]:
@@ -186,6 +212,14 @@ def _for_story(asking: Asking, title_terms: str) -> Asking:
     title = frozenset(title_terms.split())
     weights = {t: w * (TITLE_DISCOUNT if t in title else 1.0) for t, w in asking.weights.items()}
     return replace(asking, weights=weights, title_terms=title)
+
+
+class Found(NamedTuple):
+    """What `Citing.cite` found: the citations, and the names it required them to name (the
+    question's names the best matching story lacked)."""
+
+    citations: list[Citation]
+    named: list[str]
 
 
 @dataclass

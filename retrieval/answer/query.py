@@ -8,6 +8,7 @@ from __future__ import annotations
 import calendar
 import contextlib
 import re
+from collections.abc import Collection
 from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -263,3 +264,11 @@ def _later(a: date | None, b: date | None) -> date | None:
 
 def _earlier(a: date | None, b: date | None) -> date | None:
     return min(a, b) if a and b else a or b
+
+
+def words_with(text: str, terms: Collection[str], analyzer: Analyzer) -> list[str]:
+    """The words of `text`, as written and each once, whose terms are among `terms`."""
+    return [w for w in dict.fromkeys(_WORDS.findall(text)) if not set(analyzer.terms(w)).isdisjoint(terms)]
+
+
+_WORDS = re.compile(r"[^\W_][\w'’.-]*")

@@ -7,14 +7,13 @@ a million passages), so a question whose words are all known costs nothing more.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
-from retrieval.answer.query import Query
+from retrieval.answer.query import Query, words_with
 from retrieval.text.analysis import Analyzer
 
 MIN_LENGTH = 5
@@ -62,9 +61,6 @@ def respelled(query: Query, known: Callable[[str], bool], vocabulary: Sequence[s
             alternatives.update((other, spellings[0]) for other in spellings[1:])
     terms = own + list(alternatives)
     gone = {t for t, spellings in found.items() if not spellings}
-    words = [w for w in dict.fromkeys(_WORDS.findall(query.text)) if set(analyzer.terms(w)) & gone]
+    words = words_with(query.text, gone, analyzer)
     return replace(query, terms=terms, alternatives=alternatives, missing=sorted(gone),
                    names=[n for n in query.names if not set(analyzer.terms(n)) & dropped]), words
-
-
-_WORDS = re.compile(r"[^\W_][\w'’.-]*")

@@ -48,6 +48,19 @@ def month_names(code: str) -> tuple[tuple[str, int, str], ...]:
     return tuple((name, number, calendar) for name, (number, calendar) in names.items())
 
 
+@lru_cache(maxsize=None)
+def calendar_names(code: str) -> frozenset[str]:
+    """The names of the months and weekdays in language `code` (Babel's, wide and abbreviated;
+    English's also as stories abbreviate them), case-folded."""
+    names = {name for name, _, _ in month_names(code)} | (set(MONTHS) if code == "en" else set())
+    for width in ("wide", "abbreviated"):
+        try:
+            names.update(babel.dates.get_day_names(width, locale=code).values())
+        except (ValueError, babel.UnknownLocaleError):
+            break
+    return frozenset(name.casefold() for name in names)
+
+
 def month_span(year: int, month: int, calendar: str) -> tuple[date, date]:
     """The first and last day (Gregorian) of a month of `calendar`."""
     if calendar == SOLAR_HIJRI:

@@ -1,0 +1,82 @@
+"""Names asked: a story that never names a name the question is about does not answer it."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from retrieval.answer import names
+from retrieval.answer.names import KEY_SHARE, key_terms, written_as_name
+from retrieval.models import AnswerKind
+from retrieval.text.analysis import Analyzer
+
+ENGLISH = Analyzer()
+
+
+@pytest.mark.parametrize("word, bodies, name", [
+    ("Finland", ["Talks with Finland resumed. Officials in Finland agreed."], True),
+    ("Finland", ["Finland said no.", "Prices in Finland rose."], True),  # a sentence's first word does not count
+    ("Finland", ["Finland said no. Finland agreed."], False),  # nor do only first words
+    ("green", ["The green party won. Green coffee rose, and green bonds fell."], False),
+    ("Apple", ["Shares in Apple and in IBM fell, and apple growers protested."], False),
+    ("IBM", ["Shares in Apple and in IBM fell, and apple growers protested."], True),
+    ("Finland", [], False),
+])
+def test_a_word_is_a_name_when_the_archive_writes_it_with_a_capital(word, bodies, name):
+    assert written_as_name(ENGLISH.terms(word)[0], bodies, ENGLISH) is name
+
+
+def test_the_names_a_question_is_about_weigh_enough_and_are_no_dates():
+    weights = {"finland": 8.0, "nato": 6.0, "american": 1.0, "march": 9.0}
+    assert key_terms(weights, weights, ENGLISH) == ["finland", "nato"]
+    assert 1.0 < KEY_SHARE * sum(weights.values())
+    assert key_terms({"wahl": 5.0}, {"wahl": 5.0}, Analyzer("de")) == []  # German capitalises every noun
+
+
+FINLAND = "Finland applied for NATO membership on Wednesday, and Russia said it would respond."
+
+
+@pytest.fixture
+async def nordic_archive(archive, tmp_path):
+    """The seed (Russia, Ukraine and NATO) and a story naming Finland, on another subject."""
+    path = tmp_path / "nordic.jsonl"
+    path.write_text(json.dumps({"id": "n1", "title": "Nordic ministers meet", "date": "2021-11-02",
+                                "body": "Ministers met in Oslo. Ties with Finland and Sweden were discussed, "
+                                        "and trade with Finland grew."}), encoding="utf-8")
+    await archive.ingest([path])
+    return archive
+
+
+async def test_a_story_that_never_names_the_name_asked_is_not_an_answer(nordic_archive):
+    answer = await nordic_archive.ask("Can Russia stop finland from joining NATO?")
+    assert answer.kind is AnswerKind.NOT_NAMED and answer.citations == []
+    assert answer.message == ("No story that matches the rest of the question names “finland” "
+                              "(stories in the archive that do: 1).")
+    assert (await nordic_archive.ask("Can Russia stop Ukraine from joining NATO?")).kind is AnswerKind.ANSWERED
+
+
+async def test_the_story_naming_the_name_is_cited_before_one_matching_more_words(nordic_archive, tmp_path,
+                                                                                 monkeypatch):
+    path = tmp_path / "finland.jsonl"
+    path.write_text(json.dumps({"id": "f1", "title": "Helsinki applies", "date": "2022-05-18",
+                                "body": "Leaders met in Helsinki on Tuesday.\n\n" + FINLAND}), encoding="utf-8")
+    await nordic_archive.ingest([path])
+    question = "Can Russia prevent finland from joining NATO?"
+    answer = await nordic_archive.ask(question)
+    assert answer.kind is AnswerKind.ANSWERED and [c.story_id for c in answer.citations] == ["f1"]
+    monkeypatch.setattr(names, "KEY_SHARE", 1.1)  # no name counts: the seed's words win
+    assert (await nordic_archive.ask(question)).citations[0].story_id not in ("f1", "n1")
+
+
+async def test_the_message_is_in_the_questions_language(nordic_archive, tmp_path):
+    path = tmp_path / "ru.jsonl"
+    path.write_text("\n".join(json.dumps({"id": f"r{i}", "title": "Новости", "date": "2023-01-0" + str(i), "lang": "ru",
+                                          "body": body}) for i, body in enumerate([
+        "Министры встретились в Москве. Переговоры с Финляндией продолжатся, сказал Песков.",
+        "Россия и Украина обсудили поставки зерна. Стороны договорились продолжить переговоры о зерне.",
+    ], 1)), encoding="utf-8")
+    await nordic_archive.ingest([path])
+    answer = await nordic_archive.ask("обсудили ли Россия и Финляндией поставки зерна?")
+    assert answer.kind is AnswerKind.NOT_NAMED
+    assert answer.message.startswith("Ни один материал") and "Финляндией" in answer.message

@@ -12,6 +12,7 @@ story names a name when it holds a word beginning with the name's first letters 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterable, Mapping
 from functools import lru_cache
 
@@ -55,12 +56,14 @@ def name_sample(snapshot: Snapshot, term: str) -> list[str]:
 def written_as_name(term: str, bodies: Iterable[str], analyzer: Analyzer) -> bool:
     """Whether `bodies` write `term` with a capital inside their sentences, NAME_SHARE of the
     times or more."""
+    # only the words that begin as the term does are analyzed: a body has thousands
+    begins = re.compile(rf"(?<!\w){re.escape(term[len(analyzer.prefix):][:2])}\w*", re.IGNORECASE)
     capitalised = inside = 0
     for body in bodies:
-        for start, _, found in analyzer.term_spans(body):
-            if found == term and not _opens_sentence(body, start):
+        for match in begins.finditer(body):
+            if analyzer.terms(match.group()) == [term] and not _opens_sentence(body, match.start()):
                 inside += 1
-                capitalised += body[start].isupper()
+                capitalised += body[match.start()].isupper()
     return inside > 0 and capitalised >= NAME_SHARE * inside
 
 

@@ -10,7 +10,6 @@ from hypothesis import strategies as st
 
 from retrieval.text.analysis import Analyzer
 from retrieval.answer.query import MAX_QUESTION_CHARS, DateError, parse_date_option, parse_query
-from retrieval.answer.spelling import variants
 
 ANALYZER = Analyzer()
 
@@ -188,17 +187,3 @@ def test_related_words_are_not_searched_but_stand_for_the_questions_word():
     query = parse("Can Russia stop the jobless -block")
     assert query.related == {"prevent": "stop", "halt": "stop", "unemploy": "jobless"}
     assert not set(query.related) & set(query.terms)
-
-
-@pytest.mark.parametrize("term, vocabulary, found", [
-    ("zelenski", ["zelenskyy", "zelenka", "ukrain"], ["zelenskyy"]),
-    ("gaddafi", ["qaddafi", "gadhafi", "baghdad"], ["gadhafi", "qaddafi"]),
-    ("gunman", ["gunma", "gunmen"], ["gunmen"]),  # one edit away, but Gunma does not sound like it
-    ("khashoggi", ["kashoggi"], ["kashoggi"]),
-])
-def test_an_english_word_is_respelled_as_variants_that_sound_alike(term, vocabulary, found):
-    assert variants(term, vocabulary, english=True) == found
-
-
-def test_other_languages_are_respelled_by_edit_distance_alone():
-    assert variants("es:balotaj", ["es:ballotaj", "es:balotajes"]) == ["es:ballotaj"]

@@ -1,7 +1,5 @@
 """Words of a question the archive does not hold: their spelling variants in the archive's own
-vocabulary (Zelenskyy for Zelensky, Qaddafi for Gaddafi), found by edit distance with rapidfuzz
-and, in English, kept when they also sound alike (jellyfish's Metaphone or NYSIIS key, both made
-for English): one edit away is not enough ("gunman" is not "Gunma").
+vocabulary (Zelenskyy for Zelensky, Qaddafi for Gaddafi), found by edit distance with rapidfuzz.
 
 Only words the archive never holds are looked up (a scan of the vocabulary, some milliseconds at
 a million passages), so a question whose words are all known costs nothing more.
@@ -12,23 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
-import jellyfish
 from rapidfuzz import process
 from rapidfuzz.distance import Levenshtein
 
 from retrieval.answer.query import Query, words_with
 from retrieval.text.analysis import Analyzer
-from retrieval.text.languages import ENGLISH
 
 MIN_LENGTH = 5
 """Shorter words have too many neighbours one edit away to tell a variant from another word."""
 MAX_VARIANTS = 2
 
 
-def variants(term: str, vocabulary: Sequence[str], english: bool = False) -> list[str]:
+def variants(term: str, vocabulary: Sequence[str]) -> list[str]:
     """The terms of `vocabulary` that spell `term` another way, in its language: at most one edit
     in four letters (one for five to seven letters, two from eight), not numbers, at most
-    MAX_VARIANTS, closest first; an `english` term's also sound alike."""
+    MAX_VARIANTS, closest first."""
     language, _, bare = term.rpartition(":")  # the main language's terms have no prefix
     if not _spellable(bare):
         return []
@@ -36,14 +32,8 @@ def variants(term: str, vocabulary: Sequence[str], english: bool = False) -> lis
     found = process.extract(term, vocabulary, scorer=Levenshtein.distance, score_cutoff=edits,
                             limit=MAX_VARIANTS * 4)
     close = [(distance, word) for word, distance, _ in found
-             if word != term and (split := word.rpartition(":"))[0] == language and _spellable(split[2])
-             and (not english or _sounds_alike(bare, split[2]))]
+             if word != term and (split := word.rpartition(":"))[0] == language and _spellable(split[2])]
     return [word for _, word in sorted(close)[:MAX_VARIANTS]]
-
-
-def _sounds_alike(word: str, other: str) -> bool:
-    """Whether two English words share a phonetic key."""
-    return any(key(word) == key(other) for key in (jellyfish.metaphone, jellyfish.nysiis))
 
 
 def _spellable(word: str) -> bool:
@@ -60,7 +50,7 @@ def respelled(query: Query, known: Callable[[str], bool], vocabulary: Sequence[s
     unknown = [t for t in dict.fromkeys(query.terms) if not known(t) and t not in stands_for.values()]
     if not unknown:
         return query, []
-    found = {term: variants(term, vocabulary, english=analyzer.code == ENGLISH) for term in unknown}
+    found = {term: variants(term, vocabulary) for term in unknown}
     dropped = set(unknown)
     own = [t for t in query.terms if t not in dropped and t not in query.alternatives]
     alternatives = {a: t for a, t in query.alternatives.items() if a not in dropped}

@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
 from retrieval.bm25 import scoring
-from retrieval.bm25.scoring import NO_CEILINGS, NO_FILTER
+from retrieval.bm25.bounds import POSTINGS_PER_BLOCK, BlockMaxes
+from retrieval.bm25.scoring import NO_FILTER, WINDOW
 from retrieval.bm25.postings import Postings
 
 VARIANTS = ("okapi", "plus", "l")
@@ -73,7 +73,9 @@ class BM25Index:
     language never occur in another's passages (see `text.analysis.Analyzers`), so a query in
     one language meets only that language's passages."""
 
-    def __init__(self, postings: Postings, params: BM25Params, languages: np.ndarray | None = None) -> None:
+    def __init__(self, postings: Postings, params: BM25Params, languages: np.ndarray | None = None,
+                 per_block: int = POSTINGS_PER_BLOCK, window: int = WINDOW) -> None:
+        """`per_block` postings share a bound; a search takes `window` passages at a time."""
         self.postings = postings
         self.params = params
         self.vocabulary = {term: i for i, term in enumerate(postings.terms)}
@@ -89,6 +91,8 @@ class BM25Index:
         # what a posting adds above `base`, which every passage gets for every query term
         impacts = self._impacts(df)
         self.gains = impacts - np.repeat(self.base, df) if self.base.any() else impacts
+        self.bounds = BlockMaxes.of(self.offsets, self.gains, per_block)
+        self.window = window
 
     @classmethod
     def build(cls, documents: Iterable[Sequence[str]], params: BM25Params = BM25Params(),
@@ -182,18 +186,6 @@ class BM25Index:
                                       members, bounds, np.asarray(groups, dtype=np.int64),
                                       NO_FILTER if allowed is None else allowed)
 
-    @cached_property
-    def _ceilings(self) -> np.ndarray | None:
-        """Each term's greatest gain, for a search to skip what cannot rank; None when a gain is
-        negative (an Okapi idf floor below 0), which the skipping does not allow for."""
-        if len(self.gains) and self.gains.min() < 0:
-            return None
-        ceilings = np.zeros(len(self.offsets) - 1)
-        held = np.flatnonzero(np.diff(self.offsets))
-        if len(held):
-            ceilings[held] = np.maximum.reduceat(self.gains, self.offsets[held])
-        return ceilings
-
     def _term_ids(self, query: Sequence[str]) -> np.ndarray:
         """The ids of the query's terms the index knows, in query order."""
         return np.asarray([self.vocabulary[t] for t in query if t in self.vocabulary], dtype=np.int64)
@@ -217,9 +209,10 @@ class BM25Index:
             return Hits(np.empty(0, np.int64), np.empty(0, np.float64))
         if limit is None:
             limit = int(sum(self.offsets[t + 1] - self.offsets[t] for t in set(terms.tolist())))
-        ceilings = self._ceilings[terms] if self._ceilings is not None else NO_CEILINGS
-        docs, sums = scoring.best_passages(self.offsets, self.postings.docs, self.gains, terms, ceilings,
-                                           NO_FILTER if allowed is None else allowed, max(limit, 1), self.size)
+        bounds = self.bounds
+        docs, sums = scoring.best_passages(self.offsets, self.postings.docs, self.gains, terms, bounds.starts,
+                                           bounds.maxes, bounds.size, NO_FILTER if allowed is None else allowed,
+                                           max(limit, 1), self.size, self.window)
         scores = sums + self._base_of(terms)
         order = np.lexsort((docs, -scores))
         return Hits(docs[order], scores[order])

@@ -164,6 +164,7 @@ class Snapshot:
             getattr(self, computed)
         for index in (self.index, self.titles):
             index.search(index.postings.terms[:1], limit=1)
+        Postings.from_texts(["warm up"]).plus(Postings.from_texts(["up"]))  # the loops a reload runs
 
     def term_weights(self, terms: list[str]) -> dict[str, float]:
         """A positive weight per query term (idf as BM25Plus defines it over passages); a term

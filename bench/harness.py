@@ -14,6 +14,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -171,6 +172,8 @@ def retrieval_settings():
 def fresh_db(path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
+    for folder in path.parent.glob(f"{path.name}.snapshot-*"):  # the index arrays saved beside it
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _archive_bot() -> list[str]:

@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 DB ?= data/archive.sqlite
 SAMPLE ?= Can Russia prevent Ukraine from joining NATO?
 
-.PHONY: demo run test bench soak clean
+.PHONY: demo run test bench bench-10m soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.retrieval
+
+bench-10m: $(STAMP)
+	$(BIN)/python -m bench.retrieval --sizes 100k 1M 10M
 
 soak: $(STAMP)
 	$(BIN)/python -m pytest -q -m soak

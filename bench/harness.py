@@ -2,8 +2,10 @@
 archive built by `archive-bot ingest`, and the line that says which machine and code ran.
 
 `run_child` runs a command in a process of its own and measures its wall time and peak RSS (the
-summed resident set of the process and its descendants, sampled every 50 ms, checked against the
-kernel's own maximum from wait4).
+summed resident set of the process and its descendants, sampled every 50 ms, and the process's own
+high-water mark, VmHWM, when it reports it as `hwm_mb`, as the engines' children do). The kernel's
+maximum from wait4 is not used: a child started by vfork and exec keeps the larger of its parent's
+peak and its own, so it floored every small engine at the bench's own RSS.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -132,18 +135,29 @@ def run_child(argv: list[str], out: Path | None = None, env: dict | None = None,
     timer = threading.Timer(timeout, _kill, (proc.pid,))  # the pid stays ours until wait4 reaps it
     timer.start()
     try:
-        _, status, usage = os.wait4(proc.pid, 0)
+        _, status, _ = os.wait4(proc.pid, 0)
     finally:
         timer.cancel()
         sampler.done.set()
         sampler.join()
     wall = time.perf_counter() - started
     proc.returncode = os.waitstatus_to_exitcode(status)
-    peak = max(sampler.peak, usage.ru_maxrss * 1024) / 2**20
     result = json.loads(out.read_text()) if out is not None and out.is_file() else {}
+    peak = max(sampler.peak / 2**20, result.get("hwm_mb") or 0.0)
     if proc.returncode != 0:
         log(f"{' '.join(map(str, argv[:6]))} ... exited with {proc.returncode}")
     return ChildRun(result, wall, peak, proc.returncode)
+
+
+def own_peak_mb() -> float | None:
+    """This process's own peak resident set since it started (VmHWM), MB."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,6 +172,8 @@ def retrieval_settings():
 def fresh_db(path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
+    for folder in path.parent.glob(f"{path.name}.snapshot-*"):  # the index arrays saved beside it
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _archive_bot() -> list[str]:

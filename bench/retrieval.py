@@ -17,7 +17,7 @@ belong to that engine alone. Figures:
   dropped) and answers the first question. rank_bm25 cannot be persisted: none.
 - peak RSS MB: the largest resident set of the serving process (the build process for rank_bm25,
   which builds and serves in one), children included, sampled every 50 ms and checked against
-  the kernel's own maximum (wait4).
+  the process's own high-water mark (VmHWM; wait4's maximum would carry the bench's own).
 - p50 / p95 / p99 ms: retrieval only, warm: analyzed question terms in, the top 10 passages and
   their scores out. Analysis of the question is excluded for every engine (done before timing);
   tantivy's and FTS5's query objects / strings are prepared before timing too. Every question is
@@ -54,21 +54,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.corpus import DEFAULT_PASSAGES, DEFAULT_WORKDIR, Corpus, Passages, build_corpus, build_passages
+from bench.corpus import (DEFAULT_KIND, DEFAULT_PASSAGES, DEFAULT_WORKDIR, KINDS, Corpus, Passages, build_corpus,
+                          build_passages, parse_size)
 from bench.engines import TOP, child, child_main
 from bench.harness import (archive_of, fmt, fresh_db, ingest_archive, load_questions, log, machine,
                            note_archive, percentile, retrieval_settings, rounded, sample_indices,
                            write_reload_stories)
 
-ANCHORS = ("rank_bm25", "tantivy", "fts5", "bm25s")
+ANCHORS = ("rank_bm25", "exhaustive", "tantivy", "fts5", "bm25s")
 ENGINES = ("ours", *ANCHORS)
-LABELS = {"ours": "this index", "rank_bm25": "rank_bm25 full scan", "tantivy": "tantivy",
-          "fts5": "SQLite FTS5", "bm25s": "bm25s"}
-JSON_NAMES = {"rank_bm25": "rank_bm25", "tantivy": "tantivy", "fts5": "sqlite_fts5", "bm25s": "bm25s"}
+ONE_PROCESS = ("rank_bm25", "exhaustive")
+"""Engines that build and serve in one process (no persistence), given the archive's terms."""
+LABELS = {"ours": "this index", "rank_bm25": "rank_bm25 full scan", "exhaustive": "exhaustive Okapi",
+          "tantivy": "tantivy", "fts5": "SQLite FTS5", "bm25s": "bm25s"}
+JSON_NAMES = {"rank_bm25": "rank_bm25", "exhaustive": "exhaustive", "tantivy": "tantivy",
+              "fts5": "sqlite_fts5", "bm25s": "bm25s"}
 ALIASES = {"rank_bm25": "rank_bm25", "rank-bm25": "rank_bm25", "rankbm25": "rank_bm25",
-           "tantivy": "tantivy", "fts5": "fts5", "sqlite": "fts5", "sqlite_fts5": "fts5",
-           "sqlite-fts5": "fts5", "bm25s": "bm25s"}
+           "exhaustive": "exhaustive", "tantivy": "tantivy", "fts5": "fts5", "sqlite": "fts5",
+           "sqlite_fts5": "fts5", "sqlite-fts5": "fts5", "bm25s": "bm25s"}
 REL_TOL = 1e-9
+RANK_BM25_MAX_PASSAGES = 1_100_000
+"""Above this, rank_bm25 is skipped: its per-passage dicts need ~1.8 GB a million passages."""
 
 
 def query_tokens(analyzer, question: str) -> list[str]:
@@ -84,6 +90,7 @@ class Figures:
     build_s: float | None = None
     cold_start_s: float | None = None
     rss_mb: float | None = None
+    private_rss_mb: float | None = None
     build_rss_mb: float | None = None
     latencies: list[float] = field(default_factory=list)
     parity: bool | None = None
@@ -91,6 +98,7 @@ class Figures:
     compared: int | None = None
     overlap: float | None = None
     timed_questions: int = 0
+    is_reference: bool = False
     error: str | None = None
     extra: dict = field(default_factory=dict)
 
@@ -99,12 +107,13 @@ class Figures:
 
     def as_json(self) -> dict:
         return {"build_s": rounded(self.build_s), "cold_start_s": rounded(self.cold_start_s),
-                "rss_mb": rounded(self.rss_mb, 1), "build_rss_mb": rounded(self.build_rss_mb, 1),
+                "rss_mb": rounded(self.rss_mb, 1), "private_rss_mb": rounded(self.private_rss_mb, 1),
+                "build_rss_mb": rounded(self.build_rss_mb, 1),
                 "p50_ms": rounded(self.p(50), 4), "p95_ms": rounded(self.p(95), 4),
                 "p99_ms": rounded(self.p(99), 4), "parity": self.parity, "top10_exact": self.exact,
                 "top10_compared": self.compared, "top10_overlap": rounded(self.overlap, 4),
                 "timed_questions": self.timed_questions, "samples": len(self.latencies),
-                "error": self.error, **self.extra}
+                "reference": self.is_reference, "error": self.error, **self.extra}
 
 
 def _tops(result: dict) -> dict[int, list]:
@@ -131,6 +140,7 @@ def _run_ours(args, corpus: Corpus, base: dict, tops: dict) -> Figures:
         return ours
     r = serve.result
     ours.cold_start_s, ours.rss_mb, ours.latencies = r["cold_start_s"], serve.peak_rss_mb, r["latencies_ms"]
+    ours.private_rss_mb = r["private_rss_mb"]
     ours.timed_questions = len(base["questions"])
     ours.extra = {"open_s": rounded(r["open_s"]), "ask_p50_ms": rounded(percentile(r["ask_ms"], 50), 3),
                   "ask_p99_ms": rounded(percentile(r["ask_ms"], 99), 3),
@@ -175,8 +185,8 @@ def _reload_figures(ours: Figures, corpus: Corpus, db: Path, base: dict, workdir
 def _run_anchor(engine: str, base: dict, passages: Passages, workdir: Path, tops: dict) -> Figures:
     log(f"{LABELS[engine]}: building")
     spec = {**base, "index_dir": str(workdir / f"{engine}-index"), "db": str(workdir / "fts5.sqlite")}
-    if engine == "rank_bm25":
-        return _run_rank_bm25(spec, passages, workdir, tops)
+    if engine in ONE_PROCESS:
+        return _run_one_process(engine, spec, passages, workdir, tops)
     fig = Figures(engine)
     build = child(engine, "build", spec, workdir)
     if build.returncode != 0:
@@ -190,36 +200,41 @@ def _run_anchor(engine: str, base: dict, passages: Passages, workdir: Path, tops
         fig.error = f"serve exited with {serve.returncode}"
         return fig
     fig.cold_start_s, fig.rss_mb = serve.result["cold_start_s"], serve.peak_rss_mb
+    fig.private_rss_mb = serve.result.get("private_rss_mb")
     fig.latencies, fig.timed_questions = serve.result["latencies_ms"], len(base["questions"])
     tops[engine] = _tops(serve.result)
     fig.extra = {k: v for k, v in serve.result.items() if k in ("bm25s", "sqlite", "segments")}
     return fig
 
 
-def _run_rank_bm25(spec: dict, passages: Passages, workdir: Path, tops: dict) -> Figures:
-    """rank_bm25 builds and serves in one process (it cannot be persisted)."""
-    fig = Figures("rank_bm25")
-    run = child("rank_bm25", "all", spec, workdir)
+def _run_one_process(engine: str, spec: dict, passages: Passages, workdir: Path, tops: dict) -> Figures:
+    """rank_bm25 or the exhaustive scorer: built and served in one process (neither is persisted),
+    timed on the parity sample only; their build is the analysis plus their own pass."""
+    fig = Figures(engine)
+    run = child(engine, "all", spec, workdir)
     if run.returncode != 0:
         fig.error = f"exited with {run.returncode}"
         return fig
     fig.build_s = passages.analysis_s + run.result["index_s"]
     fig.rss_mb = fig.build_rss_mb = run.peak_rss_mb
     fig.latencies, fig.timed_questions = run.result["latencies_ms"], len(spec["sample"])
-    tops["rank_bm25"] = _tops(run.result)
-    fig.extra = {"index_s": rounded(run.result["index_s"])}
+    tops[engine] = _tops(run.result)
+    fig.extra = {k: rounded(v) for k, v in run.result.items() if k in ("index_s", "vocabulary")}
     return fig
 
 
 # ---------------------------------------------------------------------------------------------
 # top-10 agreement with rank_bm25
 
-def _load_keys(passages: Passages) -> dict[tuple[str, int], int]:
+def _load_keys(passages: Passages, wanted: set[tuple[str, int]]) -> dict[tuple[str, int], int]:
+    """The passage positions of the (story id, start) keys `wanted` (all of them would be ~2 GB of
+    Python objects at ten million passages)."""
     keys: dict[tuple[str, int], int] = {}
     with open(passages.keys, encoding="utf-8") as stream:
         for pid, line in enumerate(stream):
-            story, start, _ = line.rstrip("\n").split("\t")
-            keys[story, int(start)] = pid
+            story, start, _ = line.split("\t", 2)
+            if (story, int(start)) in wanted:
+                keys[story, int(start)] = pid
     return keys
 
 
@@ -245,20 +260,28 @@ def _compare(reference: dict, found: dict, keys: dict | None, exact_scores: bool
     return same, compared, (sum(overlaps) / len(overlaps) if overlaps else None)
 
 
+def reference_of(tops: dict) -> str | None:
+    """The engine the others are compared with: the exhaustive scorer, else rank_bm25."""
+    return next((e for e in ("exhaustive", "rank_bm25") if e in tops), None)
+
+
 def _agreement(figures: dict[str, Figures], tops: dict, passages: Passages) -> None:
-    """Each engine's top-10 agreement with rank_bm25's, if rank_bm25 ran."""
-    reference = tops.get("rank_bm25")
-    if reference is None:
+    """Each engine's top-10 agreement with the reference's, if one ran; this index and rank_bm25
+    must equal it (same passages in order, scores within REL_TOL)."""
+    name = reference_of(tops)
+    if name is None:
         return
-    figures["rank_bm25"].parity = True
-    figures["rank_bm25"].exact = figures["rank_bm25"].compared = len(reference)
-    figures["rank_bm25"].overlap = 1.0
-    keys = _load_keys(passages) if "ours" in tops else None
+    reference = tops[name]
+    figures[name].parity = figures[name].is_reference = True
+    figures[name].exact = figures[name].compared = len(reference)
+    figures[name].overlap = 1.0
+    wanted = {(row[0], row[1]) for top in tops.get("ours", {}).values() for row in top}
+    keys = _load_keys(passages, wanted) if wanted else None
     for engine, found in tops.items():
-        if engine == "rank_bm25":
+        if engine == name:
             continue
         same, compared, overlap = _compare(reference, found, keys if engine == "ours" else None,
-                                           exact_scores=engine == "ours")
+                                           exact_scores=engine in ("ours", "rank_bm25"))
         fig = figures[engine]
         fig.exact, fig.compared, fig.overlap = same, compared, overlap
         fig.parity = same == compared and compared > 0
@@ -280,16 +303,34 @@ def run_retrieval(args, corpus: Corpus, passages: Passages) -> dict:
     for engine in ANCHORS:
         if engine in args.skip:
             figures[engine] = Figures(engine, error="skipped")
+        elif engine == "rank_bm25" and corpus.passages > RANK_BM25_MAX_PASSAGES:
+            figures[engine] = Figures(engine, error=f"skipped above {RANK_BM25_MAX_PASSAGES / 1e6:.1f} M passages")
+            log(f"rank_bm25: skipped above {RANK_BM25_MAX_PASSAGES:,} passages (it would need "
+                f"~{corpus.passages / 1e6 * 1.8:.0f} GB)")
         else:
             figures[engine] = _run_anchor(engine, base, passages, args.workdir, tops)
     _agreement(figures, tops, passages)
     return {"figures": figures, "questions": len(questions), "sample": sample}
 
 
+def measure(args, size: int) -> tuple[Corpus, Passages, dict]:
+    """One size: its corpus (made, or reused from the work directory) and every engine's figures."""
+    settings = retrieval_settings()
+    corpus = build_corpus(size, args.workdir, log=log, kind=args.corpus)
+    log(f"corpus: {corpus.path} ({corpus.passages:,} passages, {corpus.stories:,} stories)")
+    passages = build_passages(corpus, settings.language, settings.stopwords, log=log)
+    started = time.perf_counter()
+    run = run_retrieval(args, corpus, passages)
+    if run["figures"]["ours"].error is None:
+        note_archive(args.workdir, corpus)
+    log(f"{corpus.passages:,} passages: done in {time.perf_counter() - started:.0f} s")
+    return corpus, passages, run
+
+
 # ---------------------------------------------------------------------------------------------
 # the table and the JSON
 
-def _ms(value: float | None) -> str:
+def fmt_ms(value: float | None) -> str:
     if value is None:
         return "—"
     return f"{value:,.0f}" if value >= 100 else f"{value:.3g}" if value < 1 else f"{value:.1f}"
@@ -298,11 +339,16 @@ def _ms(value: float | None) -> str:
 def _agreement_cell(f: Figures) -> str:
     if f.compared is None:
         return "—"
-    if f.name == "rank_bm25":
+    if f.is_reference:
         return f"reference ({f.compared} questions)"
-    if f.name == "ours":
+    if f.name in ("ours", "rank_bm25"):
         return f"{'yes' if f.parity else 'NO'}: {f.exact}/{f.compared} identical"
     return f"{f.exact}/{f.compared} identical, {f.overlap:.0%} overlap"
+
+
+def error_cell(f: Figures) -> str:
+    """What a table shows for an engine that did not run: why, if it was skipped."""
+    return f.error if f.error.startswith("skipped") else "failed"
 
 
 def _table(figures: dict[str, Figures]) -> str:
@@ -311,19 +357,19 @@ def _table(figures: dict[str, Figures]) -> str:
     lines = [header, "|---" * (len(ENGINES) + 1) + "|"]
 
     def row(name: str, cell) -> None:
-        lines.append(f"| {name} | " + " | ".join(cell(f) if f.error in (None,) else
-                                                 ("skipped" if f.error == "skipped" else "failed")
+        lines.append(f"| {name} | " + " | ".join(cell(f) if f.error is None else error_cell(f)
                                                  for f in columns) + " |")
 
     row("build s", lambda f: fmt(f.build_s))
-    row("cold start s", lambda f: _ms(f.cold_start_s) if f.cold_start_s is not None else "— (no persistence)")
+    row("cold start s", lambda f: fmt_ms(f.cold_start_s) if f.cold_start_s is not None else "— (no persistence)")
     row("peak RSS MB, serving", lambda f: fmt(f.rss_mb, 0))
+    row("private MB, serving (USS)", lambda f: fmt(f.private_rss_mb, 0))
     row("peak RSS MB, build", lambda f: fmt(f.build_rss_mb, 0))
-    row("p50 ms", lambda f: _ms(f.p(50)))
-    row("p95 ms", lambda f: _ms(f.p(95)))
-    row("p99 ms", lambda f: _ms(f.p(99)))
+    row("p50 ms", lambda f: fmt_ms(f.p(50)))
+    row("p95 ms", lambda f: fmt_ms(f.p(95)))
+    row("p99 ms", lambda f: fmt_ms(f.p(99)))
     row("questions timed × runs", lambda f: f"{f.timed_questions} × {len(f.latencies) // max(f.timed_questions, 1)}")
-    row("top-10 agreement with rank_bm25", _agreement_cell)
+    row("top-10 agreement with the reference", _agreement_cell)
     return "\n".join(lines)
 
 
@@ -340,23 +386,33 @@ def _ours_notes(figures: dict[str, Figures]) -> list[str]:
         out.append("This index: " + "; ".join(speedups) + ".")
     if ours.extra.get("ask_p50_ms") is not None:
         out.append(f"This index, whole `ArchiveService.ask` (parse, search, quotes, SQLite reads; no "
-                   f"Telegram): p50 {_ms(ours.extra['ask_p50_ms'])} ms, p99 {_ms(ours.extra['ask_p99_ms'])} ms; "
+                   f"Telegram): p50 {fmt_ms(ours.extra['ask_p50_ms'])} ms, p99 {fmt_ms(ours.extra['ask_p99_ms'])} ms; "
                    f"`ArchiveService.open` alone {fmt(ours.extra.get('open_s'), 2)} s.")
     if ours.extra.get("reload_s") is not None:
         e = ours.extra
         out.append(f"This index, reload (what /reload does: `ArchiveService.ingest(corpus + a folder of 100 new "
                    f"stories, prune=True)` on a copy of the archive) took {e['reload_s']:.1f} s "
                    f"({e['reload_summary']}); {e['reload_answers']} answers (`ask`, one user, back to back) "
-                   f"during it: p50 {_ms(e['reload_p50_ms'])} ms, p99 {_ms(e['reload_p99_ms'])} ms, "
-                   f"max {_ms(e['reload_max_ms'])} ms; peak RSS {fmt(e['reload_rss_mb'], 0)} MB.")
+                   f"during it: p50 {fmt_ms(e['reload_p50_ms'])} ms, p99 {fmt_ms(e['reload_p99_ms'])} ms, "
+                   f"max {fmt_ms(e['reload_max_ms'])} ms; peak RSS {fmt(e['reload_rss_mb'], 0)} MB.")
     return out
+
+
+def reference_note(figures: dict[str, Figures]) -> str:
+    """Which engine the top-10 agreement is with."""
+    name = next((f.name for f in figures.values() if f.is_reference), None)
+    if name == "exhaustive":
+        return ("Reference: the exhaustive Okapi scorer (`bench.exhaustive`: rank_bm25's arithmetic over every "
+                "posting, numpy); rank_bm25 itself, where it ran, must equal it.")
+    return f"Reference: {LABELS[name]}." if name else "Reference: none ran (no top-10 agreement)."
 
 
 def render_table(run: dict, corpus: Corpus, passages: Passages, args) -> str:
     figures: dict[str, Figures] = run["figures"]
     out = [_table(figures), "", *_ours_notes(figures)]
+    out.append(reference_note(figures))
     out.append(f"Corpus: {corpus.passages:,} passages in {corpus.stories:,} stories "
-               f"(Reuters-21578 × {corpus.copies}); {run['questions']} questions, "
+               f"(Reuters-21578 × {corpus.copies}, {corpus.kind} copies); {run['questions']} questions, "
                f"{args.repeat} timed runs each after a warm-up; parity sample {len(run['sample'])} questions; "
                f"analysis for rank_bm25/bm25s {passages.analysis_s:.1f} s on {passages.workers} processes "
                f"(included in their build).")
@@ -367,8 +423,9 @@ def render_table(run: dict, corpus: Corpus, passages: Passages, args) -> str:
 def retrieval_json(run: dict, corpus: Corpus) -> dict:
     figures: dict[str, Figures] = run["figures"]
     ours = figures["ours"].as_json()
-    result = {"passages": corpus.passages, "stories": corpus.stories,
-              **{k: ours[k] for k in ("build_s", "cold_start_s", "rss_mb", "p50_ms", "p95_ms", "p99_ms", "parity")},
+    result = {"passages": corpus.passages, "stories": corpus.stories, "corpus": corpus.kind,
+              **{k: ours[k] for k in ("build_s", "cold_start_s", "rss_mb", "private_rss_mb", "p50_ms", "p95_ms",
+                                      "p99_ms", "parity")},
               "anchors": {JSON_NAMES[a]: {k: v for k, v in figures[a].as_json().items()} for a in ANCHORS},
               "this_index": ours, "questions": run["questions"], "parity_sample": run["sample"]}
     for anchor in ("rank_bm25", "tantivy"):
@@ -384,6 +441,10 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.retrieval", description=__doc__.split("\n\n")[0])
     parser.add_argument("--passages", type=int, default=DEFAULT_PASSAGES,
                         help=f"corpus size in passages (default {DEFAULT_PASSAGES:,})")
+    parser.add_argument("--sizes", nargs="+", type=parse_size, metavar="SIZE",
+                        help="run each size in turn (100k 1M 10M) and print a growth table (bench.growth)")
+    parser.add_argument("--corpus", choices=KINDS, default=DEFAULT_KIND,
+                        help=f"distinct copies of Reuters (resampled words) or exact copies (default {DEFAULT_KIND})")
     parser.add_argument("--json", action="store_true", help="one JSON object instead of the table")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR,
                         help=f"corpus, indexes and archives go here (default {DEFAULT_WORKDIR})")
@@ -426,21 +487,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     args.skip = {ALIASES[a.lower()] for a in args.skip}
     args.workdir.mkdir(parents=True, exist_ok=True)
-    corpus = build_corpus(args.passages, args.workdir, log=log)
-    log(f"corpus: {corpus.path} ({corpus.passages:,} passages, {corpus.stories:,} stories)")
+    if args.sizes:
+        from bench.growth import run_growth
+
+        return run_growth(args)
     if args.bot:
         from bench.bot import render_bot, run_bot_bench
 
+        corpus = build_corpus(args.passages, args.workdir, log=log, kind=args.corpus)
         result = asyncio.run(run_bot_bench(args, corpus))
         print(json.dumps(result) if args.json else render_bot(result))
         return 0
-    settings = retrieval_settings()
-    passages = build_passages(corpus, settings.language, settings.stopwords, log=log)
-    started = time.perf_counter()
-    run = run_retrieval(args, corpus, passages)
-    if run["figures"]["ours"].error is None:
-        note_archive(args.workdir, corpus)
-    log(f"done in {time.perf_counter() - started:.0f} s")
+    corpus, passages, run = measure(args, args.passages)
     if args.json:
         print(json.dumps(retrieval_json(run, corpus)))
     else:

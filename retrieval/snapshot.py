@@ -1,32 +1,38 @@
 """An immutable, searchable view of the archive: the BM25 index plus what each passage belongs to.
 
 The service keeps one `Snapshot` in service and swaps in a new one after a reload, in one step.
-Snapshots are saved in the archive file beside the stories, so opening an archive reads arrays
-instead of re-indexing its text; after a reload only new and changed passages are indexed.
+Snapshots are saved beside the stories: the arrays (postings, gains and their bounds, passages)
+in files beside the archive file, mapped when the archive is opened, so that an open neither
+reads nor re-indexes them, and the terms and story ids in the archive file. After a reload only
+new and changed passages are indexed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from functools import cached_property
 
 import numpy as np
 
-from retrieval.bm25.index import BM25Index, BM25Params, Hits
+from retrieval.bm25.bounds import BlockMaxes
+from retrieval.bm25.index import BM25Index, BM25Params, Hits, Scored
 from retrieval.bm25.postings import Postings
 from retrieval.storage.schema import PassageColumns
 from retrieval.storage.store import Store
 
 NO_DATE = np.iinfo(np.int64).min
 _UNIX_EPOCH = date(1970, 1, 1).toordinal()  # numpy counts days from it
-FORMAT = 2
+FORMAT = 3
 """Bump when the saved arrays change shape or meaning."""
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -158,6 +164,7 @@ class Snapshot:
             getattr(self, computed)
         for index in (self.index, self.titles):
             index.search(index.postings.terms[:1], limit=1)
+        Postings.from_texts(["warm up"]).plus(Postings.from_texts(["up"]))  # the loops a reload runs
 
     def term_weights(self, terms: list[str]) -> dict[str, float]:
         """A positive weight per query term (idf as BM25Plus defines it over passages); a term
@@ -178,21 +185,22 @@ class Snapshot:
         """Every term the passages hold."""
         return self.index.postings.terms
 
-    def to_blobs(self) -> dict[str, memoryview | bytes]:
-        """What `load_snapshot` reads back: each array's own memory (no copy), the terms and
-        story ids as text, and a description of it all."""
-        postings = self.index.postings
+    def to_saved(self) -> tuple[dict[str, bytes], dict[str, np.ndarray]]:
+        """What `load_snapshot` reads back: the terms, story ids and a description of it all as
+        blobs, and the arrays (the postings, what the index computed from them with its
+        parameters, the passages)."""
+        postings, scored = self.index.postings, self.index.scored
         arrays = {"offsets": postings.offsets, "docs": postings.docs, "tfs": postings.tfs,
-                  "doc_lengths": postings.doc_lengths, "passage_ids": self.passage_ids,
-                  "passage_story": self.passage_story, "passage_start": self.passage_start,
-                  "passage_end": self.passage_end}
-        arrays = {name: np.ascontiguousarray(array) for name, array in arrays.items()}
-        blobs: dict[str, memoryview | bytes] = {name: memoryview(array).cast("B") for name, array in arrays.items()}
-        blobs["terms"] = "\n".join(postings.terms).encode("utf-8")
-        blobs["story_ids"] = _json_list([s.id for s in self.stories]).encode("utf-8")
-        blobs["meta"] = json.dumps({"format": FORMAT, "key": self.key, "generation": self.generation,
-                                    "arrays": {name: array.dtype.str for name, array in arrays.items()}}).encode()
-        return blobs
+                  "doc_lengths": postings.doc_lengths, "idf": scored.idf, "gains": scored.gains,
+                  "bound_starts": scored.bounds.starts, "bound_maxes": scored.bounds.maxes,
+                  "passage_ids": self.passage_ids, "passage_story": self.passage_story,
+                  "passage_start": self.passage_start, "passage_end": self.passage_end}
+        blobs = {"terms": "\n".join(postings.terms).encode("utf-8"),
+                 "story_ids": _json_list([s.id for s in self.stories]).encode("utf-8"),
+                 "meta": json.dumps({"format": FORMAT, "key": self.key, "generation": self.generation,
+                                     "params": asdict(self.index.params),
+                                     "per_block": scored.bounds.size}).encode()}
+        return blobs, arrays
 
 
 async def load_snapshot(store: Store, params: BM25Params, analyzer_key: str,
@@ -225,8 +233,9 @@ async def load_snapshot(store: Store, params: BM25Params, analyzer_key: str,
 
 
 async def save_snapshot(store: Store, snapshot: Snapshot) -> None:
-    """Keep `snapshot` in the archive file, so the next open reads it instead of indexing."""
-    await store.save_blobs(await asyncio.to_thread(snapshot.to_blobs))
+    """Keep `snapshot` with the archive, so the next open maps it instead of indexing."""
+    blobs, arrays = await asyncio.to_thread(snapshot.to_saved)
+    await store.save_index(snapshot.generation, blobs, arrays)
 
 
 async def _update(store: Store, previous: Snapshot, params: BM25Params, generation: int) -> Snapshot:
@@ -279,30 +288,49 @@ def _headers(rows: list[tuple[str, str, str | None, str | None, str, str, str | 
 
 async def _saved(store: Store, params: BM25Params, key: str,
                  headers: dict[str, StoryHeader]) -> Snapshot | None:
-    blobs = await store.load_blobs()
-    if not blobs or json.loads(blobs["meta"]).get("key") != key:
+    blobs, arrays = await store.load_index()
+    if not blobs or arrays is None or json.loads(blobs["meta"]).get("key") != key:
         return None
-    return await asyncio.to_thread(_from_blobs, blobs, params, headers)
+    return await asyncio.to_thread(_from_saved, blobs, arrays, params, headers)
 
 
-def _from_blobs(blobs: dict[str, bytes], params: BM25Params, headers: dict[str, StoryHeader]) -> Snapshot | None:
+def _from_saved(blobs: dict[str, bytes], arrays: dict[str, np.ndarray], params: BM25Params,
+                headers: dict[str, StoryHeader]) -> Snapshot | None:
+    """The saved snapshot over its mapped `arrays` (no copies), with the gains and bounds it
+    saved when they were computed with `params`; None when it is not the archive's."""
     meta = json.loads(blobs["meta"])
     story_ids = json.loads(blobs["story_ids"])
     if any(sid not in headers for sid in story_ids):
         return None  # the stories table moved on without the snapshot: rebuild
-    # copies, not views of the blobs: read-only arrays would make numba compile its kernels
-    # again (a second signature) on the first reload, holding the interpreter lock meanwhile;
-    # each blob is let go once copied
-    arrays = {name: np.frombuffer(blobs.pop(name), dtype=np.dtype(dtype)).copy()
-              for name, dtype in meta["arrays"].items()}
     terms = blobs["terms"].decode("utf-8").split("\n") if blobs["terms"] else []
+    if not _consistent(arrays, len(terms), len(story_ids)):
+        log.warning("the saved index's arrays do not fit together: indexing the archive instead")
+        return None
     postings = Postings(terms, arrays["offsets"], arrays["docs"], arrays["tfs"], arrays["doc_lengths"])
+    scored = None
+    if meta["params"] == asdict(params):
+        scored = Scored(arrays["idf"], arrays["gains"],
+                        BlockMaxes(meta["per_block"], arrays["bound_starts"], arrays["bound_maxes"]))
     stories = [headers[sid] for sid in story_ids]
     languages = _language_ids(stories)
-    return Snapshot(BM25Index(postings, params, _of_passages(languages, arrays["passage_story"])),
+    return Snapshot(BM25Index(postings, params, _of_passages(languages, arrays["passage_story"]), scored=scored),
                     _titles(stories, params, languages), stories,
                     arrays["passage_ids"], arrays["passage_story"], arrays["passage_start"],
                     arrays["passage_end"], meta["generation"], meta["key"])
+
+
+def _consistent(arrays: dict[str, np.ndarray], terms: int, stories: int) -> bool:
+    """Whether the arrays' lengths agree with each other and with the saved terms and stories
+    (what a check can tell without reading them)."""
+    passages, postings = len(arrays["doc_lengths"]), len(arrays["docs"])
+    offsets = arrays["offsets"]
+    return (len(offsets) == terms + 1 and len(arrays["idf"]) == terms and len(arrays["bound_starts"]) == terms + 1
+            and int(offsets[0]) == 0 and int(offsets[-1]) == postings
+            and len(arrays["tfs"]) == len(arrays["gains"]) == postings
+            and int(arrays["bound_starts"][-1]) == len(arrays["bound_maxes"])
+            and all(len(arrays[name]) == passages for name in ("passage_ids", "passage_story", "passage_start",
+                                                                "passage_end"))
+            and (not passages or int(arrays["passage_story"].max()) < stories))
 
 
 def _built(headers: dict[str, StoryHeader], passages: PassageColumns, postings: Postings, params: BM25Params,

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from retrieval.text.analysis import Analyzer
 from retrieval.ingest.formats import read_file
 from retrieval.bm25.index import VARIANTS, BM25Index, BM25Params
-from retrieval.bm25.scoring import BLOCK
+from retrieval.bm25.postings import Postings
+from retrieval.bm25.scoring import WINDOW
 from retrieval.text.sentences import passage_spans
 
 DEMO_QUESTION = "Can Russia prevent Ukraine from joining NATO?"
@@ -117,16 +118,39 @@ def test_scores_of_equals_a_masked_search_bit_for_bit(variant, corpus, query, da
 @settings(max_examples=10, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), query=_QUERY, limit=st.integers(1, 50))
 def test_top_k_past_the_first_block_equals_the_head_of_the_full_ranking(variant, seed, query, limit):
-    # past BLOCK passages a search skips the postings of terms too weak to rank: it must not
+    # past WINDOW passages a search skips the postings of terms too weak to rank: it must not
     # change which passages are kept, nor a bit of their scores
     rng = np.random.default_rng(seed)
     terms = np.asarray(["a", "b", "c", "d", "e", "f", "g"])
     weights = rng.dirichlet(np.ones(len(terms)))  # some terms common, some rare
-    corpus = [terms[rng.choice(len(terms), size=n, p=weights)].tolist() for n in rng.integers(0, 12, 3 * BLOCK)]
+    corpus = [terms[rng.choice(len(terms), size=n, p=weights)].tolist() for n in rng.integers(0, 12, 3 * WINDOW)]
     index = BM25Index.build(corpus, BM25Params(variant=variant))
     full, top = index.search(query), index.search(query, limit=limit)
     assert top.docs.tolist() == full.docs[:limit].tolist()
     assert top.scores.tolist() == full.scores[:limit].tolist()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@settings(max_examples=300, deadline=None)
+@given(corpus=st.lists(st.lists(_TERM, max_size=8), min_size=1, max_size=40), query=_QUERY,
+       limit=st.integers(1, 6), per_block=st.integers(1, 4), window=st.integers(1, 6),
+       languages=st.integers(1, 3), data=st.data())
+def test_a_pruned_search_equals_the_exhaustive_one(variant, corpus, query, limit, per_block, window, languages,
+                                                   data):
+    # tiny blocks and windows, so that many windows and terms are skipped by their block bounds;
+    # a window as large as the corpus skips nothing: the same passages and scores, bit for bit
+    codes = data.draw(st.lists(st.integers(0, languages - 1), min_size=len(corpus), max_size=len(corpus)))
+    documents = [[f"{code}:{term}" for term in document] for code, document in zip(codes, corpus)]
+    asked = [f"{data.draw(st.integers(0, languages - 1))}:{term}" for term in query]
+    postings, params = Postings.from_documents(documents), BM25Params(variant=variant)
+    language_ids = np.asarray(codes, dtype=np.int16) if languages > 1 else None
+    pruned = BM25Index(postings, params, language_ids, per_block=per_block, window=window)
+    exhaustive = BM25Index(postings, params, language_ids, window=len(corpus))
+    allowed = np.asarray(data.draw(st.lists(st.booleans(), min_size=len(corpus), max_size=len(corpus))))
+    for mask in (None, allowed):
+        top, full = pruned.search(asked, mask, limit=limit), exhaustive.search(asked, mask)
+        assert top.docs.tolist() == full.docs[:limit].tolist()
+        assert top.scores.tolist() == full.scores[:limit].tolist()
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 from collections import Counter
 
@@ -115,10 +116,10 @@ async def test_a_reload_whose_snapshot_cannot_be_saved_still_answers_from_it(tmp
     await service.ingest([folder])
     write_jsonl(folder / "b.jsonl", [story(2, "Coffee quotas were suspended.")])
 
-    async def disk_full(blobs):
+    async def disk_full(generation, blobs, arrays):
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(service.store, "save_blobs", disk_full)
+    monkeypatch.setattr(service.store, "save_index", disk_full)
     report = await service.ingest([folder])
     assert report.added == 1
     assert (await service.ask("coffee quotas")).citations[0].story_id == "s2"
@@ -222,3 +223,54 @@ async def test_changing_the_last_story_written_updates_the_snapshot_as_a_fresh_b
         assert [s.id for s in service.snapshot.stories] == ["s0", "s1", "s2"]
     finally:
         await service.close()
+
+
+def snapshot_folders(tmp_path):
+    return sorted(path.name for path in tmp_path.iterdir() if ".snapshot-" in path.name)
+
+
+async def test_a_reopened_archive_maps_its_saved_arrays_and_keeps_one_folder(tmp_path):
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", [story(i, f"Cocoa arrivals in Bahia week {i}.") for i in range(5)])
+    service = await ArchiveService.open(tmp_path / "a.sqlite")
+    await service.ingest([folder])
+    write_jsonl(folder / "b.jsonl", [story(9, "Coffee quotas were suspended.")])
+    await service.ingest([folder])
+    before = rankings(service)
+    await service.close()
+    (saved,) = snapshot_folders(tmp_path)  # the older generations' folders are gone
+    reopened = await ArchiveService.open(tmp_path / "a.sqlite")
+    try:
+        index = reopened.snapshot.index
+        for array in (index.postings.docs, index.gains, index.bounds.maxes, reopened.snapshot.passage_story):
+            assert isinstance(array.base, np.memmap), "mapped, not read into memory"
+            assert np.ascontiguousarray(array) is array
+        assert rankings(reopened) == before
+        assert snapshot_folders(tmp_path) == [saved]
+    finally:
+        await reopened.close()
+
+
+async def test_a_missing_or_damaged_saved_index_is_rebuilt_from_the_archive(tmp_path, caplog):
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", [story(i, f"Cocoa arrivals in Bahia week {i}.") for i in range(5)])
+    service = await ArchiveService.open(tmp_path / "a.sqlite")
+    await service.ingest([folder])
+    before = rankings(service)
+    await service.close()
+    (saved,) = snapshot_folders(tmp_path)
+    docs = tmp_path / saved / "docs.npy"
+    docs.write_bytes(docs.read_bytes()[:-4])  # cut short
+    for damage in ("cut short", "gone"):
+        reopened = await ArchiveService.open(tmp_path / "a.sqlite")
+        try:
+            assert rankings(reopened) == before
+            assert "cannot be used" in caplog.text
+            assert [name != saved for name in snapshot_folders(tmp_path)] == [True], "rebuilt and saved again"
+        finally:
+            await reopened.close()
+        caplog.clear()
+        (saved,) = snapshot_folders(tmp_path)
+        shutil.rmtree(tmp_path / saved)

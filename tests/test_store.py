@@ -419,7 +419,7 @@ async def test_question_rows_wait_for_a_snapshot_save_without_holding_up_reads(s
     """Written during the save, the rows would wait for SQLite's lock on the connection that
     answers' story reads use, and they with it."""
     await store.ingest([stories_dir], ANALYZER)
-    async with store.saving:  # as save_blobs holds it
+    async with store.saving:  # as save_index holds it
         store.questions.record("private", 3.0, 1)
         rows = asyncio.create_task(store.questions.flush())
         assert await store.stories(["1"])

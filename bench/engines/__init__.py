@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench.harness import ChildRun, run_child
+from bench.harness import ChildRun, own_peak_mb, run_child
 
 TOP = 10
 
@@ -37,7 +37,7 @@ def child_main(spec_path: Path) -> int:
     result = importlib.import_module(f"{__name__}.{spec['engine']}").run(spec)
     if asyncio.iscoroutine(result):
         result = asyncio.run(result)
-    Path(spec["out"]).write_text(json.dumps(result))
+    Path(spec["out"]).write_text(json.dumps({**result, "hwm_mb": own_peak_mb()}))
     return 0
 
 
@@ -69,6 +69,13 @@ def first_search_s(search, queries: list) -> float:
     started = time.perf_counter()
     search(next(q for q in queries if q is not None))
     return time.perf_counter() - started
+
+
+def private_mb() -> float:
+    """This process's private memory (psutil's USS: pages no other process maps), MB."""
+    import psutil
+
+    return psutil.Process().memory_full_info().uss / 2**20
 
 
 def serve_figures(search, queries: list, repeat: int, rows: Callable[[object], list]) -> dict:

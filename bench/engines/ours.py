@@ -8,7 +8,7 @@ import asyncio
 import inspect
 import time
 
-from bench.engines import TOP, serve_figures
+from bench.engines import TOP, private_mb, serve_figures
 from bench.harness import retrieval_settings
 
 
@@ -63,8 +63,9 @@ async def _serve(spec: dict) -> dict:
             answer = await service.ask(question)
             ask_ms.append(answer.took_ms)
     passages = snapshot.passages if hasattr(snapshot, "passages") else None
+    private = private_mb()
     await service.close()
-    return {"open_s": open_s, "cold_start_s": cold, **figures, "ask_ms": ask_ms,
+    return {"open_s": open_s, "cold_start_s": cold, **figures, "ask_ms": ask_ms, "private_rss_mb": private,
             "passages": passages, "search_top_argument": top_arg}
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 from bench.engines import TOP, read_terms
+from bench.exhaustive import top_holders
 from bench.harness import retrieval_settings
 
 
@@ -50,7 +51,5 @@ def run(spec: dict) -> dict:
         best = best[np.argsort(-scores[best], kind="stable")]  # the scan's top 10, as a caller takes it
         latencies.append((time.perf_counter_ns() - t0) / 1e6)
         del best
-        matching = np.unique(np.asarray([d for t in set(query) for d in holders.get(t, [])], dtype=np.int64))
-        order = np.lexsort((matching, -scores[matching]))[:TOP]
-        top[i] = [[int(matching[j]), float(scores[matching[j]])] for j in order]
+        top[i] = top_holders(scores, np.asarray([d for t in set(query) for d in holders.get(t, [])], dtype=np.int64))
     return {"index_s": index_s, "latencies_ms": latencies, "top": top}

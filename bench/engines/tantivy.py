@@ -8,7 +8,7 @@ import shutil
 import time
 from pathlib import Path
 
-from bench.engines import TOP, first_search_s, serve_figures
+from bench.engines import TOP, first_search_s, private_mb, serve_figures
 
 
 def run(spec: dict) -> dict:
@@ -52,5 +52,5 @@ def _serve(spec: dict) -> dict:
         return [[int(searcher.doc(address)["pid"][0]), float(score)] for score, address in hits]
 
     cold = opened + first_search_s(search, queries)  # query preparation left out, as for the others
-    return {"cold_start_s": cold, **serve_figures(search, queries, spec["repeat"], rows),
+    return {"cold_start_s": cold, **serve_figures(search, queries, spec["repeat"], rows), "private_rss_mb": private_mb(),
             "segments": len(searcher.segment_readers()) if hasattr(searcher, "segment_readers") else None}

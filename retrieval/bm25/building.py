@@ -129,3 +129,34 @@ def inverted_lists(token_ids: np.ndarray, lengths: np.ndarray, terms: int) -> tu
                 fill[term] += 1
             tfs[fill[term] - 1] += 1
     return offsets, docs, tfs
+
+
+@numba.njit(cache=True, nogil=True)
+def appended(offsets: np.ndarray, docs: np.ndarray, tfs: np.ndarray, new_offsets: np.ndarray, new_docs: np.ndarray,
+             new_tfs: np.ndarray, target: np.ndarray, terms: int, shift: int) -> tuple:
+    """(offsets, docs, tfs) of the postings `offsets`, `docs`, `tfs` with the postings `new_*`
+    after them: the new term i's postings go after the old ones of term target[i] (below
+    `terms`, the number of terms after), with passage numbers shifted by `shift`."""
+    old_terms = len(offsets) - 1
+    counts = np.zeros(terms, np.int64)
+    for t in range(old_terms):
+        counts[t] = offsets[t + 1] - offsets[t]
+    for i in range(len(target)):
+        counts[target[i]] += new_offsets[i + 1] - new_offsets[i]
+    merged = np.zeros(terms + 1, np.int64)
+    for t in range(terms):
+        merged[t + 1] = merged[t] + counts[t]
+    out_docs = np.empty(merged[terms], np.int32)
+    out_tfs = np.empty(merged[terms], np.int32)
+    for t in range(old_terms):
+        at = merged[t]
+        for p in range(offsets[t], offsets[t + 1]):
+            out_docs[at], out_tfs[at] = docs[p], tfs[p]
+            at += 1
+    for i in range(len(target)):
+        t = target[i]
+        at = merged[t] + (offsets[t + 1] - offsets[t] if t < old_terms else 0)
+        for p in range(new_offsets[i], new_offsets[i + 1]):
+            out_docs[at], out_tfs[at] = new_docs[p] + shift, new_tfs[p]
+            at += 1
+    return merged, out_docs, out_tfs

@@ -12,12 +12,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
 from retrieval.bm25 import scoring
-from retrieval.bm25.scoring import NO_CEILINGS, NO_FILTER
+from retrieval.bm25.bounds import POSTINGS_PER_BLOCK, BlockMaxes
+from retrieval.bm25.scoring import NO_FILTER, WINDOW
 from retrieval.bm25.postings import Postings
 
 VARIANTS = ("okapi", "plus", "l")
@@ -54,6 +54,16 @@ class BM25Params:
 
 
 @dataclass(frozen=True)
+class Scored:
+    """What an index computes from its postings, parameters and languages: each term's idf,
+    each posting's gain (its contribution above what every passage gets), the gains' bounds."""
+
+    idf: np.ndarray    # float64, a term's
+    gains: np.ndarray  # float64, a posting's
+    bounds: BlockMaxes
+
+
+@dataclass(frozen=True)
 class Hits:
     """Passages that share a term with the query, best first (ties in passage order)."""
 
@@ -73,22 +83,33 @@ class BM25Index:
     language never occur in another's passages (see `text.analysis.Analyzers`), so a query in
     one language meets only that language's passages."""
 
-    def __init__(self, postings: Postings, params: BM25Params, languages: np.ndarray | None = None) -> None:
+    def __init__(self, postings: Postings, params: BM25Params, languages: np.ndarray | None = None,
+                 per_block: int = POSTINGS_PER_BLOCK, window: int = WINDOW, scored: Scored | None = None) -> None:
+        """`per_block` postings share a bound; a search takes `window` passages at a time.
+        `scored`: what an index of these postings, parameters and languages computed (saved
+        with them), instead of computing it again."""
         self.postings = postings
         self.params = params
         self.vocabulary = {term: i for i, term in enumerate(postings.terms)}
         self.offsets = postings.offsets
         self.size = len(postings.doc_lengths)
         self.avgdl = float(postings.doc_lengths.sum(dtype=np.int64)) / self.size if self.size else 0.0
-        df = np.diff(postings.offsets)
+        self.scored = scored or self._scored(languages, per_block)
+        self.idf, self.gains, self.bounds = self.scored.idf, self.scored.gains, self.scored.bounds
+        # what every passage gets for every query term; a posting's gain is what it adds above it
+        self.base = self.idf * params.effective_delta if params.variant == "plus" else np.zeros(len(self.idf))
+        self.window = window
+
+    def _scored(self, languages: np.ndarray | None, per_block: int) -> Scored:
+        df = np.diff(self.offsets)
         if languages is None:
-            self.idf, self._doc_avgdl = self._idf(df, self.size), self.avgdl or 1.0
+            idf, doc_avgdl = self._idf(df, self.size), self.avgdl or 1.0
         else:
-            self.idf, self._doc_avgdl = self._by_language(df, np.asarray(languages))
-        self.base = self.idf * params.effective_delta if params.variant == "plus" else np.zeros(len(df))
-        # what a posting adds above `base`, which every passage gets for every query term
-        impacts = self._impacts(df)
-        self.gains = impacts - np.repeat(self.base, df) if self.base.any() else impacts
+            idf, doc_avgdl = self._by_language(df, np.asarray(languages))
+        impacts = self._impacts(df, idf, doc_avgdl)
+        if self.params.variant == "plus" and idf.any():
+            impacts -= np.repeat(idf * self.params.effective_delta, df)
+        return Scored(idf, impacts, BlockMaxes.of(self.offsets, impacts, per_block))
 
     @classmethod
     def build(cls, documents: Iterable[Sequence[str]], params: BM25Params = BM25Params(),
@@ -131,17 +152,18 @@ class BM25Index:
         idf = [value or 0 for value in idf]  # rank_bm25: `self.idf.get(q) or 0`
         return np.asarray(idf, dtype=np.float64)
 
-    def _impacts(self, df: np.ndarray) -> np.ndarray:
-        """Each posting's contribution, written exactly as rank_bm25's get_scores writes it."""
-        k1, b, avgdl, p = self.params.k1, self.params.b, self._doc_avgdl, self.params
+    def _impacts(self, df: np.ndarray, idf: np.ndarray, avgdl: float | np.ndarray) -> np.ndarray:
+        """Each posting's contribution, written exactly as rank_bm25's get_scores writes it
+        (`avgdl`: the average passage length, or each passage's language's)."""
+        k1, b, p = self.params.k1, self.params.b, self.params
         with np.errstate(divide="ignore", invalid="ignore"):
             if p.variant == "okapi":
                 # the passage-length part once per passage, not per posting: the same operations
                 # on the same values, so the same result, bit for bit
                 length_part = k1 * (1 - b + b * self.postings.doc_lengths.astype(np.int64) / avgdl)
-                return scoring.okapi_impacts(self.offsets, self.postings.docs, self.postings.tfs, self.idf, length_part, k1)
+                return scoring.okapi_impacts(self.offsets, self.postings.docs, self.postings.tfs, idf, length_part, k1)
             q_freq = self.postings.tfs.astype(np.int64)
-            idf = np.repeat(self.idf, df)
+            idf = np.repeat(idf, df)
             doc_len = self.postings.doc_lengths[self.postings.docs].astype(np.int64)
             if isinstance(avgdl, np.ndarray):
                 avgdl = avgdl[self.postings.docs]
@@ -182,18 +204,6 @@ class BM25Index:
                                       members, bounds, np.asarray(groups, dtype=np.int64),
                                       NO_FILTER if allowed is None else allowed)
 
-    @cached_property
-    def _ceilings(self) -> np.ndarray | None:
-        """Each term's greatest gain, for a search to skip what cannot rank; None when a gain is
-        negative (an Okapi idf floor below 0), which the skipping does not allow for."""
-        if len(self.gains) and self.gains.min() < 0:
-            return None
-        ceilings = np.zeros(len(self.offsets) - 1)
-        held = np.flatnonzero(np.diff(self.offsets))
-        if len(held):
-            ceilings[held] = np.maximum.reduceat(self.gains, self.offsets[held])
-        return ceilings
-
     def _term_ids(self, query: Sequence[str]) -> np.ndarray:
         """The ids of the query's terms the index knows, in query order."""
         return np.asarray([self.vocabulary[t] for t in query if t in self.vocabulary], dtype=np.int64)
@@ -217,9 +227,10 @@ class BM25Index:
             return Hits(np.empty(0, np.int64), np.empty(0, np.float64))
         if limit is None:
             limit = int(sum(self.offsets[t + 1] - self.offsets[t] for t in set(terms.tolist())))
-        ceilings = self._ceilings[terms] if self._ceilings is not None else NO_CEILINGS
-        docs, sums = scoring.best_passages(self.offsets, self.postings.docs, self.gains, terms, ceilings,
-                                           NO_FILTER if allowed is None else allowed, max(limit, 1), self.size)
+        bounds = self.bounds
+        docs, sums = scoring.best_passages(self.offsets, self.postings.docs, self.gains, terms, bounds.starts,
+                                           bounds.maxes, bounds.size, NO_FILTER if allowed is None else allowed,
+                                           max(limit, 1), self.size, self.window)
         scores = sums + self._base_of(terms)
         order = np.lexsort((docs, -scores))
         return Hits(docs[order], scores[order])

@@ -13,7 +13,7 @@ from itertools import chain, islice
 
 import numpy as np
 
-from retrieval.bm25.building import DONE, EMPTY, FULL, inverted_lists, rehashed, scan_terms
+from retrieval.bm25.building import DONE, EMPTY, FULL, appended, inverted_lists, rehashed, scan_terms
 
 CHUNK = 50_000
 """Passages turned into term ids at a time (bounds the memory of their joined text)."""
@@ -86,28 +86,14 @@ class Postings:
 
     def plus(self, other: Postings) -> Postings:
         """These postings with `other`'s passages appended after the existing ones: each term's
-        new postings go after its old ones, placed by offset arithmetic, without a sort."""
+        new postings go after its old ones, copied in compiled code, without a sort (and
+        without holding the interpreter: the questions answered meanwhile do not wait)."""
         known = {term: i for i, term in enumerate(self.terms)}
         terms = self.terms + [term for term in other.terms if term not in known]
         known.update((term, i) for i, term in enumerate(terms[len(self.terms):], len(self.terms)))
         target = np.fromiter(map(known.__getitem__, other.terms), dtype=np.int64, count=len(other.terms))
-        old_counts = np.zeros(len(terms), dtype=np.int64)
-        old_counts[:len(self.terms)] = np.diff(self.offsets)
-        new_counts = np.zeros(len(terms), dtype=np.int64)
-        new_counts[target] = np.diff(other.offsets)
-        offsets = np.zeros(len(terms) + 1, dtype=np.int64)
-        np.cumsum(old_counts + new_counts, out=offsets[1:])
-        # a new posting goes after its term's old ones and the postings of the terms before it;
-        # the old postings fill the other places in their order
-        new_at = np.arange(len(other.docs), dtype=np.int64) + np.repeat(
-            offsets[target] + old_counts[target] - other.offsets[:-1], np.diff(other.offsets))
-        is_new = np.zeros(len(self.docs) + len(other.docs), dtype=bool)
-        is_new[new_at] = True
-        docs = np.empty(len(is_new), dtype=np.int32)
-        tfs = np.empty(len(is_new), dtype=np.int32)
-        docs[new_at], tfs[new_at] = other.docs + len(self.doc_lengths), other.tfs
-        is_old = ~is_new
-        docs[is_old], tfs[is_old] = self.docs, self.tfs
+        offsets, docs, tfs = appended(self.offsets, self.docs, self.tfs, other.offsets, other.docs, other.tfs,
+                                      target, len(terms), len(self.doc_lengths))
         return Postings(terms, offsets, docs, tfs, np.concatenate([self.doc_lengths, other.doc_lengths]))
 
 

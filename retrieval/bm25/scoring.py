@@ -2,9 +2,11 @@
 passage scores and keeping the best ones, and computing Okapi impacts. Everything around them
 (which terms, what the gains are) is in `index.py`. They release the GIL.
 
-The loop walks the passages in blocks of `BLOCK`, and in each block adds every query term's
-postings into a block-sized accumulator in query order, so each passage's score is summed in the
-same order as `rank_bm25` sums it, while the accumulator stays in the processor's cache.
+The loop walks the passages in windows of `WINDOW`, and in each window adds every query term's
+postings into a window-sized accumulator in query order, so each passage's score is summed in the
+same order as `rank_bm25` sums it, while the accumulator stays in the processor's cache. The
+terms' block-max bounds (`bounds.py`) tell which windows, and which terms' postings in a window,
+cannot change the best passages kept.
 """
 
 from __future__ import annotations
@@ -12,11 +14,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-BLOCK = 8192
-"""Passages per block: 8,192 float64 sums are 64 KB, which stays in a core's cache."""
+WINDOW = 8192
+"""Passages per window: 8,192 float64 sums are 64 KB, which stays in a core's cache."""
 
 NO_FILTER = np.zeros(0, dtype=np.bool_)
-NO_CEILINGS = np.zeros(0)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -27,84 +28,140 @@ def _better(score: float, doc: int, other_score: float, other_doc: int) -> bool:
 
 @numba.njit(cache=True, nogil=True)
 def best_passages(offsets: np.ndarray, docs: np.ndarray, gains: np.ndarray, terms: np.ndarray,
-                  ceilings: np.ndarray, allowed: np.ndarray, limit: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+                  starts: np.ndarray, maxes: np.ndarray, per_block: int, allowed: np.ndarray, limit: int,
+                  size: int, window: int) -> tuple[np.ndarray, np.ndarray]:
     """The best `limit` passages (unordered) and their summed gains, among the passages that hold
     one of `terms` (term ids in query order, repeats counted again) and, unless `allowed` is
     empty, are allowed.
 
     Postings are compressed rows: term t's passages are docs[offsets[t]:offsets[t+1]],
-    ascending, with their gains in `gains`. `size` is the number of passages. `ceilings` (empty:
-    none) bound each query term's gains, none negative: in a block where the weakest terms
-    together cannot reach the worst passage kept, their postings are not walked; they are looked
-    up for the passages that hold a stronger term, in query order, so every sum is the same."""
+    ascending, with their gains in `gains`. `size` is the number of passages, taken `window` at
+    a time. `starts`, `maxes` and `per_block` are the gains' `bounds.BlockMaxes`: once `limit`
+    passages are kept, a window where the terms' bounds together cannot reach the worst of them
+    is skipped, and in one where only the weakest terms together cannot, their postings are not
+    walked but looked up for the passages that hold a stronger term, in query order, so every
+    sum is the same."""
     cursor = np.empty(len(terms), np.int64)
     end = np.empty(len(terms), np.int64)
     for i in range(len(terms)):
         cursor[i] = offsets[terms[i]]
         end[i] = offsets[terms[i] + 1]
-    weakest_first = np.argsort(ceilings)
+    ceilings = np.empty(len(terms))
     weak = np.zeros(len(terms), np.bool_)
-    sums = np.zeros(BLOCK)
-    seen = np.zeros(BLOCK, np.bool_)
-    touched = np.empty(BLOCK, np.int64)
+    sums = np.zeros(window)
+    seen = np.zeros(window, np.bool_)
+    touched = np.empty(window, np.int64)
     kept_scores = np.empty(limit)
     kept_docs = np.empty(limit, np.int64)
     kept = 0
-    for first in range(0, size, BLOCK):
-        if kept == limit and _weak(ceilings, weakest_first, kept_scores[0], weak):
-            count = 0
+    for first in range(0, size, window):
+        last = first + window
+        pruning = False
+        if kept == limit:
+            for i in range(len(terms)):
+                ceilings[i] = _ceiling(docs, offsets, starts, maxes, per_block, terms[i], cursor[i], end[i], last)
+            present, weakest = _weak(ceilings, kept_scores[0], weak)
+            if weakest == present:  # nothing here can rank
+                for i in range(len(terms)):
+                    cursor[i] += np.searchsorted(docs[cursor[i]:end[i]], last)
+                continue
+            pruning = weakest > 0
+        count = 0
+        if pruning:
             for i in range(len(terms)):
                 if not weak[i]:
-                    count = _mark(docs, cursor[i], end[i], first, seen, touched, count)
+                    count = _mark(docs, cursor[i], end[i], last, first, seen, touched, count)
             for i in range(len(terms)):
                 if weak[i]:
-                    cursor[i] = _add_held(docs, gains, cursor[i], end[i], first, seen, touched, count, sums)
+                    cursor[i] = _add_held(docs, gains, cursor[i], end[i], last, first, seen, touched, count, sums)
                 else:
-                    cursor[i] = _add(docs, gains, cursor[i], end[i], first, sums)
+                    cursor[i] = _add(docs, gains, cursor[i], end[i], last, first, sums)
         else:
-            count = 0
             for i in range(len(terms)):
-                cursor[i], count = _collect(docs, gains, cursor[i], end[i], first, sums, seen, touched, count)
-        for j in range(count):
-            slot = touched[j]
-            score, doc = sums[slot], first + slot
-            sums[slot] = 0.0
-            seen[slot] = False
-            if len(allowed) and not allowed[doc]:
-                continue
-            if kept < limit:
-                kept += 1
-                _sift_up(kept_scores, kept_docs, kept - 1, score, doc)
-            elif _better(score, doc, kept_scores[0], kept_docs[0]):
-                _sift_down(kept_scores, kept_docs, kept, score, doc)
+                cursor[i], count = _collect(docs, gains, cursor[i], end[i], last, first, sums, seen, touched, count)
+        kept = _keep(sums, seen, touched, count, first, allowed, kept_scores, kept_docs, kept, limit)
     return kept_docs[:kept], kept_scores[:kept]
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _keep(sums: np.ndarray, seen: np.ndarray, touched: np.ndarray, count: int, first: int, allowed: np.ndarray,
+          kept_scores: np.ndarray, kept_docs: np.ndarray, kept: int, limit: int) -> int:
+    """Offers the window's `touched` passages to the kept ones, clearing the window for the
+    next; how many are kept then."""
+    for j in range(count):
+        slot = touched[j]
+        score, doc = sums[slot], first + slot
+        sums[slot] = 0.0
+        seen[slot] = False
+        if len(allowed) and not allowed[doc]:
+            continue
+        if kept < limit:
+            kept += 1
+            _sift_up(kept_scores, kept_docs, kept - 1, score, doc)
+        elif _better(score, doc, kept_scores[0], kept_docs[0]):
+            _sift_down(kept_scores, kept_docs, kept, score, doc)
+    return kept
 
 
 SEARCH_STEPS = 16
 """About what a binary search for a passage costs, in steps of a walk over postings."""
 CEILING_SLACK = 1e-12
 """Past any rounding of a sum of a few thousand gains: a sum of gains, each at most its term's
-ceiling, is below the floating-point sum of the ceilings times (1 + CEILING_SLACK)."""
+ceiling (some perhaps negative), is below the floating-point sum of the ceilings (none
+negative) times (1 + CEILING_SLACK)."""
 
 
-@numba.njit(cache=True, nogil=True)
-def _weak(ceilings: np.ndarray, weakest_first: np.ndarray, worst: float, weak: np.ndarray) -> bool:
-    """Marks in `weak` the weakest terms whose ceilings sum below `worst`; whether there are any."""
-    weak[:] = False
-    total = 0.0
-    for i in weakest_first:
-        total += ceilings[i]
-        if not total * (1 + CEILING_SLACK) < worst:
-            break
-        weak[i] = True
-    return len(weakest_first) > 0 and weak[weakest_first[0]]
+ABSENT = -1.0
+"""The ceiling of a term without postings in a window (bounds are never below 0)."""
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _collect(docs: np.ndarray, gains: np.ndarray, p: int, end: int, first: int, sums: np.ndarray,
+def _ceiling(docs: np.ndarray, offsets: np.ndarray, starts: np.ndarray, maxes: np.ndarray, size: int,
+            term: int, p: int, end: int, last: int) -> float:
+    """At least the greatest gain of term `term`'s postings from p (one of its postings) on
+    that are of passages before `last`, and not below 0 (a term can lower a passage's score,
+    never raise it past the others' bounds); ABSENT when there are none. The greatest of the
+    bounds (`bounds.BlockMaxes`) of the blocks that hold them: exact values, no rounding. Here,
+    not in bounds.py, because numba's cache of a function that inlines it knows only this file."""
+    if p >= end or docs[p] >= last:
+        return ABSENT
+    first = offsets[term]
+    b = starts[term] + (p - first) // size
+    stop = starts[term + 1]
+    at = first + (b - starts[term]) * size  # the block's first posting
+    best = 0.0
+    while b < stop and docs[at] < last:
+        best = max(best, maxes[b])
+        b += 1
+        at += size
+    return best
+
+
+@numba.njit(cache=True, nogil=True)
+def _weak(ceilings: np.ndarray, worst: float, weak: np.ndarray) -> tuple[int, int]:
+    """Marks in `weak` the weakest terms present in the window whose ceilings sum below `worst`;
+    (how many terms are present, how many of them are weak)."""
+    weak[:] = False
+    present = weakest = 0
+    total = 0.0
+    below = True
+    for i in np.argsort(ceilings):
+        if ceilings[i] == ABSENT:
+            continue
+        present += 1
+        total += ceilings[i]
+        below = below and total * (1 + CEILING_SLACK) < worst
+        if below:
+            weak[i] = True
+            weakest += 1
+    return present, weakest
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _collect(docs: np.ndarray, gains: np.ndarray, p: int, end: int, last: int, first: int, sums: np.ndarray,
              seen: np.ndarray, touched: np.ndarray, count: int) -> tuple[int, int]:
     """`_mark` and `_add` in one walk."""
-    while p < end and docs[p] < first + BLOCK:
+    while p < end and docs[p] < last:
         slot = docs[p] - first
         if not seen[slot]:
             seen[slot] = True
@@ -116,11 +173,11 @@ def _collect(docs: np.ndarray, gains: np.ndarray, p: int, end: int, first: int, 
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _mark(docs: np.ndarray, p: int, end: int, first: int, seen: np.ndarray, touched: np.ndarray,
+def _mark(docs: np.ndarray, p: int, end: int, last: int, first: int, seen: np.ndarray, touched: np.ndarray,
           count: int) -> int:
-    """Notes in `touched` the passages of the block from `first` among docs[p:end] not seen yet;
-    how many it holds then."""
-    while p < end and docs[p] < first + BLOCK:
+    """Notes in `touched` the passages of the window first:last among docs[p:end] not seen
+    yet; how many it holds then."""
+    while p < end and docs[p] < last:
         slot = docs[p] - first
         if not seen[slot]:
             seen[slot] = True
@@ -131,20 +188,20 @@ def _mark(docs: np.ndarray, p: int, end: int, first: int, seen: np.ndarray, touc
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _add(docs: np.ndarray, gains: np.ndarray, p: int, end: int, first: int, sums: np.ndarray) -> int:
-    """Adds the gains of the postings among p:end in the block from `first`; where the next begin."""
-    while p < end and docs[p] < first + BLOCK:
+def _add(docs: np.ndarray, gains: np.ndarray, p: int, end: int, last: int, first: int, sums: np.ndarray) -> int:
+    """Adds the gains of the postings among p:end in the window first:last; where the next begin."""
+    while p < end and docs[p] < last:
         sums[docs[p] - first] += gains[p]
         p += 1
     return p
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _add_held(docs: np.ndarray, gains: np.ndarray, p: int, end: int, first: int, seen: np.ndarray,
+def _add_held(docs: np.ndarray, gains: np.ndarray, p: int, end: int, last: int, first: int, seen: np.ndarray,
               touched: np.ndarray, count: int, sums: np.ndarray) -> int:
-    """Adds the gains of the postings among p:end of the `touched` passages of the block from
-    `first`, found by binary search; where the postings after the block begin."""
-    stop = p + np.searchsorted(docs[p:end], first + BLOCK)
+    """Adds the gains of the postings among p:end of the `touched` passages of the window
+    first:last, found by binary search; where the postings after the window begin."""
+    stop = p + np.searchsorted(docs[p:end], last)
     if count * SEARCH_STEPS < stop - p:
         for j in range(count):
             at = _posting(docs, p, stop, first + touched[j])

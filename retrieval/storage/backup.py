@@ -7,6 +7,11 @@ keeps answering and writing meanwhile (WAL readers never block writers), and the
 restarted over and over by those writes (a backup stepping *without* that read transaction starts
 again each time another process writes, which a busy bot does many times a second).
 
+The index snapshot's arrays are files in a folder beside the archive (`arrays`), not in it, and
+are not copied: a restored archive maps them when the very folder its snapshot row names is beside
+it (an archive restored in place, a copy in the same directory), and otherwise indexes its
+passages when it is first opened (logged), saving a folder of its own.
+
 Everything here is synchronous and blocking: call it from a thread (`asyncio.to_thread`) when an
 event loop must go on.
 """

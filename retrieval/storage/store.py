@@ -8,15 +8,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 
 import aiosqlite
+import numpy as np
 
 from retrieval.ingest.ledger import IngestReport, Progress
 from retrieval.models import StoryRecord, declared_language
+from retrieval.storage import arrays as array_files
 from retrieval.storage import schema
 from retrieval.storage.questions import QuestionLog
 from retrieval.storage.schema import PassageColumns, chunks, connect, migrate
@@ -27,7 +30,9 @@ INGEST_CACHE_KB = 256 * 1024
 """SQLite's page cache during an ingest (2 MB by default): with less, writing a million passages
 spends much of its time evicting and re-reading index pages."""
 BLOB_PIECE = 2**20
-"""Bytes of a snapshot array written at a time."""
+"""Bytes of a snapshot blob written at a time."""
+FILES_BLOB = "files"
+"""The snapshot blob that says where the snapshot's arrays are (`arrays.write`'s description)."""
 
 StoryHeaderRow = tuple[str, str, "str | None", "str | None", str, str, "str | None"]
 """(id, title, ISO date, url, title terms, the first 15 hex digits of the content hash, language)."""
@@ -178,12 +183,14 @@ class Store:
         await self.db.execute(
             "UPDATE settings SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
 
-    async def save_blobs(self, blobs: dict[str, memoryview | bytes]) -> None:
-        """Replace the stored index snapshot with `blobs`, in one transaction (not for an
-        archive in memory, which ends with the process)."""
+    async def save_index(self, generation: int, blobs: dict[str, bytes], arrays: dict[str, np.ndarray]) -> None:
+        """Replace the saved index snapshot of `generation`: `arrays` in a folder beside the
+        file (`arrays.write`), `blobs` and where the arrays are in the file, in one transaction;
+        then the other snapshots' folders are removed. Not for an archive in memory, which
+        ends with the process."""
         if self.file is not None:
             async with self.saving:
-                await asyncio.to_thread(_write_blobs, self.file, blobs)
+                await asyncio.to_thread(_save_index, self.file, generation, blobs, arrays)
 
     # reading --------------------------------------------------------------------------------
 
@@ -213,9 +220,15 @@ class Store:
         async with self.bulk() as db, db.execute("SELECT id FROM passages ORDER BY id") as cursor:
             return [row[0] for row in await cursor.fetchall()]
 
-    async def load_blobs(self) -> dict[str, bytes]:
+    async def load_index(self) -> tuple[dict[str, bytes], dict[str, np.ndarray] | None]:
+        """The saved index snapshot's blobs, and its arrays mapped from their files (None when
+        there are none, or they are missing or damaged: logged)."""
         async with self.bulk() as db, db.execute("SELECT name, data FROM snapshot_blobs") as cursor:
-            return {name: data for name, data in await cursor.fetchall()}
+            blobs = {name: data for name, data in await cursor.fetchall()}
+        files = blobs.pop(FILES_BLOB, None)
+        if files is None or self.file is None:
+            return blobs, None
+        return blobs, await asyncio.to_thread(array_files.mapped, self.file, json.loads(files))
 
     async def story_headers(self, ids: Iterable[str] | None = None) -> list[StoryHeaderRow]:
         """The header of every story, or of those of `ids`."""
@@ -267,6 +280,16 @@ class Store:
         await self.questions.flush()
         async with self.db.execute("SELECT latency_ms FROM questions ORDER BY latency_ms") as cursor:
             return [row[0] for row in await cursor.fetchall()]
+
+
+def _save_index(path: Path, generation: int, blobs: dict[str, bytes], arrays: dict[str, np.ndarray]) -> None:
+    files = array_files.write(path, generation, arrays)
+    try:
+        _write_blobs(path, {**blobs, FILES_BLOB: json.dumps(files).encode()})
+    except BaseException:
+        shutil.rmtree(path.with_name(files["folder"]), ignore_errors=True)
+        raise
+    array_files.remove_others(path, files["folder"])
 
 
 def _write_blobs(path: Path, blobs: dict[str, memoryview | bytes]) -> None:

@@ -86,7 +86,8 @@ async def test_reloads_update_the_snapshot_as_a_fresh_build_would(tmp_path):
         await service.close()
 
 
-async def test_an_archive_reopens_from_its_saved_snapshot(tmp_path, monkeypatch):
+async def saved_cocoa_archive(tmp_path) -> list:
+    """An archive of five cocoa stories at tmp_path / "a.sqlite", ingested and closed: its rankings."""
     folder = tmp_path / "archive"
     folder.mkdir()
     write_jsonl(folder / "a.jsonl", [story(i, f"Cocoa arrivals in Bahia week {i}.") for i in range(5)])
@@ -94,6 +95,11 @@ async def test_an_archive_reopens_from_its_saved_snapshot(tmp_path, monkeypatch)
     await service.ingest([folder])
     before = rankings(service)
     await service.close()
+    return before
+
+
+async def test_an_archive_reopens_from_its_saved_snapshot(tmp_path, monkeypatch):
+    before = await saved_cocoa_archive(tmp_path)
 
     def refuse(*args, **kwargs):
         raise AssertionError("the saved snapshot should be used, not a rebuild")
@@ -253,13 +259,7 @@ async def test_a_reopened_archive_maps_its_saved_arrays_and_keeps_one_folder(tmp
 
 
 async def test_a_missing_or_damaged_saved_index_is_rebuilt_from_the_archive(tmp_path, caplog):
-    folder = tmp_path / "archive"
-    folder.mkdir()
-    write_jsonl(folder / "a.jsonl", [story(i, f"Cocoa arrivals in Bahia week {i}.") for i in range(5)])
-    service = await ArchiveService.open(tmp_path / "a.sqlite")
-    await service.ingest([folder])
-    before = rankings(service)
-    await service.close()
+    before = await saved_cocoa_archive(tmp_path)
     (saved,) = snapshot_folders(tmp_path)
     docs = tmp_path / saved / "docs.npy"
     docs.write_bytes(docs.read_bytes()[:-4])  # cut short

@@ -37,8 +37,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench import distinct
-from retrieval.text.analysis import Analyzer
 from retrieval.ingest.formats import FormatError, parse_record
+from retrieval.text.analysis import Analyzer
 from retrieval.text.sentences import passage_spans
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import pairwise
 
 from bench.harness import fmt, log, machine
 from bench.retrieval import (LABELS, Figures, error_cell, fmt_ms, measure, reference_note, render_table,
@@ -107,9 +108,9 @@ def _agreement_cell(f: Figures) -> str:
 def growth_table(results: list[tuple]) -> str:
     """The growth table of (corpus, passages, run) per size, smallest first."""
     runs = [run["figures"] for _, _, run in results]
-    steps = list(zip(runs, runs[1:]))
+    steps = list(pairwise(runs))
     sizes = [f"{corpus.passages:,}" for corpus, _, _ in results]
-    ratios = [f"{a} → {b}" for a, b in zip(sizes, sizes[1:])]
+    ratios = [f"{a} → {b}" for a, b in pairwise(sizes)]
     stories = [f"{corpus.stories:,}" for corpus, _, _ in results] + [""] * len(ratios)
     lines = ["| figure | engine | " + " | ".join(sizes + ratios) + " |", "|---" * (2 + len(sizes) + len(ratios)) + "|",
              "| stories | | " + " | ".join(stories) + " |"]
@@ -134,10 +135,10 @@ def render_growth(results: list[tuple], args) -> str:
     return "\n".join([
         growth_table(results), "",
         reference_note(results[-1][2]["figures"]),
-        f"Corpus: Reuters-21578, {corpus.kind} copies (`bench.corpus`); {results[0][2]['questions']} questions, "
-        f"{args.repeat} timed runs each after a warm-up; parity sample {len(results[0][2]['sample'])} questions; "
-        "rank_bm25 and the exhaustive scorer are timed on the parity sample, once each; their build is the "
-        "analysis of the corpus (on 2 processes) plus their own pass over its terms.",
+        (f"Corpus: Reuters-21578, {corpus.kind} copies (`bench.corpus`); {results[0][2]['questions']} questions, "
+         f"{args.repeat} timed runs each after a warm-up; parity sample {len(results[0][2]['sample'])} questions; "
+         "rank_bm25 and the exhaustive scorer are timed on the parity sample, once each; their build is the "
+         "analysis of the corpus (on 2 processes) plus their own pass over its terms."),
         machine()])
 
 

@@ -1,11 +1,13 @@
 """Retrieval speed: this archive's BM25 index against rank_bm25, tantivy, SQLite FTS5 and bm25s.
 
-    python -m bench.retrieval [--passages N] [--json] [--workdir DIR] [--skip ANCHOR ...]
+    python -m bench.retrieval [--passages N] [--corpus distinct|copies] [--json] [--workdir DIR] [--skip ANCHOR ...]
+    python -m bench.retrieval --sizes 100k 1M 10M [--json]      (a growth table: bench.growth)
     python -m bench.retrieval --bot [--passages N] [--users 50] [--messages-per-second 30] [--replicas 1]
 
 One run, one machine, every engine over the same passages of the replicated Reuters corpus
-(`bench.corpus`) and the same fixed questions (`bench/questions.txt`). Each engine builds in a
-process of its own and serves in a process of its own, so build time, cold start and peak RSS
+(`bench.corpus`: distinct copies by default, exact ones with `--corpus copies`) and the same fixed
+questions (`bench/questions.txt`). Each engine builds in a process of its own and serves in a
+process of its own, so build time, cold start and peak RSS
 belong to that engine alone. Figures:
 
 - build s: from text to an index ready to be opened. This index: `archive-bot ingest` of the
@@ -23,10 +25,12 @@ belong to that engine alone. Figures:
   tantivy's and FTS5's query objects / strings are prepared before timing too. Every question is
   asked once to warm up, then `--repeat` more times, round robin. rank_bm25 is timed on the parity
   sample only (each question once: it takes about a second a question at a million passages).
-- top-10 agreement: for a sample of questions, the top 10 passages and scores of rank_bm25's own
-  `get_scores` (the archive's BM25 variant and parameters) among the passages that hold a query
-  term, ties in passage order. This index must match them exactly (same passages in the same
-  order, scores within 1e-9 relative): `parity`. The anchors are shown for orientation (different
+- top-10 agreement: for a sample of questions, the top 10 passages and scores of the reference
+  among the passages that hold a query term, ties in passage order. The reference is the
+  exhaustive Okapi scorer (`bench.exhaustive`: rank_bm25's own arithmetic over every posting, at
+  any size), or rank_bm25's own `get_scores` when it is skipped; rank_bm25 runs up to 1.1 M
+  passages. This index and rank_bm25 must match it exactly (same passages in the same order,
+  scores within 1e-9 relative): `parity`. The anchors are shown for orientation (different
   analysis or formula): how many sampled questions had the very same top 10, and the mean share
   of the reference's top 10 they found.
 

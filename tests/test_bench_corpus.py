@@ -16,11 +16,11 @@ from bench.corpus import build_corpus, parse_size
 
 TEXTS = [
     "Cocoa Arrivals Slow",
-    "Showers continued throughout the week in the cocoa zone, alleviating the drought.\n\n"
-    "Arrivals for the year to date were 5.93 mln bags against 5.81 mln at the same stage last year.",
+    ("Showers continued throughout the week in the cocoa zone, alleviating the drought.\n\n"
+     "Arrivals for the year to date were 5.93 mln bags against 5.81 mln at the same stage last year."),
     "Bank Rates Unchanged",
-    "The central bank left its discount rate unchanged at 7.5 pct, dealers said.\n\n"
-    "Money market rates eased slightly after the announcement.",
+    ("The central bank left its discount rate unchanged at 7.5 pct, dealers said.\n\n"
+     "Money market rates eased slightly after the announcement."),
 ] * 20
 
 

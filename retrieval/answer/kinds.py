@@ -17,9 +17,7 @@ import re
 from enum import Enum
 from functools import lru_cache
 
-import babel.dates
-
-from retrieval.text.dates import month_names
+from retrieval.text.dates import calendar_names
 from retrieval.text.languages import ENGLISH, fold
 
 
@@ -117,11 +115,9 @@ def _time_in(language: str) -> re.Pattern:
     month and weekday names (Babel's), in any ending ("в сентябре" for сентябрь)."""
     if language == ENGLISH:
         return _TIME
-    try:
-        days = [name for width in ("wide", "abbreviated") for name in babel.dates.get_day_names(width, locale=language).values()]
-    except (ValueError, babel.UnknownLocaleError):
+    names = {fold(name, language).casefold().rstrip(".") for name in calendar_names(language)}
+    if not names:  # Babel has no such locale
         return _TIME
-    names = {fold(name, language).casefold().rstrip(".") for name in [*days, *(n for n, _, _ in month_names(language))]}
     own = "|".join(sorted((re.escape(n[:-1]) + r"\w{0,2}" if len(n) >= 5 else re.escape(n) for n in names if n),
                           key=len, reverse=True))
     return re.compile(rf"{_TIME.pattern}|\b(?:{own})\b", re.IGNORECASE)

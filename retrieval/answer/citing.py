@@ -17,7 +17,7 @@ import numpy as np
 
 from retrieval.answer.kinds import asked_for
 from retrieval.answer.query import Query
-from retrieval.answer.names import key_terms, name_sample, names, written_as_name
+from retrieval.answer.names import key_terms, name_sample, named_in, written_as_name
 from retrieval.answer.quotes import Asking, Quote, answer_cue, choose_quote, contains_phrase, window_features
 from retrieval.answer.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_stories
 from retrieval.bm25.index import BM25Params
@@ -74,8 +74,8 @@ class Citing:
     def _relevant(self, snapshot: Snapshot, query: Query, wanted: int, weights: dict[str, float],
                   mentioning: Sequence[str], naming: Sequence[str] = ()) -> list[RankedStory]:
         """The ranked stories above the relevance floor that hold every term of `mentioning` and
-        of `naming` (names the best match lacked): enough for `wanted` citations once copies are folded, the search widened until it finds
-        them or nothing more can be relevant."""
+        of `naming` (names the best match lacked): enough for `wanted` citations once copies are
+        folded, the search widened until it finds them or nothing more can be relevant."""
         required = [t for p in query.phrases for t in self.analyzers.of(query.language).terms(p)]
         holding = snapshot.stories_holding([*mentioning, *naming]) if mentioning or naming else None
         for term, year in _years(query.terms + query.missing):
@@ -106,7 +106,7 @@ class Citing:
         record = (await self.read([best])).get(best) if asked else None
         held = set(analyzer.terms(f"{record.title}\n{record.body}")) if record else set()
         lacking = []
-        for term in (t for t in asked if not names(t, held)):
+        for term in (t for t in asked if not named_in(t, held)):
             records = await self.read(name_sample(snapshot, term))
             if written_as_name(term, (r.body for r in records.values()), analyzer):
                 lacking.append(term)

@@ -36,6 +36,7 @@ NOUNS_CAPITALISED = frozenset({"de", "lb"})
 """Languages that capitalise every noun (German, Luxembourgish): capitals tell no names there."""
 _SENTENCE_OPENERS = ".!?:;\"“”«»„‘'()[]—–-•*\n"
 
+
 def key_terms(terms: Iterable[str], weights: Mapping[str, float], analyzer: Analyzer) -> list[str]:
     """Those of a question's `terms` (its own, not their alternatives) that could be names it
     is about: weighing KEY_SHARE of the question or more, and not a month or a weekday
@@ -67,7 +68,7 @@ def written_as_name(term: str, bodies: Iterable[str], analyzer: Analyzer) -> boo
     return inside > 0 and capitalised >= NAME_SHARE * inside
 
 
-def names(term: str, held: Collection[str]) -> bool:
+def named_in(term: str, held: Collection[str]) -> bool:
     """Whether a story holding the terms `held` names `term`: it holds it, or a word beginning
     with its first letters."""
     return term in held or (len(term) >= STEM and any(t.startswith(term[:STEM]) for t in held))

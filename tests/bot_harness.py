@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import socket
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -112,3 +113,10 @@ def plain(call: Call, key: str = "text") -> str:
     """A sent message's text (or caption: `key`) as Telegram shows it (HTML parsed)."""
     text = call.params[key]
     return parse_html(text) if call.params.get("parse_mode") == "HTML" else text
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (for a webhook or health server)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

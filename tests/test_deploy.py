@@ -11,7 +11,6 @@ import logging
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from fakebotapi import BotAPIServer
 from retrieval import Inbox
 from retrieval.storage import backup as files
 from retrieval.service import ArchiveService
-from tests.bot_harness import write_archive
+from tests.bot_harness import free_port, write_archive
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"
@@ -195,12 +194,6 @@ async def http_get(port: int, target: str, method: str = "GET") -> tuple[int, st
     writer.close()
     head, _, body = response.partition("\r\n\r\n")
     return int(head.split()[1]), body
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def test_http_health_path(seeded, api, tmp_path):

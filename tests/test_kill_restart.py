@@ -14,7 +14,6 @@ import asyncio
 import json
 import math
 import os
-import socket
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ import pytest
 
 from fakebotapi import BotAPIServer
 from retrieval.storage.inbox import inbox_path
-from tests.bot_harness import write_archive
+from tests.bot_harness import free_port, write_archive
 from tests.bot_process import BotProcess
 
 CHATS = 80
@@ -103,12 +102,6 @@ class Telegram:
         await asyncio.gather(*self.posting, return_exceptions=True)
         if self.session is not None:
             await self.session.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def until(condition, what: str, bot: BotProcess) -> None:

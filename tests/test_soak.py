@@ -31,7 +31,6 @@ import gzip
 import json
 import os
 import random
-import socket
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -42,7 +41,7 @@ import pytest
 
 from fakebotapi import BotAPIServer, Call, Fault, parse_html
 from retrieval.storage.inbox import inbox_path
-from tests.bot_harness import EXTRA_STORIES, story_text, write_archive
+from tests.bot_harness import EXTRA_STORIES, free_port, story_text, write_archive
 from tests.bot_process import BotProcess
 
 USERS = 200
@@ -258,12 +257,6 @@ class SoakReport:
         ]
         width = max(len(k) for k, _ in rows)
         return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def probe_health(port: int) -> str:

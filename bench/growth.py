@@ -50,10 +50,10 @@ def _agreement(f: Figures) -> float | None:
 
 
 ROWS = (
-    Row("build s", "ours", lambda f: f.build_s, lambda v: fmt(v)),
-    Row("build s", "tantivy", lambda f: f.build_s, lambda v: fmt(v)),
-    Row("build s (analysis + its pass)", "rank_bm25", lambda f: f.build_s, lambda v: fmt(v)),
-    Row("build s (analysis + its pass)", "exhaustive", lambda f: f.build_s, lambda v: fmt(v)),
+    Row("build s", "ours", lambda f: f.build_s, fmt),
+    Row("build s", "tantivy", lambda f: f.build_s, fmt),
+    Row("build s (analysis + its pass)", "rank_bm25", lambda f: f.build_s, fmt),
+    Row("build s (analysis + its pass)", "exhaustive", lambda f: f.build_s, fmt),
     Row("peak RSS MB, build", "ours", lambda f: f.build_rss_mb, _whole),
     Row("peak RSS MB, build", "tantivy", lambda f: f.build_rss_mb, _whole),
     Row("peak RSS MB, serving", "ours", lambda f: f.rss_mb, _whole),

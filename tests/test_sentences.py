@@ -43,6 +43,10 @@ def sentences(text: str) -> list[str]:
      ['"Nothing terrible will happen if... against the background," he added.']),
     ("Wait... What happened? Nobody knows! Really.", ["Wait...", "What happened?", "Nobody knows!", "Really."]),
     ("It ended\u2026 Then it began.", ["It ended\u2026", "Then it began."]),
+    # Arabic-script and Devanagari ends: the Urdu full stop needs no space after it
+    ("میچ برابر رہا۔ایران جیت گیا۔", ["میچ برابر رہا۔", "ایران جیت گیا۔"]),
+    ("هل انتهى؟ نعم.", ["هل انتهى؟", "نعم."]),
+    ("वह आया। वह गया।", ["वह आया।", "वह गया।"]),
     # no final punctuation, white space
     ("no full stop at the end", ["no full stop at the end"]),
     ("  First.   Second.\n", ["First.", "Second."]),
@@ -146,11 +150,11 @@ def test_passages_are_ordered_slices_within_paragraphs_that_cover_the_text(text)
         assert any(p_start <= start and end <= p_end for p_start, p_end in paragraphs)
 
 
-PLAIN_BOUNDARY = re.compile(r"(?:[.!?]+|…|\.\.\.)[\"'”’»)\]]*(?=\s|$)")
+PLAIN_BOUNDARY = re.compile(r"(?:[.!?]+|…|\.\.\.)[\"'”’»)\]]*(?=\s|$)|[؟۔।][\"'”’»)\]]*")
 """The definition of a sentence end that the faster `_BOUNDARY` keeps to."""
 
 
-@given(st.text(alphabet=st.sampled_from(list(".!?…\"'”’»)] \n\tab")), max_size=60))
+@given(st.text(alphabet=st.sampled_from(list(".!?…؟۔।\"'”’»)] \n\tab")), max_size=60))
 def test_sentence_ends_are_those_of_the_plain_definition(text):
     assert ([m.span() for m in _BOUNDARY.finditer(text)]
             == [m.span() for m in PLAIN_BOUNDARY.finditer(text)])
@@ -169,7 +173,7 @@ def plain_passages(text: str) -> list[tuple[int, int]]:
     return passages
 
 
-PIECES = ["Ab", "cd", ".", "..", "!", "?", "…", '"', "”", " ", "\n", "\n\n", "Mr.", "U.S.", "J.", "no.", "5"]
+PIECES = ["Ab", "cd", ".", "..", "!", "?", "…", "؟", "۔", "بہ", '"', "”", " ", "\n", "\n\n", "Mr.", "U.S.", "J.", "no.", "5"]
 
 
 @given(st.lists(st.sampled_from(PIECES), max_size=200).map("".join))
@@ -214,7 +218,7 @@ def plainly_trimmed(text: str, start: int, end: int) -> tuple[int, int] | None:
     return start + len(piece) - len(piece.lstrip()), end - len(piece) + len(piece.rstrip())
 
 
-SENTENCE_PIECES = ["Ab", "cd", "x" * 45, "5", ".", "..", "!", "?", "…", '"', "”", "(", "$", " ", "  ", "\n", "\t",
+SENTENCE_PIECES = ["Ab", "cd", "x" * 45, "5", ".", "..", "!", "?", "…", "؟", "۔", "।", "بہ", '"', "”", "(", "$", " ", "  ", "\n", "\t",
                    "\u00a0", "Mr.", "U.S.", "J.", "no.", "No.", "e.g.", "a.m."]
 
 

@@ -169,7 +169,7 @@ class Citing:
         evidence = weights | {word: min(weight, weights[query.related[word]])
                               for word, weight in snapshot.term_weights(list(query.related)).items()}
         words = self.analyzers.of(query.language).words(query.text)
-        return Asking(evidence, frozenset(words), asked_for(query.text), query.phrases,
+        return Asking(evidence, frozenset(words), asked_for(query.text, query.language), query.phrases,
                       answer_cue(query.text), params=self.params)
 
     def _quote(self, snapshot: Snapshot, ranked: RankedStory, story: _Cited, asking: Asking,

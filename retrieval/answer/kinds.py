@@ -36,26 +36,79 @@ class Asked(str, Enum):
 
 _SAY = r"(?:say|said|says|tell|told|describe|described|call|called|respond|responded|react|reacted|" \
        r"promise|promised|warn|warned|write|wrote|announce|announced|reply|replied|claim|claimed)"
-_RULES: tuple[tuple[Asked, re.Pattern], ...] = tuple((asked, re.compile(pattern, re.IGNORECASE)) for asked, pattern in (
+_ENGLISH_RULES = (
     (Asked.AMOUNT, r"^\W*(?:how\s+(?:much|many|long|far|old|big|large|high|low|fast|often|tall|deep)\b|"
                    r"what\s+(?:\w+\s+){0,3}?(?:share|percentage|percent|%|proportion|price|cost|amount|number|"
-                   r"toll|odds|rate|figure|sum|total|margin|score|age|size)\b|what\s*%|"
-                   r"сколько|до\s+скольк|какой\s+процент|cu[aá]nt[oa]s?|combien|wie\s+(?:viele?|hoch|lange)|"
-                   r"كم\b|چند|چقدر|کتن[ےی])"),
+                   r"toll|odds|rate|figure|sum|total|margin|score|age|size)\b|what\s*%)"),
     (Asked.WORDS, rf"^\W*(?:what|how)\b.{{0,80}}\b{_SAY}\b|\bwords\b|\bquote[ds]?\b"),
     (Asked.TIME, r"^\W*(?:when\b|(?:by|from|until|since|on|at|in)?\s*what\s+(?:date|day|time|year|month)\b|"
-                 r"how\s+soon\b|когда|cu[aá]ndo|quand|wann|متى|چه\s+زمانی|کی\s|کب)"),
-    (Asked.REASON, r"^\W*(?:why\b|what\s+(?:caused|led|prompted|made|drove)\b|for\s+what\s+reason|"
-                   r"почему|зачем|por\s*qu[eé]|pourquoi|warum|weshalb|لماذا|چرا|کیوں)"),
+                 r"how\s+soon\b)"),
+    (Asked.REASON, r"^\W*(?:why\b|what\s+(?:caused|led|prompted|made|drove)\b|for\s+what\s+reason)"),
     (Asked.PLACE, r"^\W*(?:where\b|in\s+which\s+(?:city|country|town|place|region)|which\s+(?:city|country|town|"
-                  r"place|region|venue)\b|где|куда|d[oó]nde|o[uù]\b|wo\b|wohin|أين|کجا|کہاں)"),
+                  r"place|region|venue)\b)"),
     (Asked.PERSON, r"^\W*(?:who\b|whom\b|whose\b|which\s+(?:\w+\s+){0,3}?(?:man|woman|person|people|official|officials|"
                    r"minister|leader|judge|nurse|doctor|player|manager|coach|president|ceo|chief|company|companies|"
                    r"firm|bank|banks|group|party|team|member|members|politician|adviser|advisers|aid\s+worker|"
-                   r"spokesman|spokeswoman|cardinal|senator|general)\b|name\s+the\b|кто|кого|qui[eé]n(?:es)?|qui\b|"
-                   r"wer\b|wen\b|من\s|چه\s+کسی|کون)"),
+                   r"spokesman|spokeswoman|cardinal|senator|general)\b|name\s+the\b)"),
     (Asked.YES_NO, r"^\W*(?:is|are|was|were|did|does|do|has|have|had|can|could|will|would|should|must)\b"),
-))
+)
+# Other languages place the question word where its grammar wants it: after a lead-in or in situ
+# in French ("les rafales ont atteint combien ?"), before the verb in Urdu and Persian, after a
+# preposition in German ("ab wann"). So their rules match anywhere in the question, except for
+# words that are also relative pronouns or prepositions (French "qui", "où", Arabic "من"), which
+# only count where the question opens with them, as do Russian's, which open it but for
+# "сколько" ("до скольких процентов"); colloquial Persian "کی" asks who where it opens
+# the question ("کی گفت"), when elsewhere ("از کی"). Unaccented Spanish forms ("cuando") are
+# conjunctions, the accented ones questions.
+_OTHER_RULES = {
+    "ru": ((Asked.AMOUNT, r"\bскольк|\bкакой\s+процент"),
+           (Asked.WORDS, r"\bчто\b.{0,80}(?:сказал|заявил|пообещал|написал|ответил|сообщил)"),
+           (Asked.TIME, r"^\W*когда\b|какого\s+числа|в\s+каком\s+году"),
+           (Asked.REASON, r"^\W*(?:почему|зачем)\b"),
+           (Asked.PLACE, r"^\W*(?:где|куда|откуда)\b"),
+           (Asked.PERSON, r"^\W*(?:кто|кого|кому|кем)\b")),
+    "ar": ((Asked.AMOUNT, r"(?:^|\s)(?:كم|لكم|بكم|كام|لكام)(?:\s|$)"),
+           (Asked.WORDS, r"(?:^|\s)(?:ماذا|ما|شو|ايه)\s.{0,80}(?:قال|صرح|أكد|كتب|أعلن)"),
+           (Asked.TIME, r"(?:^|\s)(?:متى|امتى|إمتى)(?:\s|$)"),
+           (Asked.REASON, r"(?:^|\s)(?:لماذا|ليش|ليه)(?:\s|$)"),
+           (Asked.PLACE, r"(?:^|\s)(?:أين|وين|فين)(?:\s|$)"),
+           (Asked.PERSON, r"^\W*(?:من|مين)\s")),
+    "fa": ((Asked.AMOUNT, r"(?:^|\s)(?:چند|چقدر)(?:\s|$)|چه\s+(?:تعداد|میزان|مقدار)"),
+           (Asked.WORDS, r"(?:^|\s)(?:چه|چی)(?:\s|$).{0,80}(?:گفت|نوشت|اعلام)"),
+           (Asked.TIME, r"چه\s+(?:زمانی|موقع|روزی|تاریخی)|\sکی(?:\s|؟|$)"),
+           (Asked.REASON, r"(?:^|\s)چرا(?:\s|$)"),
+           (Asked.PLACE, r"(?:^|\s)کجا"),
+           (Asked.PERSON, r"چه\s+کس|^\W*کی\s")),
+    "ur": ((Asked.AMOUNT, r"(?:^|\s)کتن[اےی](?:\s|$)"),
+           (Asked.WORDS, r"کیا\s+کہا"),
+           (Asked.TIME, r"(?:^|\s)کب(?:\s|$)"),
+           (Asked.REASON, r"(?:^|\s)کیوں(?:\s|$)"),
+           (Asked.PLACE, r"(?:^|\s)کہاں(?:\s|$)"),
+           (Asked.PERSON, r"(?:^|\s)(?:کون|کس\s+نے|کسے)(?:\s|$)")),
+    "fr": ((Asked.AMOUNT, r"\bcombien\b|\bquel(?:le)?s?\s+(?:est\s+le\s+)?(?:pourcentage|nombre|montant|prix|taux|bilan)\b"),
+           (Asked.WORDS, r"(?:^\W*que\b|^\W*qu['’]|\bquoi\b).{0,80}\b(?:dit|déclaré|promis|répondu|écrit|annoncé|"
+                         r"affirmé|déclare|promet|répond)\b"),
+           (Asked.TIME, r"\bquand\b|\bquel(?:le)?\s+(?:jour|date|année|mois)\b|à\s+quelle\s+heure"),
+           (Asked.REASON, r"\bpourquoi\b"),
+           (Asked.PLACE, r"^\W*où\b|\boù\s*\?|\bdans\s+quel(?:le)?\s+(?:ville|pays|région)\b"),
+           (Asked.PERSON, r"^\W*qui\b|\bqui\s*\?")),
+    "es": ((Asked.AMOUNT, r"\bcuánt[oa]s?\b|^\W*cuant[oa]s?\b|\bqué\s+porcentaje\b"),
+           (Asked.WORDS, r"\bqu[eé]\b.{0,80}\b(?:dijo|declaró|prometió|respondió|escribió|anunció|afirmó|dice)\b"),
+           (Asked.TIME, r"\bcuándo\b|^\W*cuando\b|\bqué\s+(?:día|fecha|año)\b"),
+           (Asked.REASON, r"\bpor\s*qué\b|^\W*por\s*que\b"),
+           (Asked.PLACE, r"\b(?:dónde|adónde)\b|^\W*donde\b"),
+           (Asked.PERSON, r"\bquién(?:es)?\b|^\W*quien(?:es)?\b")),
+    "de": ((Asked.AMOUNT, r"\bwie\s*(?:viele?|hoch|lange|weit|alt|groß)\b"),
+           (Asked.WORDS, r"^\W*was\b.{0,80}\b(?:sagte|sagten|gesagt|sagt|versprach|versprochen|schrieb|erklärte|"
+                         r"antwortete)\b"),
+           (Asked.TIME, r"\bwann\b"),
+           (Asked.REASON, r"\b(?:warum|weshalb|wieso)\b"),
+           (Asked.PLACE, r"^\W*wo\b|\b(?:wohin|woher)\b"),
+           (Asked.PERSON, r"^\W*(?:wer|wen|wem)\b")),
+}
+_RULES: dict[str, tuple[tuple[Asked, re.Pattern], ...]] = {
+    language: tuple((asked, re.compile(pattern, re.IGNORECASE)) for asked, pattern in rules)
+    for language, rules in {ENGLISH: _ENGLISH_RULES, **_OTHER_RULES}.items()}
 
 
 _LEAD_IN = re.compile(r"^[^,?]{0,40},\s*(?=\w)")
@@ -63,11 +116,16 @@ _LEAD_IN = re.compile(r"^[^,?]{0,40},\s*(?=\w)")
 _CONTRACTED = re.compile(r"\b(what|who|where|when|why|how)(?:'s|’s|s)\b", re.IGNORECASE)
 
 
-def asked_for(question: str) -> Asked:
-    """What `question` asks for (OTHER when the table cannot tell)."""
-    question = _CONTRACTED.sub(r"\1 is", question.strip())
-    for text in (question, _LEAD_IN.sub("", question)):
-        for asked, pattern in _RULES:
+def asked_for(question: str, language: str = ENGLISH) -> Asked:
+    """What `question`, in `language`, asks for (OTHER when the table cannot tell: a language
+    it does not hold, a question it cannot place)."""
+    rules = _RULES.get(language, ())
+    question = question.strip()
+    if language == ENGLISH:
+        question = _CONTRACTED.sub(r"\1 is", question)
+    # the other languages' rules find their question words wherever they stand
+    for text in (question, _LEAD_IN.sub("", question)) if language == ENGLISH else (question,):
+        for asked, pattern in rules:
             if pattern.search(text):
                 return asked
     return Asked.OTHER

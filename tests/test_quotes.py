@@ -109,6 +109,8 @@ def test_a_question_is_classed_in_its_own_language(question, language, asked):
     (Asked.AMOUNT, "It is expected to cost 2.1 billion dollars.", "how much will the bridge cost", True),
     (Asked.AMOUNT, "The bridge was first planned in 1998.", "how much will the bridge cost", False),  # a year
     (Asked.AMOUNT, "Seven banks were excluded.", "which seven banks were excluded", False),  # the question's own
+    (Asked.AMOUNT, "It began on the 1st and ended on the 2nd.", "how much did it cost", False),  # ordinals
+    (Asked.AMOUNT, "Winds reached 165 km/h.", "how fast were the winds", True),
     (Asked.PERSON, "The case was dismissed by Judge Mary Smith.", "which judge dismissed the case", True),
     (Asked.PERSON, "The case was dismissed on Monday.", "which judge dismissed the case", False),
     (Asked.PERSON, "Leicester won the league.", "who managed leicester", False),  # opens the sentence

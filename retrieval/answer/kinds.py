@@ -134,9 +134,10 @@ def asked_for(question: str, language: str = ENGLISH) -> Asked:
 _MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?|"
            r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?")
 _NUMBER = re.compile(r"(?<![\w.])(?!(?:1[89]|20)\d\d\b)[$€£¥]?\d[\d,.]*(?:\s*(?:%|per\s*cent|percent|pct|million|mln|billion|bln|"
-                     r"trillion|thousand|km|miles?|kg|tonnes?|years?|months?|days?|hours?|minutes?))?|"
+                     r"trillion|thousand|km|miles?|kg|tonnes?|years?|months?|days?|hours?|minutes?))?(?![^\W\d_])|"
                      r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|"
                      r"thousands?|millions?|billions?|half|third|quarter)\b", re.IGNORECASE)
+"""An amount: a number, with its unit if any, not a year nor an ordinal ("1st", "1er", "2nd")."""
 _TIME = re.compile(rf"\b(?:(?:1[89]|20)\d\d|(?:{_MONTHS})\.?\s+\d{{1,2}}|\d{{1,2}}\s+(?:{_MONTHS})|"
                    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tonight|"
                    r"morning|evening|night|earlier|later|ago|last\s+(?:week|month|year)|since|until|"

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from retrieval.answer.query import parse_query
 from retrieval.text.analysis import Analyzer
 from retrieval.text.highlights import highlight_spans
-from retrieval.text.quotations import quotation_marks
+from retrieval.text.quotations import quotation_marks, quoted_share
 
 ANALYZER = Analyzer()
 SEED_PARAGRAPH = ('"We cannot prevent it. It is impossible. But we can minimize the consequences," '
@@ -87,3 +87,19 @@ def test_nested_and_other_languages_marks():
 def test_only_the_paragraph_of_the_quote_is_read_for_open_quotations():
     text = "“An opening never closed.\n\nThe next paragraph, said nobody."
     assert quotation_marks(text, *slice_of(text, "The next paragraph")) == ("", "")
+
+
+def test_the_quoted_share_counts_the_words_inside_marks():
+    said = "“We will rebuild it,” he said."
+    assert quoted_share(said, 0, len(said)) == len("“We will rebuild it,”") / len(said)
+    assert quoted_share("No quotes here.", 0, 15) == 0.0
+    text = "He said: “First part. Second part.” Then he left."
+    assert quoted_share(text, *slice_of(text, "Second part.")) == 1.0  # opened before the slice
+    assert quoted_share(text, *slice_of(text, "Then he left.")) == 0.0
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab .“”«»„\"\n")), max_size=60), st.data())
+def test_the_quoted_share_is_a_share(text, data):
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    assert 0.0 <= quoted_share(text, start, end) <= 1.0

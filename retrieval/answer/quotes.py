@@ -24,6 +24,7 @@ import numpy as np
 from retrieval.answer.kinds import Asked, answers_held
 from retrieval.bm25.index import BM25Params
 from retrieval.text.analysis import Analyzer
+from retrieval.text.quotations import quoted_share
 from retrieval.text.sentences import Span, sentence_spans
 
 SHORT_QUOTE = 80
@@ -136,7 +137,7 @@ Window = tuple[int, int]
 """A quote's first and last sentence (the same one, or the next)."""
 FEATURES = ("bm25", "cover", "focus", "lead", "answer_type", "answer_count", "answer_type_on_topic", "novel",
             "title", "after_match", "before_match", "position", "length", "cue", "two_sentences", "both_count",
-            "new_paragraph", "story_bm25", "story_cover")
+            "new_paragraph", "story_bm25", "story_cover", "quoted")
 """What the quote model knows of each window (see `window_features`)."""
 
 
@@ -161,12 +162,15 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
     - position of its first sentence (0 first, 1 last), length (log of its terms), cue: whether
       it holds the question's answer cue (`answer_cue`); two_sentences: whether it has two,
       both_count: whether each of the two holds a question word or what the question asks for
-      (else one is there only for company), new_paragraph: whether the second opens a paragraph."""
+      (else one is there only for company), new_paragraph: whether the second opens a paragraph;
+    - quoted: for a question asking for someone's words, the share of it inside quotation marks
+      (the words themselves, not a sentence that quotes one of them)."""
     terms = [analyzer.terms(text[s:e]) for s, e in sentences]
     weights = asking.weights
     counts = [_weighted_counts(t, weights) for t in terms]
     answers = [answers_held(asking.asked, text[s:e], asking.words, analyzer.code) for s, e in sentences]
     cues = [bool(asking.cue and asking.cue.search(text, s, e)) for s, e in sentences]
+    words_asked = asking.asked is Asked.WORDS
     average = max(1.0, sum(map(len, terms)) / len(terms))
     raw = [_bm25(c, len(t), weights, average, asking.params) for c, t in zip(counts, terms)]
     local = _story_weights(terms, weights)
@@ -197,6 +201,7 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
                 pair and bool(counts[a] or answers[a]) and bool(counts[b] or answers[b]),
                 pair and "\n\n" in text[sentences[a][1]:sentences[b][0]],
                 _bm25(held, len(own), local, average, asking.params), sum(local[t] for t in held) / local_total,
+                quoted_share(text, sentences[a][0], sentences[b][1]) if words_asked else 0.0,
             ))
     features = np.asarray(rows, dtype=float)
     for column in _SCALED:

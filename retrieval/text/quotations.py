@@ -28,6 +28,24 @@ def quotation_marks(text: str, start: int, end: int) -> tuple[str, str]:
     return before, "".join(_CLOSING[mark] for mark in reversed(still_open))
 
 
+def quoted_share(text: str, start: int, end: int) -> float:
+    """The share of the characters of `text[start:end]` that lie inside quotation marks (the
+    marks themselves included), quotations open where it starts read from its paragraph's start."""
+    if end <= start:
+        return 0.0
+    open_marks, _ = _read(text, _paragraph_start(text, start), start, [])
+    inside, since = 0, start
+    for match in _MARK.finditer(text, start, end):
+        was_open = bool(open_marks)
+        open_marks, _ = _read(text, match.start(), match.end(), open_marks)
+        if was_open:
+            inside += match.end() - since
+        since = match.start() if not was_open and open_marks else match.end()
+    if open_marks:
+        inside += end - since
+    return inside / (end - start)
+
+
 def _paragraph_start(text: str, position: int) -> int:
     """Where the paragraph holding `position` starts: after the last blank line before it (read
     backwards, line by line, so that a quote deep in a long filing costs its paragraph only)."""

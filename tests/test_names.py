@@ -69,6 +69,16 @@ async def test_the_story_naming_the_name_is_cited_before_one_matching_more_words
     assert (await nordic_archive.ask(question)).citations[0].story_id not in ("f1", "n1")
 
 
+async def test_a_story_naming_only_the_name_lacking_is_not_cited_for_the_others(nordic_archive, tmp_path):
+    path = tmp_path / "euro.jsonl"
+    path.write_text(json.dumps({"id": "e1", "title": "Finland stops joining talks", "date": "2022-06-01",
+                                "body": "Finland will stop joining the euro talks. Joining them was costly, "
+                                        "Finland said."}), encoding="utf-8")
+    await nordic_archive.ingest([path])
+    answer = await nordic_archive.ask("Can Russia stop finland from joining NATO?")
+    assert answer.kind is AnswerKind.NOT_NAMED and answer.citations == []
+
+
 async def test_the_message_is_in_the_questions_language(nordic_archive, tmp_path):
     path = tmp_path / "ru.jsonl"
     path.write_text("\n".join(json.dumps({"id": f"r{i}", "title": "Новости", "date": "2023-01-0" + str(i), "lang": "ru",

@@ -60,9 +60,9 @@ class Citing:
         weights = snapshot.term_weights(query.terms + query.date_terms + query.missing)
         relevant = self._relevant(snapshot, query, wanted, weights, mentioning)
         # the best story not naming a name asked tells of something else: only those that do count
-        named = await self._names_lacking(snapshot, query, relevant, weights)
+        named, keys = await self._names_lacking(snapshot, query, relevant, weights)
         if named:
-            relevant = self._relevant(snapshot, query, wanted, weights, mentioning, named)
+            relevant = self._relevant(snapshot, query, wanted, weights, mentioning, keys)
         cited = await self._without_copies(snapshot, relevant, query.phrases, wanted)
         asking = self._asking(snapshot, query, weights)
         analyzer = self.analyzers.of(query.language)
@@ -94,23 +94,28 @@ class Citing:
             limit *= 4
 
     async def _names_lacking(self, snapshot: Snapshot, query: Query, ranked: list[RankedStory],
-                             weights: dict[str, float]) -> list[str]:
+                             weights: dict[str, float]) -> tuple[list[str], list[str]]:
         """The names the question is about (`names.key_terms` the archive writes as names) that
-        the best of the `ranked` stories does not name."""
+        the best of the `ranked` stories does not name; and, when there are any, every name the
+        question is about, which the stories cited instead must all hold: a story naming the
+        name the best one lacked but none of those it held tells of something else."""
         if not ranked:
-            return []
+            return [], []
         analyzer = self.analyzers.of(query.language)
         best = snapshot.stories[ranked[0].story].id
-        asked = [t for t in key_terms([t for t in query.terms if t not in query.alternatives], weights, analyzer)
-                 if not snapshot.stories_with(t)[ranked[0].story]]
+        keys = key_terms([t for t in query.terms if t not in query.alternatives], weights, analyzer)
+        asked = [t for t in keys if not snapshot.stories_with(t)[ranked[0].story]]
         record = (await self.read([best])).get(best) if asked else None
         held = set(analyzer.terms(f"{record.title}\n{record.body}")) if record else set()
-        lacking = []
-        for term in (t for t in asked if not named_in(t, held)):
-            records = await self.read(name_sample(snapshot, term))
-            if written_as_name(term, (r.body for r in records.values()), analyzer):
-                lacking.append(term)
-        return lacking
+        lacking = [t for t in asked if not named_in(t, held) and await self._written_as_name(snapshot, t, analyzer)]
+        named = [t for t in keys if t not in asked and await self._written_as_name(snapshot, t, analyzer)] \
+            if lacking else []
+        return lacking, lacking + named
+
+    async def _written_as_name(self, snapshot: Snapshot, term: str, analyzer: Analyzer) -> bool:
+        """Whether the archive writes `term` as a name (`names.written_as_name` of a sample of it)."""
+        records = await self.read(name_sample(snapshot, term))
+        return written_as_name(term, (r.body for r in records.values()), analyzer)
 
     async def _without_copies(self, snapshot: Snapshot, relevant: list[RankedStory], phrases: Sequence[str],
                               wanted: int) -> list[_Cited]:

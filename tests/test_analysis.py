@@ -47,3 +47,23 @@ def test_a_pickled_analyzer_analyzes_alike():
         copy = pickle.loads(pickle.dumps(analyzer))
         assert (type(copy), copy.key) == (type(analyzer), analyzer.key)
         assert copy.terms("The U.S. runners' 6.4 pct rises") == analyzer.terms("The U.S. runners' 6.4 pct rises")
+
+
+def test_elided_articles_are_not_part_of_the_word():
+    french = Analyzer("fr")
+    assert french.terms("l’intérieur de l'alarme") == french.terms("intérieur alarme")
+    assert french.terms("Qu'est-ce") == []  # "est" and "ce" are stopwords
+    assert french.is_stopword("qu'est")
+    assert Analyzer("it").terms("dell'Unione") == Analyzer("it").terms("Unione")
+    assert Analyzer().terms("d'Souza") == ["d'souza"]  # English keeps the word whole
+
+
+@given(st.lists(st.sampled_from(["l'", "d’", "qu'", "jusqu'", "été", "hiver", "l", "'", "Paris", " "]),
+                max_size=12).map("".join))
+def test_french_terms_are_those_of_the_words_without_their_elided_article(text):
+    french = Analyzer("fr")
+    words = [re.sub(r"^(?:l|d|qu|jusqu)'(?=[^\W\d_])", "", w.replace("’", "'").casefold())
+             for w in PLAIN_WORD.findall(text)]  # one article off the front of each word
+    stem = Analyzer("fr")._stem
+    assert french.terms(text) == [stem(w) if w.isalpha() else w for w in words
+                                  if w not in french.stopwords]

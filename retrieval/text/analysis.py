@@ -17,7 +17,7 @@ import stopwordsiso
 from retrieval.text import languages
 from retrieval.text.languages import fold
 
-ANALYZER_VERSION = 3
+ANALYZER_VERSION = 4
 """Bump when tokenizing changes, so stored tokens are re-analyzed (see `Analyzer.key`)."""
 
 # The Snowball project's English stop list, plus the fragments left by splitting contractions.
@@ -37,6 +37,13 @@ ENGLISH_STOPWORDS = frozenset(
 
 STOPWORDS = {"en": ENGLISH_STOPWORDS}
 """Hand-kept lists; other languages take stopwords-iso's (the stopwordsiso package)."""
+ELIDED = {
+    "fr": "l m t qu n s j d c jusqu quoiqu lorsqu puisqu",
+    "it": "c l all dall dell nell sull coll pell gl agl dagl degl negl sugl un m t s v d",
+    "ca": "d l m n s t",
+}
+"""The articles and pronouns these languages write elided onto the next word ("l'intérieur",
+"dell'anno"), as Lucene's French, Italian and Catalan analyzers strip them: the word is the term."""
 UNUSABLE_STOPWORDS = frozenset({"ur"})
 """stopwords-iso's Urdu list is mis-encoded (ب written as ث, ن as ٌ): it would drop real words."""
 
@@ -63,6 +70,8 @@ class Analyzer:
         self.prefix = prefix
         self.stopwords: frozenset[str] = _stopwords(self.code) if stopwords else frozenset()
         self._stem = snowballstemmer.stemmer(stemmer).stemWord if stemmer else str
+        elided = ELIDED.get(self.code)
+        self._elision = re.compile(rf"^(?:{'|'.join(elided.split())})'(?=[^\W\d_])") if elided else None
         self._terms: dict[str, str] = {}  # word as matched -> its term, "" for a stopword
 
     @property
@@ -105,6 +114,8 @@ class Analyzer:
         return spans
 
     def _term(self, word: str) -> str:
+        if self._elision:
+            word = self._elision.sub("", word, count=1)
         if word in self.stopwords:
             return ""
         return self.prefix + (self._stem(word) if word.isalpha() else word)
@@ -114,7 +125,7 @@ class Analyzer:
         return type(self), (self.language, bool(self.stopwords), self.prefix)
 
     def is_stopword(self, word: str) -> bool:
-        return _normalize(fold(word, self.code).casefold()) in self.stopwords
+        return self._term(_normalize(fold(word, self.code).casefold())) == ""
 
 
 class Analyzers:

@@ -145,7 +145,8 @@ def _report(report: IngestReport, stats: dict, title: str) -> list[str]:
     summary = Html.tag("b", Html.text(title)) + Html.text(
         f" in {report.seconds:.1f} s: {report.files} files, {report.added} added, "
         f"{report.updated} updated, {report.unchanged} unchanged, {report.removed} removed, "
-        f"{report.failed} failed.\nArchive: {stats['stories']:,} stories, {stats['passages']:,} passages.")
+        f"{report.failed} failed.\nArchive: {stats['stories']:,} stories, {stats['passages']:,} passages."
+        + (f"\nAdded or updated by language: {report.by_language()}." if report.languages else ""))
     problems = [Html.text(f"• {p}") for p in report.problems[:MAX_PROBLEMS_SHOWN]]
     if report.failed > MAX_PROBLEMS_SHOWN:
         problems.append(Html.text(f"… and {report.failed - MAX_PROBLEMS_SHOWN} more"))

@@ -28,7 +28,8 @@ from pathlib import Path
 from bot.args import SuggestingParser
 from bot.config import ConfigError, Settings, load_settings
 from bot.render import render_text, timeline_text
-from retrieval import ArchiveError, ArchiveService, BackupError, DateError, IngestReport, parse_date_option
+from retrieval import (ArchiveError, ArchiveService, BackupError, DateError, IngestReport, language_code,
+                       parse_date_option)
 
 QUESTION_SYNTAX = """\
 questions (and timeline subjects) are plain words; besides, they understand:
@@ -44,6 +45,7 @@ examples:
   archive-bot ask '"Black Sea" fleet -Turkey in 2021'
   archive-bot ask --json -k 5 "cocoa arrivals in Bahia" --since 1987-02-01 --until "March 1987"
   archive-bot ask --json < questions.txt      one question a line, one JSON object a line
+  archive-bot ask --lang ru "Что сказал Песков?"  the question's language given, not detected
 """
 TIMELINE_EXAMPLES = """\
 examples:
@@ -100,6 +102,8 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("question", nargs="?", help="the question, in plain words (none: one a line from stdin)")
     ask.add_argument("--json", action="store_true", help="one JSON object per answer")
     ask.add_argument("-k", type=int, default=None, help="how many stories to cite (default 3)")
+    ask.add_argument("--lang", metavar="LANGUAGE", default=None,
+                     help="the question's language (ru, russian, fa ...), instead of detecting it")
     ask.set_defaults(command=_ask)
 
     timeline = command("timeline", [dates], help="how many stories mention a subject, per week, month or year",
@@ -148,11 +152,15 @@ async def _ask(args: argparse.Namespace, settings: Settings) -> int:
     k = args.k if args.k is not None else settings.citations
     if k < 1:
         raise ConfigError("-k must be at least 1")
+    try:
+        language = language_code(args.lang) if args.lang is not None else None
+    except ValueError as error:
+        raise ConfigError(f"--lang: {error}") from None
     service = await ArchiveService.open(settings.db_path, settings.retrieval)
     try:
         questions = [args.question] if args.question is not None else _stdin_lines()
         for question in questions:
-            answer = await service.ask(question, k=k, since=since, until=until)
+            answer = await service.ask(question, k=k, since=since, until=until, language=language)
             if args.json:
                 print(json.dumps(answer.to_json(), ensure_ascii=False), flush=True)
             else:
@@ -284,6 +292,8 @@ def _progress_bar():
 
 def _print_report(report: IngestReport) -> None:
     print(f"Ingested {report.summary()}.")
+    if report.languages:
+        print(f"  by language: {report.by_language()}")
     for problem in report.problems:
         print(f"  skipped {problem}")
 

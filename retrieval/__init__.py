@@ -34,6 +34,7 @@ from retrieval.storage.inbox import Inbox, InboxCounts, InboxRow, inbox_path
 from retrieval.ingest.ledger import IngestReport, Progress
 from retrieval.messages import long_date, say
 from retrieval.storage.schema import ArchiveError
+from retrieval.text.languages import language_code
 from retrieval.text.sentences import paragraph_spans
 
 __all__ = [
@@ -41,6 +42,6 @@ __all__ = [
     "Answer", "AnswerKind", "ArchiveError", "ArchiveService", "Article", "BM25Params", "BackupError",
     "Citation", "DateError", "FileCheck", "Inbox", "InboxCounts", "InboxRow", "IngestReport", "Period", "Problem",
     "Progress", "ReloadInProgress", "RetrievalSettings", "StoryRecord", "Timeline",
-    "backup_archive", "check_archive", "inbox_path", "long_date", "paragraph_spans", "parse_date_option",
+    "backup_archive", "check_archive", "inbox_path", "language_code", "long_date", "paragraph_spans", "parse_date_option",
     "read_file", "restore_archive", "say",
 ]

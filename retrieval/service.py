@@ -155,12 +155,13 @@ class ArchiveService:
             return True
 
     async def ask(self, question: str, k: int = 3, offset: int = 0, since: date | None = None,
-                  until: date | None = None) -> Answer:
+                  until: date | None = None, language: str | None = None) -> Answer:
         """The top `k` citations for `question` after the first `offset`, best first; what the
-        answer says is in the question's language."""
+        answer says is in the question's language: `language` (a code or an English name) when
+        given, else the one detected. Raises ValueError for a language it cannot analyze."""
         started = time.perf_counter()
         snapshot = self.snapshot
-        query, language, said = self._parsed(question, snapshot, since, until)
+        query, language, said = self._parsed(question, snapshot, since, until, language)
         citations, more = [], False
         refusal = self._refusal(snapshot, query, language, said)
         if refusal:
@@ -208,22 +209,26 @@ class ArchiveService:
         return say(NOT_NAMED, query.language, words=_quoted(words or named),
                    count=int(snapshot.stories_holding(named).sum()))
 
-    def _language_of(self, question: str, snapshot: Snapshot) -> str | None:
-        """The language `question` is answered in: one the archive holds stories in, detected
-        among them; None when the question's letters are in a script none of them is written in."""
+    def _language_of(self, question: str, snapshot: Snapshot, asked: str | None = None) -> str | None:
+        """The language `question` is answered in: `asked` if given and the archive holds stories
+        in it, else one it holds detected among them; None when it holds none in `asked`, or none
+        in the script of the question's letters."""
         held = [code for code in snapshot.languages if code] or [self.analyzers.main.code]
+        if asked is not None:
+            return asked if asked in held else None
         script = languages.text_script(question)
         if script != "other" and all(languages.script_of(code) != script for code in held):
             return None
         return held[0] if len(held) == 1 else self.analyzers.language_of(question, among=held)
 
-    def _parsed(self, question: str, snapshot: Snapshot, since: date | None, until: date | None
-                ) -> tuple[Query, str | None, str]:
-        """`question` parsed in its language; that language (None: the archive holds none in its
-        script); and the language to answer in."""
-        language = self._language_of(question, snapshot)
+    def _parsed(self, question: str, snapshot: Snapshot, since: date | None, until: date | None,
+                asked: str | None = None) -> tuple[Query, str | None, str]:
+        """`question` parsed in its language (`asked`, if given); that language (None: the
+        archive holds none in it or in its script); and the language to answer in."""
+        asked = languages.language_code(asked) if asked is not None else None
+        language = self._language_of(question, snapshot, asked)
         query = parse_query(question, self.analyzers.of(language or self.analyzers.main.code), since, until)
-        return query, language, language or self.analyzers.language_of(question)
+        return query, language, language or asked or self.analyzers.language_of(question)
 
     def _refusal(self, snapshot: Snapshot, query: Query, language: str | None, said: str
                  ) -> tuple[AnswerKind, str] | None:

@@ -218,6 +218,7 @@ def test_a_folder_of_broken_files_ingests_what_is_valid_and_keeps_what_was_store
     pytest.param({}, ["ask", "--since", "yesterday", "NATO"], id="since-word"),
     pytest.param({}, ["ask", "--until", "2021-13-45", "NATO"], id="until-impossible-date"),
     pytest.param({}, ["ask", "-k", "0", "NATO"], id="k-zero"),
+    pytest.param({}, ["ask", "--lang", "klingon", "NATO"], id="lang-unknown"),
 ])
 def test_a_bad_setting_or_option_is_one_line_and_exit_code_2(cli, env, args):
     result = cli(*args, env=env, expect=2)
@@ -240,3 +241,18 @@ def test_reuters_cocoa_question_cites_reuters_1(cli, tmp_path):
     assert first["story_id"] == "reuters-1"
     body = next(json.loads(line)["body"] for line in sample.open() if '"reuters-1"' in line)
     assert first["quote"] and first["quote"] in body
+
+
+def test_ingest_reports_languages_and_ask_lang_overrides_detection(cli, seed_dir, tmp_path):
+    russian = tmp_path / "ru.jsonl"
+    russian.write_text(json.dumps({"id": "r1", "title": "Новости", "date": "2023-09-15", "lang": "ru",
+                                   "body": "Банк России поднял ключевую ставку до 13%."}, ensure_ascii=False),
+                       encoding="utf-8")
+    ingest = cli("ingest", seed_dir, russian)
+    assert "by language: en 1, ru 1" in ingest.stdout or "by language: ru 1, en 1" in ingest.stdout
+    # "NATO" is read as English unless the question is said to be Russian, where no story names it
+    assert json_lines(cli("ask", "--json", "NATO").stdout)[0]["citations"]
+    told = json_lines(cli("ask", "--json", "--lang", "russian", "NATO").stdout)[0]
+    assert told["kind"] == "never_mentioned" and not told["citations"]
+    told = json_lines(cli("ask", "--json", "--lang", "fr", "NATO").stdout)[0]
+    assert told["kind"] == "other_language"

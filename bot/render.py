@@ -11,6 +11,9 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable
 from datetime import date, datetime
+from functools import lru_cache
+
+from babel import Locale, UnknownLocaleError
 
 from retrieval import Answer, Citation, Period, Timeline, long_date, paragraph_spans, say
 
@@ -23,6 +26,19 @@ TEXT_BAR = 40
 
 
 NOTHING_FOUND = "Nothing relevant found."
+RLM = "\u200f"
+"""The right-to-left mark: a line of an answer in Arabic, Persian or Urdu starts with it, so
+that Telegram lays the line out right to left even where it opens with digits or Latin letters
+("1. ", "FIFA"), and its punctuation stays where the reader expects it."""
+
+
+@lru_cache(maxsize=None)
+def direction_mark(language: str) -> str:
+    """RLM for a language written right to left (as Babel's locale data says), else ""."""
+    try:
+        return RLM if Locale.parse(language).character_order == "right-to-left" else ""
+    except (UnknownLocaleError, ValueError):
+        return ""
 
 
 def format_date(value: date | None, language: str = "en") -> str:
@@ -97,14 +113,14 @@ def utf16_length(text: str) -> int:
 def render_citation(citation: Citation, number: int | None = None, language: str = "en") -> Html:
     """One citation: the quote as a blockquote, then title, date and story code, and a link,
     in `language` (the question's)."""
+    mark = direction_mark(language)
     source = _source(citation, language=language)
     if citation.copies:
-        source = source + "\n" + Html.tag("i", Html.text(copies_line(citation, language)))
-    if number is not None:
-        source = Html.text(f"{number}. ") + source
-    piece = Html.tag("blockquote", render_quote(citation)) + source
+        source = source + "\n" + mark + Html.tag("i", Html.text(copies_line(citation, language)))
+    source = Html.text(mark + (f"{number}. " if number is not None else "")) + source
+    piece = Html.tag("blockquote", Html.text(mark) + render_quote(citation)) + source
     if citation.url:
-        piece = piece + "\n" + Html.tag("a", Html.text(say("Read the story", language)), href=citation.url)
+        piece = piece + "\n" + mark + Html.tag("a", Html.text(say("Read the story", language)), href=citation.url)
     return piece
 
 
@@ -126,7 +142,7 @@ def render_answer(answer: Answer, first_number: int = 1) -> list[str]:
     pieces = [render_citation(c, n if numbered else None, answer.language)
               for n, c in enumerate(answer.citations, first_number)]
     if answer.message:
-        pieces.insert(0, Html.tag("i", Html.text(answer.message)))
+        pieces.insert(0, Html.text(direction_mark(answer.language)) + Html.tag("i", Html.text(answer.message)))
     return pack(pieces, separator="\n\n")
 
 
@@ -197,7 +213,8 @@ def _nothing_to_chart(timeline: Timeline) -> tuple[str, Citation | None]:
 def _source(citation: Citation, max_title: int | None = None, language: str = "en") -> Html:
     """The title (cut to `max_title` characters, if given), then date and story code."""
     title = citation.title if max_title is None else _cut(citation.title, max_title)
-    return Html.tag("b", Html.text(title)) + f"\n{format_date(citation.date, language)} · {_code(citation, language)}"
+    mark = direction_mark(language)
+    return Html.tag("b", Html.text(title)) + f"\n{mark}{format_date(citation.date, language)} · {_code(citation, language)}"
 
 
 def _code(citation: Citation, language: str) -> str:

@@ -44,6 +44,8 @@ ELIDED = {
 }
 """The articles and pronouns these languages write elided onto the next word ("l'intérieur",
 "dell'anno"), as Lucene's French, Italian and Catalan analyzers strip them: the word is the term."""
+CONTRACTED = {"en": re.compile(r"'(?:d|ll|re|ve)$")}
+"""What English contracts onto a word ("there'd", "it'll", "should've"): the word is the term."""
 UNUSABLE_STOPWORDS = frozenset({"ur"})
 """stopwords-iso's Urdu list is mis-encoded (ب written as ث, ن as ٌ): it would drop real words."""
 
@@ -72,6 +74,7 @@ class Analyzer:
         self._stem = snowballstemmer.stemmer(stemmer).stemWord if stemmer else str
         elided = ELIDED.get(self.code)
         self._elision = re.compile(rf"^(?:{'|'.join(elided.split())})'(?=[^\W\d_])") if elided else None
+        self._contraction = CONTRACTED.get(self.code)
         self._terms: dict[str, str] = {}  # word as matched -> its term, "" for a stopword
 
     @property
@@ -116,6 +119,8 @@ class Analyzer:
     def _term(self, word: str) -> str:
         if self._elision:
             word = self._elision.sub("", word, count=1)
+        if self._contraction and word not in self.stopwords:
+            word = self._contraction.sub("", word)
         if word in self.stopwords:
             return ""
         return self.prefix + (self._stem(word) if word.isalpha() else word)

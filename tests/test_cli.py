@@ -195,8 +195,9 @@ def test_a_folder_of_broken_files_ingests_what_is_valid_and_keeps_what_was_store
 
     result = cli("ingest", tmp_path / "broken")
 
-    summary, *skipped = result.stdout.splitlines()
+    summary, languages, *skipped = result.stdout.splitlines()
     assert "6 files: 3 added, 0 updated, 0 unchanged, 0 removed, 5 failed" in summary
+    assert languages == "  by language: en 3"
     assert "Traceback" not in result.stderr
     for name, line in [("binary.txt", None), ("empty.txt", None), ("no-body.txt", None),
                        ("huge.jsonl", 1), ("mixed.jsonl", 2)]:

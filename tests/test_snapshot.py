@@ -39,14 +39,15 @@ def ranked(snapshot, analyzer):
 
 async def fresh_rankings(service):
     rows = await service.store.passage_rows()
-    headers = {h.id: h for h in service.snapshot.stories}
+    headers = {row[0]: row for row in await service.store.story_headers()}
     columns = PassageColumns.from_rows(rows)
-    rebuilt = _built(headers, columns, Postings.from_texts(columns.texts), service.settings.bm25, 0,
-                     service.snapshot.key)
+    rebuilt = _built([headers[h.id] for h in service.snapshot.stories], columns, Postings.from_texts(columns.texts),
+                     service.settings.bm25, 0, service.snapshot.key)
     ordered = {pid: i for i, pid in enumerate(service.snapshot.passage_ids.tolist())}
     assert [r[0] for r in rows] == sorted(ordered), "same passages"
-    assert rebuilt.positions == service.snapshot.positions
+    assert list(rebuilt.stories) == list(service.snapshot.stories)
     assert rebuilt.story_day.tolist() == service.snapshot.story_day.tolist()
+    assert rebuilt.languages == service.snapshot.languages
     return ranked(rebuilt, service.analyzers.main)
 
 

@@ -205,12 +205,13 @@ async def load_snapshot(store: Store, params: BM25Params, analyzer_key: str,
     key = f"{analyzer_key}|format={FORMAT}"
     if previous is not None and previous.key == key and previous.generation == generation:
         return previous, False
-    saved = await _saved(store, params, key)
-    if saved is not None and saved.generation == generation:
-        await asyncio.to_thread(saved.warm_up)
-        return saved, False
     if previous is None or previous.key != key:
+        previous = await _saved(store, params, key)
+    elif (saved := await _saved(store, params, key, generation)) is not None:  # another process saved it
         previous = saved
+    if previous is not None and previous.generation == generation:
+        await asyncio.to_thread(previous.warm_up)
+        return previous, False
     if previous is not None and previous.passages:
         snapshot = await _update(store, previous, params, generation)
     else:  # the headers read while the passages' postings are built, outside the interpreter lock
@@ -229,8 +230,8 @@ async def save_snapshot(store: Store, snapshot: Snapshot) -> None:
 async def saved_copy(store: Store, snapshot: Snapshot, params: BM25Params) -> Snapshot:
     """The saved snapshot, mapped, when it is `snapshot` saved (the same generation and
     analysis); else `snapshot`. Serving the mapped copy frees the memory of the one built."""
-    saved = await _saved(store, params, snapshot.key)
-    if saved is None or saved.generation != snapshot.generation:
+    saved = await _saved(store, params, snapshot.key, snapshot.generation)
+    if saved is None:
         return snapshot
     await asyncio.to_thread(saved.warm_up)
     return saved
@@ -279,12 +280,13 @@ def _positions_of(stories: Stories, ids: Iterable[str]) -> list[int]:
     return [p for p in map(stories.position_of, ids) if p is not None]
 
 
-async def _saved(store: Store, params: BM25Params, key: str) -> Snapshot | None:
+async def _saved(store: Store, params: BM25Params, key: str, generation: int | None = None) -> Snapshot | None:
+    """The saved snapshot if it was analyzed as `key` says (and is of `generation`, when given)."""
     blobs, arrays = await store.load_index()
     if "meta" not in blobs or arrays is None:
         return None
     meta = json.loads(blobs["meta"])
-    if meta.get("key") != key:
+    if meta.get("key") != key or generation not in (None, meta.get("generation")):
         return None
     return await asyncio.to_thread(_from_saved, meta, arrays, params)
 

@@ -17,7 +17,9 @@ from retrieval.storage.store import StoryHeaderRow
 
 NO_DATE = np.iinfo(np.int64).min
 """A story's day when it has no date."""
-_COLUMNS = ("ids", "titles", "dates", "urls", "title_terms", "language_names")
+_TEXTS = ("ids", "titles", "dates", "urls", "title_terms")
+"""The columns of strings with one per story."""
+_COLUMNS = (*_TEXTS, "language_names")
 
 
 @dataclass(frozen=True)
@@ -95,7 +97,7 @@ class Stories(Sequence[StoryHeader]):
     def taken(self, order: np.ndarray) -> Stories:
         """The stories at the positions `order`, in its order."""
         order = np.asarray(order, dtype=np.int64)
-        return _with_languages(Stories(*(getattr(self, name).taken(order) for name in _COLUMNS[:5]),
+        return _with_languages(Stories(*(getattr(self, name).taken(order) for name in _TEXTS),
                                        self.digests[order], self.days[order], self.languages[order],
                                        self.language_names))
 
@@ -103,7 +105,7 @@ class Stories(Sequence[StoryHeader]):
         """These stories, then `other`'s."""
         shifted = other.languages + np.int16(len(self.language_names))
         return _with_languages(Stories(
-            *(getattr(self, name).plus(getattr(other, name)) for name in _COLUMNS[:5]),
+            *(getattr(self, name).plus(getattr(other, name)) for name in _TEXTS),
             np.concatenate([self.digests, other.digests]), np.concatenate([self.days, other.days]),
             np.concatenate([self.languages, shifted]), self.language_names.plus(other.language_names)))
 
@@ -120,7 +122,7 @@ class Stories(Sequence[StoryHeader]):
                       languages=arrays["story_languages"])
         count = len(stories.digests)
         fits = (all(s.consistent() for s in strings.values()) and strings["ids"].table is not None
-                and all(len(strings[name]) == count for name in _COLUMNS[:5])
+                and all(len(strings[name]) == count for name in _TEXTS)
                 and len(stories.days) == len(stories.languages) == count
                 and (not count or 0 <= int(stories.languages.max()) < len(strings["language_names"])))
         return stories if fits else None

@@ -83,8 +83,12 @@ class Strings(Sequence[str]):
         return int(_index_of(key, self.table, self.pool, self.bounds))
 
     def ids_of(self, items: Sequence[str]) -> np.ndarray:
-        """The numbers (int64) of `items`, NOT_FOUND for those not among these."""
-        return np.fromiter(map(self.index_of, items), dtype=np.int64, count=len(items))
+        """The numbers (int64) of `items`, NOT_FOUND for those not among these: one compiled
+        call for all of them (a call costs microseconds; a question has several terms)."""
+        if self.table is None or any("\n" in item for item in items):
+            return np.fromiter(map(self.index_of, items), dtype=np.int64, count=len(items))
+        keys = np.frombuffer("".join(f"{item}\n" for item in items).encode("utf-8"), dtype=np.uint8)
+        return _ids_of_lines(keys, len(items), self.table, self.pool, self.bounds)
 
     def taken(self, order: np.ndarray) -> Strings:
         """The strings at the positions `order` (an int array), in its order, with a table if
@@ -120,6 +124,20 @@ class Strings(Sequence[str]):
 @numba.njit(cache=True, nogil=True)
 def _index_of(key: np.ndarray, table: np.ndarray, pool: np.ndarray, bounds: np.ndarray) -> int:
     return table[find_slot(key, 0, len(key), table, pool, bounds)]
+
+
+@numba.njit(cache=True, nogil=True)
+def _ids_of_lines(keys: np.ndarray, count: int, table: np.ndarray, pool: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """The numbers of the `count` strings of `keys`, each followed by a newline."""
+    ids = np.empty(count, np.int64)
+    start = 0
+    for i in range(count):
+        end = start
+        while keys[end] != NEWLINE:
+            end += 1
+        ids[i] = table[find_slot(keys, start, end, table, pool, bounds)]
+        start = end + 1
+    return ids
 
 
 @numba.njit(cache=True, nogil=True)

@@ -27,7 +27,8 @@ from retrieval.bm25.index import BM25Params
 from retrieval.ingest.ledger import IngestReport, Progress
 from retrieval.messages import long_date, say
 from retrieval.models import Answer, AnswerKind, Citation, StoryRecord, Timeline
-from retrieval.snapshot import Snapshot, load_snapshot, save_snapshot
+from retrieval.headers import NO_DATE
+from retrieval.snapshot import Snapshot, load_snapshot, save_snapshot, saved_copy
 from retrieval.storage.store import Store
 from retrieval.text import languages
 from retrieval.text.analysis import Analyzers
@@ -97,6 +98,7 @@ class ArchiveService:
             snapshot, unsaved = await load_snapshot(store, settings.bm25, analyzers.key)
             if unsaved:
                 await save_snapshot(store, snapshot)
+                snapshot = await saved_copy(store, snapshot, settings.bm25)
         except BaseException:
             await store.close()
             raise
@@ -136,6 +138,8 @@ class ArchiveService:
                     await save_snapshot(self.store, self.snapshot)
                 except Exception:  # the next open indexes the passages instead
                     log.exception("could not save the new index in the archive file")
+                else:  # then the saved copy, mapped, in place of the one built in memory
+                    self.snapshot = await saved_copy(self.store, self.snapshot, self.settings.bm25)
             return report
 
     async def follow(self) -> bool:
@@ -176,7 +180,7 @@ class ArchiveService:
         """The answer to a question with words to search: its kind, message, citations and
         whether more follow."""
         language = query.language
-        known, unknown = respelled(query, snapshot.knows, snapshot.vocabulary, self.analyzers.of(language))
+        known, unknown = respelled(query, snapshot.knows, lambda: snapshot.vocabulary, self.analyzers.of(language))
         if known.is_empty:
             return AnswerKind.NEVER_MENTIONED, say(NEVER_MENTIONED, language, words=_quoted(unknown)), [], False
         query = known
@@ -250,11 +254,11 @@ class ArchiveService:
         refusal = self._refusal(snapshot, query, language, said)
         if refusal:
             return Timeline(query.text, *refusal)
-        known, unknown = respelled(query, snapshot.knows, snapshot.vocabulary, self.analyzers.of(query.language))
+        known, unknown = respelled(query, snapshot.knows, lambda: snapshot.vocabulary, self.analyzers.of(query.language))
         if unknown:  # a story mentions the subject when it holds all of its words
             return Timeline(query.text, AnswerKind.NEVER_MENTIONED, say(NEVER_CHARTED, said, words=_quoted(unknown)))
         found = await mentioning(snapshot, known, self.store.stories)
-        days = [snapshot.stories[s].date.date() for s in found if snapshot.stories[s].date]
+        days = [date.fromordinal(day) for day in snapshot.story_day[found].tolist() if day != NO_DATE]
         if not found:
             return Timeline(query.text, AnswerKind.NOTHING_RELEVANT,
                             say(NO_MENTIONS, said, subject=_quoted([query.text]), period=_period(query)))

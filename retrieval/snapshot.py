@@ -1,10 +1,11 @@
 """An immutable, searchable view of the archive: the BM25 index plus what each passage belongs to.
 
 The service keeps one `Snapshot` in service and swaps in a new one after a reload, in one step.
-Snapshots are saved beside the stories: the arrays (postings, gains and their bounds, passages)
-in files beside the archive file, mapped when the archive is opened, so that an open neither
-reads nor re-indexes them, and the terms and story ids in the archive file. After a reload only
-new and changed passages are indexed.
+Snapshots are saved beside the stories: every array (postings, gains and their bounds, the
+vocabularies and their hash tables, the title index, the story headers' columns, passages) in
+files beside the archive file, mapped when the archive is opened, so that an open neither reads
+nor re-indexes them nor makes an object per story or term; a description in the archive file.
+After a reload only new and changed passages are indexed.
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ import asyncio
 import json
 import logging
 import math
-from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
-from datetime import date, datetime
+from dataclasses import asdict, dataclass, replace
+from datetime import date
 from functools import cached_property
 
 import numpy as np
@@ -24,30 +24,19 @@ import numpy as np
 from retrieval.bm25.bounds import BlockMaxes
 from retrieval.bm25.index import BM25Index, BM25Params, Hits, Scored
 from retrieval.bm25.postings import Postings
+from retrieval.bm25.strings import Strings
+from retrieval.headers import NO_DATE, Stories
 from retrieval.storage.schema import PassageColumns
-from retrieval.storage.store import Store
+from retrieval.storage.store import Store, StoryHeaderRow
 
-NO_DATE = np.iinfo(np.int64).min
 _UNIX_EPOCH = date(1970, 1, 1).toordinal()  # numpy counts days from it
-FORMAT = 3
+FORMAT = 4
 """Bump when the saved arrays change shape or meaning."""
+TITLES = "titles_"
+"""What the title index's saved arrays are named with (the passages' are named without)."""
+_PASSAGE_ARRAYS = ("passage_ids", "passage_story", "passage_start", "passage_end")
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class StoryHeader:
-    id: str
-    title: str
-    date: datetime | None
-    url: str | None
-    title_terms: str
-    digest: int
-    """The first 60 bits of the story's content hash: stories with equal digests are exact
-    copies (the same title, date, body, url, source and metadata)."""
-    language: str = ""
-    """The language its terms are in (ISO 639-1); "" when the archive was analyzed before
-    languages were told apart."""
 
 
 @dataclass(frozen=True)
@@ -56,32 +45,27 @@ class Snapshot:
 
     index: BM25Index
     titles: BM25Index  # BM25 over story titles, one document per story, in story order
-    stories: list[StoryHeader]
+    stories: Stories
     passage_ids: np.ndarray     # the store's passage ids, ascending
     passage_story: np.ndarray   # story position of each passage
     passage_start: np.ndarray
     passage_end: np.ndarray
     generation: int
     key: str
-    # computed when not given: each story's position by id, and the proleptic ordinal of its date
-    # (NO_DATE when unknown)
-    positions: dict[str, int] = field(default=None, repr=False, compare=False)
-    story_day: np.ndarray = field(default=None, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        if self.positions is None:
-            object.__setattr__(self, "positions", {story.id: i for i, story in enumerate(self.stories)})
-        if self.story_day is None:
-            object.__setattr__(self, "story_day", _days(self.stories))
 
     @property
     def passages(self) -> int:
         return self.index.size
 
+    @property
+    def story_day(self) -> np.ndarray:
+        """Each story's date as a proleptic ordinal, NO_DATE when it has none."""
+        return self.stories.days
+
     @cached_property
     def languages(self) -> dict[str, int]:
         """How many stories each language has, most first."""
-        return dict(Counter(story.language for story in self.stories).most_common())
+        return self.stories.language_counts()
 
     @cached_property
     def story_years(self) -> np.ndarray:
@@ -92,9 +76,14 @@ class Snapshot:
 
     @cached_property
     def newest_title(self) -> str | None:
-        dated = [story for story in self.stories if story.date]
-        newest = max(dated, key=lambda story: story.date) if dated else next(iter(self.stories), None)
-        return newest.title if newest else None
+        """The title of the story with the latest date (the first of them), else of the first story."""
+        days = self.story_day
+        dated = days != NO_DATE
+        if not dated.any():
+            return self.stories[0].title if len(self.stories) else None
+        # a date's day is in its own time zone: the latest instant is within two days of the latest day
+        recent = np.flatnonzero(dated & (days >= days[dated].max() - 2))
+        return max((self.stories[int(s)] for s in recent), key=lambda story: story.date).title
 
     def search(self, terms: list[str], excluded: list[str] = (), since: date | None = None,
                until: date | None = None, limit: int | None = None, required: list[str] = ()) -> Hits:
@@ -133,6 +122,13 @@ class Snapshot:
         holds[self.passage_story[self.index.postings_of(term)[0]]] = True
         holds[self.titles.postings_of(term)[0]] = True
         return holds
+
+    def holds(self, story: int, term: str) -> bool:
+        """Whether the story at `story` holds `term` in a passage or in the title: `stories_with`
+        for one story, a binary search per passage of it instead of a walk over the postings."""
+        order, offsets = self._by_story
+        passages = order[offsets[story]:offsets[story + 1]]
+        return bool(self.titles.holding([term], [story]).any() or self.index.holding([term], passages).any())
 
     def stories_holding(self, terms: Sequence[str]) -> np.ndarray:
         """A mask of the stories that hold every one of `terms` (none when there are no terms)."""
@@ -180,54 +176,47 @@ class Snapshot:
         """Whether a passage or a title holds `term`."""
         return term in self.index.vocabulary or term in self.titles.vocabulary
 
-    @property
+    @cached_property
     def vocabulary(self) -> list[str]:
-        """Every term the passages hold."""
-        return self.index.postings.terms
+        """Every term the passages hold (decoded once, when a word must be respelled)."""
+        terms = self.index.postings.terms
+        return terms.tolist() if isinstance(terms, Strings) else terms
 
     def to_saved(self) -> tuple[dict[str, bytes], dict[str, np.ndarray]]:
-        """What `load_snapshot` reads back: the terms, story ids and a description of it all as
-        blobs, and the arrays (the postings, what the index computed from them with its
-        parameters, the passages)."""
-        postings, scored = self.index.postings, self.index.scored
-        arrays = {"offsets": postings.offsets, "docs": postings.docs, "tfs": postings.tfs,
-                  "doc_lengths": postings.doc_lengths, "idf": scored.idf, "gains": scored.gains,
-                  "bound_starts": scored.bounds.starts, "bound_maxes": scored.bounds.maxes,
-                  "passage_ids": self.passage_ids, "passage_story": self.passage_story,
-                  "passage_start": self.passage_start, "passage_end": self.passage_end}
-        blobs = {"terms": "\n".join(postings.terms).encode("utf-8"),
-                 "story_ids": _json_list([s.id for s in self.stories]).encode("utf-8"),
-                 "meta": json.dumps({"format": FORMAT, "key": self.key, "generation": self.generation,
-                                     "params": asdict(self.index.params),
-                                     "per_block": scored.bounds.size}).encode()}
-        return blobs, arrays
+        """What `load_snapshot` reads back: a description as a blob, and the arrays (the two
+        indexes' postings, vocabularies and what they computed with their parameters, the
+        stories' headers, the passages)."""
+        arrays = {**_index_arrays(self.index, ""), **_index_arrays(self.titles, TITLES), **self.stories.arrays(),
+                  **{name: getattr(self, name) for name in _PASSAGE_ARRAYS}}
+        meta = {"format": FORMAT, "key": self.key, "generation": self.generation,
+                "params": asdict(self.index.params), "per_block": self.index.bounds.size,
+                f"{TITLES}per_block": self.titles.bounds.size}
+        return {"meta": json.dumps(meta).encode()}, arrays
 
 
 async def load_snapshot(store: Store, params: BM25Params, analyzer_key: str,
                         previous: Snapshot | None = None) -> tuple[Snapshot, bool]:
-    """The archive's current snapshot: `previous` if nothing changed, else `previous` (or the
-    saved one) brought up to date with the changed passages, else built from all passages;
-    and whether it differs from the saved one (see `save_snapshot`). The heavy work runs off
-    the event loop."""
+    """The archive's current snapshot: `previous` if nothing changed, else the saved one if it
+    is current (mapped, so it costs no memory of this process's own), else `previous` (or the
+    saved one) brought up to date with the changed passages, else built from all passages; and
+    whether it differs from the saved one (see `save_snapshot`). The heavy work runs off the
+    event loop."""
     generation = await store.generation()
     key = f"{analyzer_key}|format={FORMAT}"
     if previous is not None and previous.key == key and previous.generation == generation:
         return previous, False
-    headers = None
     if previous is None or previous.key != key:
-        headers = await _all_headers(store)
-        previous = await _saved(store, params, key, headers)
-        if previous is not None and previous.generation == generation:
-            await asyncio.to_thread(previous.warm_up)
-            return previous, False
+        previous = await _saved(store, params, key)
+    elif (saved := await _saved(store, params, key, generation)) is not None:  # another process saved it
+        previous = saved
+    if previous is not None and previous.generation == generation:
+        await asyncio.to_thread(previous.warm_up)
+        return previous, False
     if previous is not None and previous.passages:
         snapshot = await _update(store, previous, params, generation)
-    else:
-        if headers is None:  # read while the passages' postings are built, outside the interpreter lock
-            headers, (passages, postings) = await asyncio.gather(_all_headers(store), _new_passages(store))
-        else:
-            passages, postings = await _new_passages(store)
-        snapshot = await asyncio.to_thread(_built, headers, passages, postings, params, generation, key)
+    else:  # the headers read while the passages' postings are built, outside the interpreter lock
+        rows, (passages, postings) = await asyncio.gather(store.story_headers(), _new_passages(store))
+        snapshot = await asyncio.to_thread(_built, rows, passages, postings, params, generation, key)
     await asyncio.to_thread(snapshot.warm_up)
     return snapshot, True
 
@@ -238,23 +227,33 @@ async def save_snapshot(store: Store, snapshot: Snapshot) -> None:
     await store.save_index(snapshot.generation, blobs, arrays)
 
 
+async def saved_copy(store: Store, snapshot: Snapshot, params: BM25Params) -> Snapshot:
+    """The saved snapshot, mapped, when it is `snapshot` saved (the same generation and
+    analysis); else `snapshot`. Serving the mapped copy frees the memory of the one built."""
+    saved = await _saved(store, params, snapshot.key, snapshot.generation)
+    if saved is None:
+        return snapshot
+    await asyncio.to_thread(saved.warm_up)
+    return saved
+
+
 async def _update(store: Store, previous: Snapshot, params: BM25Params, generation: int) -> Snapshot:
     """`previous` with the passages added since, without those removed since: only the stories
     with new passages are read, so a reload adding a few stories reads a few."""
     last = int(previous.passage_ids.max(initial=0))
     new, new_postings = await _new_passages(store, after=last)
     changed = dict.fromkeys(new.story_ids)  # in the order their passages were written
-    found = await asyncio.to_thread(_headers, await store.story_headers(changed))
-    fresh = {sid: found[sid] for sid in changed if sid in found}
+    found = {row[0]: row for row in await store.story_headers(changed)}
+    fresh = [found[sid] for sid in changed if sid in found]
     gone: set[str] = set()
     keep = _kept(previous, changed)
     # every story has passages (the formats refuse an empty body), so a removed story shows in
     # either count; only then is every story id read
-    added = sum(sid not in previous.positions for sid in fresh)
+    added = sum(previous.stories.position_of(row[0]) is None for row in fresh)
     if (int(keep.sum()) != await store.passages_up_to(last)
             or await store.story_count() != len(previous.stories) + added):
         alive = set(await store.story_ids())  # some stories are gone
-        gone = await asyncio.to_thread(lambda: {s.id for s in previous.stories if s.id not in alive})
+        gone = await asyncio.to_thread(lambda: {sid for sid in previous.stories.ids if sid not in alive})
         keep = _kept(previous, [*gone, *changed])
         if int(keep.sum()) != await store.passages_up_to(last):  # passages removed some other way
             keep = np.isin(previous.passage_ids, np.asarray(await store.passage_ids(), dtype=np.int64))
@@ -272,108 +271,128 @@ async def _new_passages(store: Store, after: int = 0) -> tuple[PassageColumns, P
 def _kept(snapshot: Snapshot, dropped: Iterable[str]) -> np.ndarray:
     """A mask of the snapshot's passages not of the `dropped` stories."""
     story_kept = np.ones(len(snapshot.stories), dtype=bool)
-    story_kept[[snapshot.positions[sid] for sid in dropped if sid in snapshot.positions]] = False
+    story_kept[_positions_of(snapshot.stories, dropped)] = False
     return story_kept[snapshot.passage_story]
 
 
-async def _all_headers(store: Store) -> dict[str, StoryHeader]:
-    return await asyncio.to_thread(_headers, await store.story_headers())
+def _positions_of(stories: Stories, ids: Iterable[str]) -> list[int]:
+    """The positions of those of `ids` that are among `stories`."""
+    return [p for p in map(stories.position_of, ids) if p is not None]
 
 
-def _headers(rows: list[tuple[str, str, str | None, str | None, str, str, str | None]]) -> dict[str, StoryHeader]:
-    return {sid: StoryHeader(sid, title, datetime.fromisoformat(d) if d else None, url, terms, int(digest, 16),
-                             language or "")
-            for sid, title, d, url, terms, digest, language in rows}
-
-
-async def _saved(store: Store, params: BM25Params, key: str,
-                 headers: dict[str, StoryHeader]) -> Snapshot | None:
+async def _saved(store: Store, params: BM25Params, key: str, generation: int | None = None) -> Snapshot | None:
+    """The saved snapshot if it was analyzed as `key` says (and is of `generation`, when given)."""
     blobs, arrays = await store.load_index()
-    if not blobs or arrays is None or json.loads(blobs["meta"]).get("key") != key:
+    if "meta" not in blobs or arrays is None:
         return None
-    return await asyncio.to_thread(_from_saved, blobs, arrays, params, headers)
-
-
-def _from_saved(blobs: dict[str, bytes], arrays: dict[str, np.ndarray], params: BM25Params,
-                headers: dict[str, StoryHeader]) -> Snapshot | None:
-    """The saved snapshot over its mapped `arrays` (no copies), with the gains and bounds it
-    saved when they were computed with `params`; None when it is not the archive's."""
     meta = json.loads(blobs["meta"])
-    story_ids = json.loads(blobs["story_ids"])
-    if any(sid not in headers for sid in story_ids):
-        return None  # the stories table moved on without the snapshot: rebuild
-    terms = blobs["terms"].decode("utf-8").split("\n") if blobs["terms"] else []
-    if not _consistent(arrays, len(terms), len(story_ids)):
+    if meta.get("key") != key or generation not in (None, meta.get("generation")):
+        return None
+    return await asyncio.to_thread(_from_saved, meta, arrays, params)
+
+
+def _from_saved(meta: dict, arrays: dict[str, np.ndarray], params: BM25Params) -> Snapshot | None:
+    """The saved snapshot over its mapped `arrays` (no copies), with the gains and bounds it
+    saved when they were computed with `params`; None, logged, when the arrays do not fit
+    together."""
+    try:
+        stories = Stories.from_arrays(arrays)
+        fits = stories is not None and _consistent(arrays, len(stories))
+    except KeyError as missing:
+        stories, fits = None, False
+        log.warning("the saved index lacks the array %s", missing)
+    if not fits:
         log.warning("the saved index's arrays do not fit together: indexing the archive instead")
         return None
-    postings = Postings(terms, arrays["offsets"], arrays["docs"], arrays["tfs"], arrays["doc_lengths"])
-    scored = None
-    if meta["params"] == asdict(params):
-        scored = Scored(arrays["idf"], arrays["gains"],
-                        BlockMaxes(meta["per_block"], arrays["bound_starts"], arrays["bound_maxes"]))
-    stories = [headers[sid] for sid in story_ids]
-    languages = _language_ids(stories)
-    return Snapshot(BM25Index(postings, params, _of_passages(languages, arrays["passage_story"]), scored=scored),
-                    _titles(stories, params, languages), stories,
-                    arrays["passage_ids"], arrays["passage_story"], arrays["passage_start"],
-                    arrays["passage_end"], meta["generation"], meta["key"])
+    same = meta["params"] == asdict(params)
+    languages = None if same else stories.language_ids()  # only to compute the gains again
+    index = _saved_index(arrays, "", meta, params, same, _of_passages(languages, arrays["passage_story"]))
+    return Snapshot(index, _saved_index(arrays, TITLES, meta, params, same, languages), stories,
+                    *(arrays[name] for name in _PASSAGE_ARRAYS), meta["generation"], meta["key"])
 
 
-def _consistent(arrays: dict[str, np.ndarray], terms: int, stories: int) -> bool:
-    """Whether the arrays' lengths agree with each other and with the saved terms and stories
-    (what a check can tell without reading them)."""
-    passages, postings = len(arrays["doc_lengths"]), len(arrays["docs"])
-    offsets = arrays["offsets"]
-    return (len(offsets) == terms + 1 and len(arrays["idf"]) == terms and len(arrays["bound_starts"]) == terms + 1
-            and int(offsets[0]) == 0 and int(offsets[-1]) == postings
-            and len(arrays["tfs"]) == len(arrays["gains"]) == postings
-            and int(arrays["bound_starts"][-1]) == len(arrays["bound_maxes"])
-            and all(len(arrays[name]) == passages for name in ("passage_ids", "passage_story", "passage_start",
-                                                                "passage_end"))
+def _index_arrays(index: BM25Index, prefix: str) -> dict[str, np.ndarray]:
+    """An index's arrays to save, their names starting with `prefix` (`_saved_index` reads them)."""
+    postings, scored = index.postings, index.scored
+    return {f"{prefix}offsets": postings.offsets, f"{prefix}docs": postings.docs, f"{prefix}tfs": postings.tfs,
+            f"{prefix}doc_lengths": postings.doc_lengths, f"{prefix}idf": scored.idf, f"{prefix}gains": scored.gains,
+            f"{prefix}bound_starts": scored.bounds.starts, f"{prefix}bound_maxes": scored.bounds.maxes,
+            **index.vocabulary.arrays(f"{prefix}terms")}
+
+
+def _saved_index(arrays: dict[str, np.ndarray], prefix: str, meta: dict, params: BM25Params, same: bool,
+                 languages: np.ndarray | None) -> BM25Index:
+    """The index `_index_arrays` saved; with the gains and bounds it saved when they were
+    computed with the same parameters (`same`), else computed again."""
+    postings = Postings(Strings.from_arrays(arrays, f"{prefix}terms"), arrays[f"{prefix}offsets"],
+                        arrays[f"{prefix}docs"], arrays[f"{prefix}tfs"], arrays[f"{prefix}doc_lengths"])
+    scored = Scored(arrays[f"{prefix}idf"], arrays[f"{prefix}gains"],
+                    BlockMaxes(meta[f"{prefix}per_block"], arrays[f"{prefix}bound_starts"],
+                               arrays[f"{prefix}bound_maxes"])) if same else None
+    return BM25Index(postings, params, languages, scored=scored)
+
+
+def _consistent(arrays: dict[str, np.ndarray], stories: int) -> bool:
+    """Whether the arrays' lengths agree with each other and with the stories' (what a check can
+    tell without reading them)."""
+    passages = len(arrays["doc_lengths"])
+    return (_index_consistent(arrays, "") and _index_consistent(arrays, TITLES)
+            and len(arrays[f"{TITLES}doc_lengths"]) == stories
+            and all(len(arrays[name]) == passages for name in _PASSAGE_ARRAYS)
             and (not passages or int(arrays["passage_story"].max()) < stories))
 
 
-def _built(headers: dict[str, StoryHeader], passages: PassageColumns, postings: Postings, params: BM25Params,
+def _index_consistent(arrays: dict[str, np.ndarray], prefix: str) -> bool:
+    terms = Strings.from_arrays(arrays, f"{prefix}terms")
+    postings, offsets = len(arrays[f"{prefix}docs"]), arrays[f"{prefix}offsets"]
+    return (terms.consistent() and terms.table is not None and len(offsets) == len(terms) + 1
+            and len(arrays[f"{prefix}idf"]) == len(terms) and len(arrays[f"{prefix}bound_starts"]) == len(terms) + 1
+            and int(offsets[0]) == 0 and int(offsets[-1]) == postings
+            and len(arrays[f"{prefix}tfs"]) == len(arrays[f"{prefix}gains"]) == postings
+            and int(arrays[f"{prefix}bound_starts"][-1]) == len(arrays[f"{prefix}bound_maxes"]))
+
+
+def _built(rows: list[StoryHeaderRow], passages: PassageColumns, postings: Postings, params: BM25Params,
            generation: int, key: str) -> Snapshot:
-    stories = list(headers.values())
-    position = {story.id: i for i, story in enumerate(stories)}
-    languages = _language_ids(stories)
+    stories = Stories.of(rows)
+    position = {row[0]: i for i, row in enumerate(rows)}
+    languages = stories.language_ids()
     passage_story = _positions(passages.story_ids, position)
     return Snapshot(index=BM25Index(postings, params, _of_passages(languages, passage_story)),
-                    titles=_titles(stories, params, languages),
+                    titles=_titles(stories.title_terms.tolist(), params, languages),
                     stories=stories, passage_ids=passages.ids,
                     passage_story=passage_story, passage_start=passages.starts,
-                    passage_end=passages.ends, generation=generation, key=key, positions=position)
+                    passage_end=passages.ends, generation=generation, key=key)
 
 
-def _updated(previous: Snapshot, gone: set[str], fresh: dict[str, StoryHeader], keep: np.ndarray,
+def _updated(previous: Snapshot, gone: set[str], fresh: list[StoryHeaderRow], keep: np.ndarray,
              new: PassageColumns, new_postings: Postings, params: BM25Params, generation: int) -> Snapshot:
     """`previous` with only the passages `keep` marks and the `new` ones (`new_postings`) appended; stories
     keep their order (with their `fresh` headers where changed) unless `gone`, new stories come
     after them. The title index is updated the same way, unless a title changed."""
-    kept = np.ones(len(previous.stories), dtype=bool)
-    kept[[previous.positions[sid] for sid in gone]] = False
+    old = previous.stories
+    kept = np.ones(len(old), dtype=bool)
+    kept[_positions_of(old, gone)] = False
     remap = np.where(kept, np.cumsum(kept) - 1, -1).astype(np.int32)
-    stories = [s for s, k in zip(previous.stories, kept.tolist()) if k] if gone else list(previous.stories)
+    order = np.flatnonzero(kept)  # of each story after, its position in old, then in fresh after len(old)
     position: dict[str, int] = {}  # of the fresh stories
+    added: list[int] = []
     retitled = False
-    for sid, header in fresh.items():
-        at = previous.positions.get(sid)
+    for i, row in enumerate(fresh):
+        at = old.position_of(row[0])
         if at is None:
-            position[sid] = len(stories)
-            stories.append(header)
+            position[row[0]] = len(order) + len(added)
+            added.append(len(old) + i)
         else:
-            position[sid] = int(remap[at])
-            stories[position[sid]] = header
-            retitled |= header.title_terms != previous.stories[at].title_terms
-    languages = _language_ids(stories)
-    titles = (_titles(stories, params, languages) if retitled else BM25Index(
-        previous.titles.postings.without(kept).plus(_title_postings(stories[int(kept.sum()):])), params, languages))
-    positions = story_day = None  # computed afresh when stories are gone, else carried over:
-    if not gone:
-        positions = previous.positions | position
-        story_day = np.concatenate([previous.story_day, np.empty(len(stories) - len(previous.stories), np.int64)])
-        story_day[list(position.values())] = _days([fresh[sid] for sid in position])
+            position[row[0]] = int(remap[at])
+            order[position[row[0]]] = len(old) + i
+            retitled |= row[4] != old.title_terms[at]
+    order = np.concatenate([order, np.asarray(added, dtype=np.int64)])
+    stories = _reordered(old, Stories.of(fresh), order)
+    languages = stories.language_ids()
+    titles = (_titles(stories.title_terms.tolist(), params, languages) if retitled else BM25Index(
+        previous.titles.postings.without(kept).plus(Postings.from_texts(stories.title_terms[int(kept.sum()):])),
+        params, languages))
     passage_story = np.concatenate([remap[previous.passage_story[keep]], _positions(new.story_ids, position)])
     return Snapshot(
         index=BM25Index(previous.index.postings.without(keep).plus(new_postings), params,
@@ -384,40 +403,26 @@ def _updated(previous: Snapshot, gone: set[str], fresh: dict[str, StoryHeader], 
         passage_story=passage_story,
         passage_start=np.concatenate([previous.passage_start[keep], new.starts]),
         passage_end=np.concatenate([previous.passage_end[keep], new.ends]),
-        generation=generation, key=previous.key, positions=positions, story_day=story_day)
+        generation=generation, key=previous.key)
 
 
-def _days(stories: list[StoryHeader]) -> np.ndarray:
-    return np.asarray([s.date.toordinal() if s.date else NO_DATE for s in stories], dtype=np.int64)
+def _reordered(old: Stories, fresh: Stories, order: np.ndarray) -> Stories:
+    """The stories at `order` of `old` followed by `fresh`: only the fresh ones taken when `old`
+    stays as it is (a reload that adds stories)."""
+    unchanged = np.arange(len(old))
+    if len(order) >= len(old) and np.array_equal(order[:len(old)], unchanged):
+        return old.plus(fresh.taken(order[len(old):] - len(old)))
+    return old.plus(fresh).taken(order)
 
 
-def _titles(stories: list[StoryHeader], params: BM25Params, languages: np.ndarray | None) -> BM25Index:
-    return BM25Index(_title_postings(stories), params, languages)
-
-
-def _language_ids(stories: list[StoryHeader]) -> np.ndarray | None:
-    """A number per story for its language, or None when all are in one: then BM25 counts one
-    corpus, as before languages were told apart."""
-    codes: dict[str, int] = {}
-    ids = np.fromiter((codes.setdefault(story.language, len(codes)) for story in stories),
-                      dtype=np.int16, count=len(stories))
-    return ids if len(codes) > 1 else None
+def _titles(title_terms: list[str], params: BM25Params, languages: np.ndarray | None) -> BM25Index:
+    return BM25Index(Postings.from_texts(title_terms), params, languages)
 
 
 def _of_passages(languages: np.ndarray | None, passage_story: np.ndarray) -> np.ndarray | None:
     return None if languages is None else languages[passage_story]
 
 
-def _title_postings(stories: list[StoryHeader]) -> Postings:
-    return Postings.from_texts([story.title_terms for story in stories])
-
-
 def _positions(story_ids: list[str], position: dict[str, int]) -> np.ndarray:
     """Each story id's position in the snapshot's stories."""
     return np.fromiter(map(position.__getitem__, story_ids), dtype=np.int32, count=len(story_ids))
-
-
-def _json_list(items: list[str], chunk: int = 10_000) -> str:
-    """`json.dumps(items)`, encoded a chunk at a time: one call over a few hundred thousand
-    story ids keeps the interpreter from answering questions for some 40 ms."""
-    return "[" + ",".join(json.dumps(items[start:start + chunk])[1:-1] for start in range(0, len(items), chunk)) + "]"

@@ -16,7 +16,8 @@ ALLOWED = {  # room -> the rooms of ours it may import (besides itself)
     "bm25": {"text"},
     "answer": {"text", "bm25", "snapshot", "models"},
     "models": set(),
-    "snapshot": {"text", "bm25", "storage", "models"},
+    "headers": {"bm25", "storage"},
+    "snapshot": {"text", "bm25", "storage", "models", "headers"},
 }
 
 

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from retrieval.bm25.postings import Postings
 from retrieval.service import ArchiveService
-from retrieval.snapshot import _built
+from retrieval.snapshot import FORMAT, _built
 from retrieval.storage.schema import PassageColumns
 
 QUESTIONS = ["cocoa Bahia arrivals", "NATO Ukraine Russia", "coffee export quota", "oil price", "story 4 cocoa"]
@@ -39,14 +39,15 @@ def ranked(snapshot, analyzer):
 
 async def fresh_rankings(service):
     rows = await service.store.passage_rows()
-    headers = {h.id: h for h in service.snapshot.stories}
+    headers = {row[0]: row for row in await service.store.story_headers()}
     columns = PassageColumns.from_rows(rows)
-    rebuilt = _built(headers, columns, Postings.from_texts(columns.texts), service.settings.bm25, 0,
-                     service.snapshot.key)
+    rebuilt = _built([headers[h.id] for h in service.snapshot.stories], columns, Postings.from_texts(columns.texts),
+                     service.settings.bm25, 0, service.snapshot.key)
     ordered = {pid: i for i, pid in enumerate(service.snapshot.passage_ids.tolist())}
     assert [r[0] for r in rows] == sorted(ordered), "same passages"
-    assert rebuilt.positions == service.snapshot.positions
+    assert list(rebuilt.stories) == list(service.snapshot.stories)
     assert rebuilt.story_day.tolist() == service.snapshot.story_day.tolist()
+    assert rebuilt.languages == service.snapshot.languages
     return ranked(rebuilt, service.analyzers.main)
 
 
@@ -274,3 +275,55 @@ async def test_a_missing_or_damaged_saved_index_is_rebuilt_from_the_archive(tmp_
         caplog.clear()
         (saved,) = snapshot_folders(tmp_path)
         shutil.rmtree(tmp_path / saved)
+
+
+async def test_a_snapshot_whose_story_columns_do_not_fit_together_is_rebuilt(tmp_path, caplog):
+    before = await saved_cocoa_archive(tmp_path)
+    (saved,) = snapshot_folders(tmp_path)
+    bounds = tmp_path / saved / "story_ids_bounds.npy"
+    np.save(bounds, np.load(bounds) * 1000)  # the same dtype and shape, pointing past the pool
+    reopened = await ArchiveService.open(tmp_path / "a.sqlite")
+    try:
+        assert rankings(reopened) == before
+        assert "do not fit together" in caplog.text
+        assert [name != saved for name in snapshot_folders(tmp_path)] == [True], "rebuilt and saved again"
+    finally:
+        await reopened.close()
+
+
+async def test_a_snapshot_of_an_older_format_is_rebuilt_and_saved_anew(tmp_path):
+    before = await saved_cocoa_archive(tmp_path)
+    with sqlite3.connect(tmp_path / "a.sqlite") as db:  # what FORMAT 3 saved: terms and story ids as blobs
+        (meta,) = db.execute("SELECT data FROM snapshot_blobs WHERE name = 'meta'").fetchone()
+        old = json.loads(meta)
+        old.update(format=3, key=old["key"].replace(f"format={FORMAT}", "format=3"))
+        db.execute("UPDATE snapshot_blobs SET data = ? WHERE name = 'meta'", (json.dumps(old).encode(),))
+        db.executemany("INSERT INTO snapshot_blobs VALUES (?, ?)", [("terms", b"cocoa\nbahia"), ("story_ids", b"[]")])
+    reopened = await ArchiveService.open(tmp_path / "a.sqlite")
+    try:
+        assert rankings(reopened) == before
+        assert reopened.snapshot.key.endswith(f"format={FORMAT}")
+    finally:
+        await reopened.close()
+    with sqlite3.connect(tmp_path / "a.sqlite") as db:
+        assert {name for (name,) in db.execute("SELECT name FROM snapshot_blobs")} == {"meta", "files"}
+
+
+async def test_after_a_reload_the_saved_copy_is_served_mapped(tmp_path):
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", [story(i, f"Cocoa arrivals in Bahia week {i}.") for i in range(5)])
+    service = await ArchiveService.open(tmp_path / "a.sqlite")
+    try:
+        await service.ingest([folder])
+        write_jsonl(folder / "b.jsonl", [story(9, "Coffee quotas were suspended in Bahia.")])
+        await service.ingest([folder])
+        snapshot = service.snapshot
+        for array in (snapshot.index.gains, snapshot.titles.postings.docs, snapshot.stories.digests):
+            assert isinstance(array.base, np.memmap), "the saved copy, not the one built in memory"
+        assert rankings(service) == await fresh_rankings(service)
+        for term in ("cocoa", "bahia", "coffe", "stori", "unheard"):
+            assert [snapshot.holds(s, term) for s in range(len(snapshot.stories))] == \
+                snapshot.stories_with(term).tolist()
+    finally:
+        await service.close()

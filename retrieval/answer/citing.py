@@ -102,9 +102,9 @@ class Citing:
         if not ranked:
             return [], []
         analyzer = self.analyzers.of(query.language)
-        best = snapshot.stories[ranked[0].story].id
+        best = snapshot.stories.ids[ranked[0].story]
         keys = key_terms([t for t in query.terms if t not in query.alternatives], weights, analyzer)
-        asked = [t for t in keys if not snapshot.stories_with(t)[ranked[0].story]]
+        asked = [t for t in keys if not snapshot.holds(ranked[0].story, t)]
         record = (await self.read([best])).get(best) if asked else None
         held = set(analyzer.terms(f"{record.title}\n{record.body}")) if record else set()
         lacking = [t for t in asked if not named_in(t, held) and await self._written_as_name(snapshot, t, analyzer)]
@@ -130,7 +130,7 @@ class Citing:
                 break
             records = await self._current_records(snapshot, [relevant[rank] for rank in page])
             for rank in page:
-                record = records.get(snapshot.stories[relevant[rank].story].id)
+                record = records.get(snapshot.stories.ids[relevant[rank].story])
                 span = _span(snapshot, relevant[rank])
                 if record is None or not all(contains_phrase(record.body[span[0]:span[1]], p) for p in phrases):
                     continue
@@ -149,17 +149,17 @@ class Citing:
     async def _current_records(self, snapshot: Snapshot, ranked: list[RankedStory]) -> dict[str, StoryRecord]:
         """The stored stories of `ranked`, by id, leaving out those another process changed since
         `snapshot` was taken: their passages' places in the body are stale."""
-        records = await self.read(snapshot.stories[r.story].id for r in ranked)
-        headers = {snapshot.stories[r.story].id: snapshot.stories[r.story] for r in ranked}
-        return {story_id: record for story_id, record in records.items()
-                if record.digest == headers[story_id].digest}
+        stories = snapshot.stories
+        digests = {stories.ids[r.story]: int(stories.digests[r.story]) for r in ranked}
+        records = await self.read(digests.keys())
+        return {story_id: record for story_id, record in records.items() if record.digest == digests[story_id]}
 
     def _citation(self, snapshot: Snapshot, relevant: list[RankedStory], story: _Cited, query: Query,
                   quote: Quote | None) -> Citation:
         """The citation of a story, with its `quote` (none: an empty one), what of the quote
         matches `query`, the quotation marks it needs, and the ids of its copies."""
         ranked, record = relevant[story.rank], story.record
-        copies = tuple(snapshot.stories[relevant[rank].story].id for rank in sorted(story.copies))
+        copies = tuple(snapshot.stories.ids[relevant[rank].story] for rank in sorted(story.copies))
         citation = Citation(record.id, record.title, record.date, "", ranked.score, record.url, copies)
         if quote is None:
             return citation
@@ -180,7 +180,7 @@ class Citing:
     def _quote(self, snapshot: Snapshot, ranked: RankedStory, story: _Cited, asking: Asking,
                analyzer: Analyzer) -> Quote:
         """What to quote of the story for `asking`: any of its sentences, its best passage in focus."""
-        asking = _for_story(asking, snapshot.stories[ranked.story].title_terms)
+        asking = _for_story(asking, snapshot.stories.title_terms[ranked.story])
         return choose_quote(story.record.body, _around(story.record.body, story.span), asking, analyzer,
                             focus=story.span)
 
@@ -189,11 +189,11 @@ class Citing:
         """For training the quote model: the spans of the story's quote windows and their
         features (`quotes.window_features`) for `query`, as citing it would see them; None when
         `snapshot` does not hold the story."""
-        position = snapshot.positions.get(record.id)
+        position = snapshot.stories.position_of(record.id)
         if position is None:
             return None
         asking = _for_story(self._asking(snapshot, query, snapshot.term_weights(query.terms + query.date_terms)),
-                            snapshot.stories[position].title_terms)
+                            snapshot.stories.title_terms[position])
         docs, _, _ = snapshot.best_passages(query.terms, np.asarray([position]), None)
         focus = _span(snapshot, RankedStory(position, int(docs[0]), 0.0, 0.0)) if docs[0] >= 0 else None
         sentences = sentence_spans(record.body) or [(0, len(record.body))]
@@ -250,10 +250,10 @@ def _exact_copies(snapshot: Snapshot, ranked: list[RankedStory]) -> tuple[list[i
     originals: list[int] = []
     copies: dict[int, list[int]] = {}
     first: dict[tuple[int, int], int] = {}
-    stories = snapshot.stories
+    digests = snapshot.stories.digests[[r.story for r in ranked]].tolist()
     starts = snapshot.passage_start[[r.doc for r in ranked]].tolist()
-    for rank, (r, start) in enumerate(zip(ranked, starts)):
-        original = first.setdefault((stories[r.story].digest, start), rank)
+    for rank, key in enumerate(zip(digests, starts)):
+        original = first.setdefault(key, rank)
         if original == rank:
             originals.append(rank)
         else:

@@ -51,7 +51,7 @@ def key_terms(terms: Iterable[str], weights: Mapping[str, float], analyzer: Anal
 
 def name_sample(snapshot: Snapshot, term: str) -> list[str]:
     """The ids of a few stories holding `term`, spread over the archive: what `written_as_name` reads."""
-    return [snapshot.stories[s].id for s in _sample(snapshot.stories_with(term))]
+    return [snapshot.stories.ids[s] for s in _sample(snapshot.stories_with(term))]
 
 
 def written_as_name(term: str, bodies: Iterable[str], analyzer: Analyzer) -> bool:

@@ -56,9 +56,9 @@ async def _with_phrases(snapshot: Snapshot, stories: list[int], phrases: Sequenc
     kept = []
     for at in range(0, len(stories), PAGE):
         page = stories[at:at + PAGE]
-        records = await read(snapshot.stories[s].id for s in page)
+        records = await read(snapshot.stories.ids[s] for s in page)
         for story in page:
-            record = records.get(snapshot.stories[story].id)
+            record = records.get(snapshot.stories.ids[story])
             if record and all(contains_phrase(record.title, p) or contains_phrase(record.body, p) for p in phrases):
                 kept.append(story)
     return kept

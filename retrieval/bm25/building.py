@@ -38,7 +38,7 @@ def scan_terms(data: np.ndarray, start: int, tokens: int, line: int, ids: np.nda
         else:
             if line >= len(lengths):
                 return start, tokens, line, count, BAD
-            slot = _find(data, start, end, table, pool, bounds)
+            slot = find_slot(data, start, end, table, pool, bounds)
             if table[slot] == EMPTY:
                 at, size = bounds[count], end - start
                 if 2 * (count + 1) > len(table) or at + size + 1 > len(pool) or count + 2 > len(bounds):
@@ -68,7 +68,7 @@ def _hash(data: np.ndarray, start: int, end: int) -> int:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _find(data: np.ndarray, start: int, end: int, table: np.ndarray, pool: np.ndarray,
+def find_slot(data: np.ndarray, start: int, end: int, table: np.ndarray, pool: np.ndarray,
           bounds: np.ndarray) -> int:
     """The slot of the term data[start:end] in the table, or the free slot where it goes."""
     mask = np.uint64(len(table) - 1)

@@ -19,6 +19,7 @@ from retrieval.bm25 import scoring
 from retrieval.bm25.bounds import POSTINGS_PER_BLOCK, BlockMaxes
 from retrieval.bm25.scoring import NO_FILTER, WINDOW
 from retrieval.bm25.postings import Postings
+from retrieval.bm25.strings import NOT_FOUND, Strings
 
 VARIANTS = ("okapi", "plus", "l")
 
@@ -90,7 +91,7 @@ class BM25Index:
         with them), instead of computing it again."""
         self.postings = postings
         self.params = params
-        self.vocabulary = {term: i for i, term in enumerate(postings.terms)}
+        self.vocabulary = Strings.of(postings.terms, indexed=True)  # a term's id by its bytes
         self.offsets = postings.offsets
         self.size = len(postings.doc_lengths)
         self.avgdl = float(postings.doc_lengths.sum(dtype=np.int64)) / self.size if self.size else 0.0
@@ -181,7 +182,7 @@ class BM25Index:
     def holding(self, terms: Sequence[str], docs: np.ndarray) -> np.ndarray:
         """Whether each passage in `docs` holds each of `terms`: a row per term (a binary search
         per term and passage)."""
-        ids = np.asarray([self.vocabulary.get(t, -1) for t in terms], dtype=np.int64)
+        ids = self.vocabulary.ids_of(terms)
         return scoring.holding(self.offsets, self.postings.docs, ids, np.asarray(docs, dtype=np.int64))
 
     def scores_of(self, query: Sequence[str], docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -206,15 +207,16 @@ class BM25Index:
 
     def _term_ids(self, query: Sequence[str]) -> np.ndarray:
         """The ids of the query's terms the index knows, in query order."""
-        return np.asarray([self.vocabulary[t] for t in query if t in self.vocabulary], dtype=np.int64)
+        ids = self.vocabulary.ids_of(query)
+        return ids[ids != NOT_FOUND]
 
     def _base_of(self, terms: np.ndarray) -> float:
         """What a search adds to every hit's summed gains (rank_bm25 adds 0 for unknown terms)."""
         return sum(float(self.base[t]) for t in terms.tolist())
 
     def _range(self, term: str) -> tuple[int, int]:
-        term_id = self.vocabulary.get(term)
-        if term_id is None:
+        term_id = self.vocabulary.index_of(term)
+        if term_id == NOT_FOUND:
             return 0, 0
         return int(self.offsets[term_id]), int(self.offsets[term_id + 1])
 

@@ -24,7 +24,7 @@ class Postings:
     """Inverted lists in compressed-row form: term t's passages are docs[offsets[t]:offsets[t+1]],
     ascending, with their term frequencies in `tfs`."""
 
-    terms: list[str]
+    terms: Sequence[str]     # a list, or the saved snapshot's mapped `Strings`
     offsets: np.ndarray      # int64, len(terms) + 1
     docs: np.ndarray         # int32, passage positions
     tfs: np.ndarray          # int32
@@ -89,7 +89,7 @@ class Postings:
         new postings go after its old ones, copied in compiled code, without a sort (and
         without holding the interpreter: the questions answered meanwhile do not wait)."""
         known = {term: i for i, term in enumerate(self.terms)}
-        terms = self.terms + [term for term in other.terms if term not in known]
+        terms = [*known, *(term for term in other.terms if term not in known)]  # known: self.terms, decoded once
         known.update((term, i) for i, term in enumerate(terms[len(self.terms):], len(self.terms)))
         target = np.fromiter(map(known.__getitem__, other.terms), dtype=np.int64, count=len(other.terms))
         offsets, docs, tfs = appended(self.offsets, self.docs, self.tfs, other.offsets, other.docs, other.tfs,

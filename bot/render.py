@@ -9,13 +9,11 @@ long stories between paragraphs, never inside a tag.
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Iterable
 from datetime import date, datetime
-from functools import lru_cache
 
-from babel import Locale, UnknownLocaleError
-
-from retrieval import Answer, Citation, Period, Timeline, long_date, paragraph_spans, say
+from retrieval import Answer, Citation, Period, Timeline, long_date, paragraph_spans, right_to_left, say
 
 MAX_MESSAGE = 4096
 MAX_SUBJECT = 100
@@ -32,13 +30,12 @@ that Telegram lays the line out right to left even where it opens with digits or
 ("1. ", "FIFA"), and its punctuation stays where the reader expects it."""
 
 
-@lru_cache(maxsize=None)
+_LINE_START = re.compile(r"(?<=\n)(?=[^\n])")
+
+
 def direction_mark(language: str) -> str:
-    """RLM for a language written right to left (as Babel's locale data says), else ""."""
-    try:
-        return RLM if Locale.parse(language).character_order == "right-to-left" else ""
-    except (UnknownLocaleError, ValueError):
-        return ""
+    """RLM for a language written right to left, else ""."""
+    return RLM if right_to_left(language) else ""
 
 
 def format_date(value: date | None, language: str = "en") -> str:
@@ -118,7 +115,10 @@ def render_citation(citation: Citation, number: int | None = None, language: str
     if citation.copies:
         source = source + "\n" + mark + Html.tag("i", Html.text(copies_line(citation, language)))
     source = Html.text(mark + (f"{number}. " if number is not None else "")) + source
-    piece = Html.tag("blockquote", Html.text(mark) + render_quote(citation)) + source
+    quote = render_quote(citation)
+    if mark:  # each paragraph of the quote is laid out on its own
+        quote = Html(_LINE_START.sub(mark, quote.markup), _LINE_START.sub(mark, quote.plain))
+    piece = Html.tag("blockquote", Html.text(mark) + quote) + source
     if citation.url:
         piece = piece + "\n" + mark + Html.tag("a", Html.text(say("Read the story", language)), href=citation.url)
     return piece
@@ -137,7 +137,7 @@ def render_quote(citation: Citation) -> Html:
 def render_answer(answer: Answer, first_number: int = 1) -> list[str]:
     """The answer as one or more HTML messages, split between citations."""
     if not answer.citations:
-        return [str(Html.text(answer.message or say(NOTHING_FOUND, answer.language)))]
+        return [str(Html.text(direction_mark(answer.language) + (answer.message or say(NOTHING_FOUND, answer.language))))]
     numbered = len(answer.citations) > 1 or first_number > 1
     pieces = [render_citation(c, n if numbered else None, answer.language)
               for n, c in enumerate(answer.citations, first_number)]

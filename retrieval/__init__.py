@@ -34,7 +34,7 @@ from retrieval.storage.inbox import Inbox, InboxCounts, InboxRow, inbox_path
 from retrieval.ingest.ledger import IngestReport, Progress
 from retrieval.messages import long_date, say
 from retrieval.storage.schema import ArchiveError
-from retrieval.text.languages import language_code
+from retrieval.text.languages import language_code, right_to_left
 from retrieval.text.sentences import paragraph_spans
 
 __all__ = [
@@ -43,5 +43,5 @@ __all__ = [
     "Citation", "DateError", "FileCheck", "Inbox", "InboxCounts", "InboxRow", "IngestReport", "Period", "Problem",
     "Progress", "ReloadInProgress", "RetrievalSettings", "StoryRecord", "Timeline",
     "backup_archive", "check_archive", "inbox_path", "language_code", "long_date", "paragraph_spans", "parse_date_option",
-    "read_file", "restore_archive", "say",
+    "read_file", "restore_archive", "right_to_left", "say",
 ]

@@ -3,13 +3,15 @@ marks a quote cut from someone's words needs: both as read from the verbatim tex
 
 from __future__ import annotations
 
+import re
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from retrieval.answer.query import parse_query
 from retrieval.text.analysis import Analyzer
 from retrieval.text.highlights import highlight_spans
-from retrieval.text.quotations import quotation_marks, quoted_share
+from retrieval.text.quotations import quotation_marks, quoted_shares
 
 ANALYZER = Analyzer()
 SEED_PARAGRAPH = ('"We cannot prevent it. It is impossible. But we can minimize the consequences," '
@@ -91,15 +93,30 @@ def test_only_the_paragraph_of_the_quote_is_read_for_open_quotations():
 
 def test_the_quoted_share_counts_the_words_inside_marks():
     said = "“We will rebuild it,” he said."
-    assert quoted_share(said, 0, len(said)) == len("“We will rebuild it,”") / len(said)
-    assert quoted_share("No quotes here.", 0, 15) == 0.0
+    assert quoted_shares(said, [(0, len(said))]) == [len("“We will rebuild it,”") / len(said)]
+    assert quoted_shares("No quotes here.", [(0, 15)]) == [0.0]
     text = "He said: “First part. Second part.” Then he left."
-    assert quoted_share(text, *slice_of(text, "Second part.")) == 1.0  # opened before the slice
-    assert quoted_share(text, *slice_of(text, "Then he left.")) == 0.0
+    assert quoted_shares(text, [slice_of(text, "Second part."), slice_of(text, "Then he left.")]) == [1.0, 0.0]
 
 
-@given(st.text(alphabet=st.sampled_from(list("ab .“”«»„\"\n")), max_size=60), st.data())
-def test_the_quoted_share_is_a_share(text, data):
-    start = data.draw(st.integers(0, len(text)))
-    end = data.draw(st.integers(start, len(text)))
-    assert 0.0 <= quoted_share(text, start, end) <= 1.0
+def plain_quoted_share(text: str, start: int, end: int) -> float:
+    """The definition `quoted_shares` keeps to, one window at a time: walk the marks from the
+    window's start, the quotations open there read from its paragraph's start."""
+    paragraph = max([0, *(m.end() for m in re.finditer(r"\n[^\S\n]*\n", text[:start]))])
+    open_marks = quotation_marks(text, paragraph, start)[1]  # the closing marks still owed
+    inside, since, depth = 0, start, len(open_marks)
+    for i in range(start, end):
+        was = depth
+        depth = len(quotation_marks(text, paragraph, i + 1)[1])
+        if was and not depth:
+            inside += i + 1 - since
+        elif not was and depth:
+            since = i
+    return (inside + (end - since if depth else 0)) / (end - start) if end > start else 0.0
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab .“”«»„\"\n")), max_size=40), st.data())
+def test_the_quoted_shares_are_those_of_the_plain_definition(text, data):
+    windows = [tuple(sorted(data.draw(st.tuples(st.integers(0, len(text)), st.integers(0, len(text))))))
+               for _ in range(3)]
+    assert quoted_shares(text, windows) == [plain_quoted_share(text, s, e) for s, e in windows]

@@ -99,6 +99,12 @@ def test_a_question_is_classed_by_what_it_asks_for(question, asked):
     ("سهمیه‌بندی از کی شروع شد؟", "fa", Asked.TIME),
     ("كم عدد سكان المدينة؟", "ar", Asked.AMOUNT),
     ("متى أعلن الفيفا القرار؟", "ar", Asked.TIME),
+    ("متى؟", "ar", Asked.TIME),  # before its question mark
+    ("ایران کتنے؟", "ur", Asked.AMOUNT),
+    ("ما عنوان المقال؟", "ar", Asked.OTHER),  # "قال" inside "المقال" says nothing
+    ("Qui dirigeait la banque quand la crise a éclaté ?", "fr", Asked.PERSON),  # "quand" joins clauses
+    ("Il a dit quoi ?", "fr", Asked.WORDS),
+    ("چه کسی گفت که آنها رفتند؟", "fa", Asked.PERSON),
     ("Quanto costa il ponte?", "it", Asked.OTHER),  # a language the table does not hold
 ])
 def test_a_question_is_classed_in_its_own_language(question, language, asked):
@@ -111,6 +117,8 @@ def test_a_question_is_classed_in_its_own_language(question, language, asked):
     (Asked.AMOUNT, "Seven banks were excluded.", "which seven banks were excluded", False),  # the question's own
     (Asked.AMOUNT, "It began on the 1st and ended on the 2nd.", "how much did it cost", False),  # ordinals
     (Asked.AMOUNT, "Winds reached 165 km/h.", "how fast were the winds", True),
+    (Asked.AMOUNT, "The EU gave $5bn in aid.", "how much did the eu give", True),
+    (Asked.AMOUNT, "It was the 12th aid package.", "how much aid", False),
     (Asked.PERSON, "The case was dismissed by Judge Mary Smith.", "which judge dismissed the case", True),
     (Asked.PERSON, "The case was dismissed on Monday.", "which judge dismissed the case", False),
     (Asked.PERSON, "Leicester won the league.", "who managed leicester", False),  # opens the sentence

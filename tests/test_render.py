@@ -89,7 +89,7 @@ def test_the_question_s_words_are_bold_inside_the_quote_marks_outside():
 # Right-to-left answers ---------------------------------------------------------------------------
 
 def arabic_answer(language: str) -> Answer:
-    quote = "FIFA أعلن فوز السعودية «بتنظيم» كأس العالم 2034."
+    quote = "FIFA أعلن فوز السعودية «بتنظيم» كأس العالم 2034.\n\n2034 عام البطولة."
     citation = Citation("8100010", "2034 كأس العالم", datetime(2024, 12, 11), quote, 1.0,
                         url="https://example.org/a", highlights=((26, 33),))
     return Answer("متى أعلن الفيفا؟", [citation, citation], 1.0, message="أُعلن في 11 ديسمبر 2024:",
@@ -102,10 +102,11 @@ def test_each_line_of_a_right_to_left_answer_starts_right_to_left():
     lines = [line for line in plain.split("\n") if line]
     assert lines and all(line.startswith("\u200f") for line in lines)
     quote = arabic_answer("ar").citations[0].quote
-    assert plain.count(quote) == 2  # the quote itself is shown as written, the mark before it
+    assert plain.count(quote.replace("\n\n", "\n\n\u200f")) == 2  # as written, a mark before each paragraph
     assert [e["type"] for e in entities].count("blockquote") == 2
 
 
 def test_a_left_to_right_answer_has_no_direction_marks():
     for language in ("en", "ru", "xx"):
         assert "\u200f" not in "".join(render_answer(arabic_answer(language)))
+    assert render_answer(Answer("؟", [], 1.0, message="Nothing.", language="fa-IR"))[0].startswith("\u200f")

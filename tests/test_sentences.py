@@ -46,6 +46,7 @@ def sentences(text: str) -> list[str]:
     # Arabic-script and Devanagari ends: the Urdu full stop needs no space after it
     ("میچ برابر رہا۔ایران جیت گیا۔", ["میچ برابر رہا۔", "ایران جیت گیا۔"]),
     ("هل انتهى؟ نعم.", ["هل انتهى؟", "نعم."]),
+    ("هل انتهى؟! نعم۔۔۔ لا.", ["هل انتهى؟!", "نعم۔۔۔", "لا."]),
     ("वह आया। वह गया।", ["वह आया।", "वह गया।"]),
     # no final punctuation, white space
     ("no full stop at the end", ["no full stop at the end"]),
@@ -150,7 +151,7 @@ def test_passages_are_ordered_slices_within_paragraphs_that_cover_the_text(text)
         assert any(p_start <= start and end <= p_end for p_start, p_end in paragraphs)
 
 
-PLAIN_BOUNDARY = re.compile(r"(?:[.!?]+|…|\.\.\.)[\"'”’»)\]]*(?=\s|$)|[؟۔।][\"'”’»)\]]*")
+PLAIN_BOUNDARY = re.compile(r"(?:[.!?]+|…|\.\.\.)[\"'”’»)\]]*(?=\s|$)|[؟۔।][؟۔।!?]*[\"'”’»)\]]*")
 """The definition of a sentence end that the faster `_BOUNDARY` keeps to."""
 
 

@@ -60,21 +60,21 @@ class Citing:
         weights = snapshot.term_weights(query.terms + query.date_terms + query.missing)
         relevant = self._relevant(snapshot, query, wanted, weights, mentioning)
         # the best story not naming a name asked tells of something else: only those that do count
-        named, keys = await self._names_lacking(snapshot, query, relevant, weights)
-        if named:
-            relevant = self._relevant(snapshot, query, wanted, weights, mentioning, keys)
+        lacking, required = await self._names_lacking(snapshot, query, relevant, weights)
+        if lacking:
+            relevant = self._relevant(snapshot, query, wanted, weights, mentioning, required)
         cited = await self._without_copies(snapshot, relevant, query.phrases, wanted)
         asking = self._asking(snapshot, query, weights)
         analyzer = self.analyzers.of(query.language)
         return Found([self._citation(snapshot, relevant, story, query,
                                      self._quote(snapshot, relevant[story.rank], story, asking, analyzer)
                                      if n in shown else None)
-                      for n, story in enumerate(cited)], named)
+                      for n, story in enumerate(cited)], lacking)
 
     def _relevant(self, snapshot: Snapshot, query: Query, wanted: int, weights: dict[str, float],
                   mentioning: Sequence[str], naming: Sequence[str] = ()) -> list[RankedStory]:
         """The ranked stories above the relevance floor that hold every term of `mentioning` and
-        of `naming` (names the best match lacked): enough for `wanted` citations once copies are
+        of `naming` (every name asked, when the best match lacked one): enough for `wanted` citations once copies are
         folded, the search widened until it finds them or nothing more can be relevant."""
         required = [t for p in query.phrases for t in self.analyzers.of(query.language).terms(p)]
         holding = snapshot.stories_holding([*mentioning, *naming]) if mentioning or naming else None
@@ -108,9 +108,10 @@ class Citing:
         record = (await self.read([best])).get(best) if asked else None
         held = set(analyzer.terms(f"{record.title}\n{record.body}")) if record else set()
         lacking = [t for t in asked if not named_in(t, held) and await self._written_as_name(snapshot, t, analyzer)]
-        named = [t for t in keys if t not in asked and await self._written_as_name(snapshot, t, analyzer)] \
-            if lacking else []
-        return lacking, lacking + named
+        if not lacking:
+            return [], []
+        held_names = [t for t in keys if t not in asked and await self._written_as_name(snapshot, t, analyzer)]
+        return lacking, lacking + held_names
 
     async def _written_as_name(self, snapshot: Snapshot, term: str, analyzer: Analyzer) -> bool:
         """Whether the archive writes `term` as a name (`names.written_as_name` of a sample of it)."""

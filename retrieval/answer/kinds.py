@@ -55,47 +55,51 @@ _ENGLISH_RULES = (
 # Other languages place the question word where its grammar wants it: after a lead-in or in situ
 # in French ("les rafales ont atteint combien ?"), before the verb in Urdu and Persian, after a
 # preposition in German ("ab wann"). So their rules match anywhere in the question, except for
-# words that are also relative pronouns or prepositions (French "qui", "où", Arabic "من"), which
-# only count where the question opens with them, as do Russian's, which open it but for
-# "сколько" ("до скольких процентов"); colloquial Persian "کی" asks who where it opens
-# the question ("کی گفت"), when elsewhere ("از کی"). Unaccented Spanish forms ("cuando") are
-# conjunctions, the accented ones questions.
+# words that are also relative pronouns, conjunctions or prepositions (French "qui", "où",
+# "quand", "pourquoi", Arabic "من", "لكم"), which count only where they open or end the question,
+# and Russian's, which open it but for "сколько" ("до скольких процентов"). Colloquial Persian
+# "کی" asks who where it opens the question ("کی گفت"), when elsewhere ("از کی"; "این را کی گفت",
+# who, is read wrong). Unaccented Spanish forms ("cuando") are conjunctions, accented ones questions.
+_END = r"(?=[\s؟?!.,،؛:»)]|$)"
+"""Where a question word of Arabic script ends: a space, its question mark or other punctuation."""
 _OTHER_RULES = {
     "ru": ((Asked.AMOUNT, r"\bскольк|\bкакой\s+процент"),
-           (Asked.WORDS, r"\bчто\b.{0,80}(?:сказал|заявил|пообещал|написал|ответил|сообщил)"),
+           (Asked.WORDS, r"^\W*что\b.{0,80}(?:сказал|заявил|пообещал|написал|ответил|сообщил)"),
            (Asked.TIME, r"^\W*когда\b|какого\s+числа|в\s+каком\s+году"),
            (Asked.REASON, r"^\W*(?:почему|зачем)\b"),
            (Asked.PLACE, r"^\W*(?:где|куда|откуда)\b"),
            (Asked.PERSON, r"^\W*(?:кто|кого|кому|кем)\b")),
-    "ar": ((Asked.AMOUNT, r"(?:^|\s)(?:كم|لكم|بكم|كام|لكام)(?:\s|$)"),
-           (Asked.WORDS, r"(?:^|\s)(?:ماذا|ما|شو|ايه)\s.{0,80}(?:قال|صرح|أكد|كتب|أعلن)"),
-           (Asked.TIME, r"(?:^|\s)(?:متى|امتى|إمتى)(?:\s|$)"),
-           (Asked.REASON, r"(?:^|\s)(?:لماذا|ليش|ليه)(?:\s|$)"),
-           (Asked.PLACE, r"(?:^|\s)(?:أين|وين|فين)(?:\s|$)"),
+    "ar": ((Asked.AMOUNT, rf"(?:^|\s)(?:كم|كام|لكام){_END}|^\W*(?:لكم|بكم){_END}"),
+           (Asked.WORDS, r"^\W*(?:ماذا|ما|شو|ايه)\s.{0,80}(?<![^\W\d_])(?:قال|صرح|أكد|كتب|أعلن)"),
+           (Asked.TIME, rf"(?:^|\s)(?:متى|امتى|إمتى){_END}"),
+           (Asked.REASON, rf"(?:^|\s)(?:لماذا|ليش|ليه){_END}"),
+           (Asked.PLACE, rf"(?:^|\s)(?:أين|وين|فين){_END}"),
            (Asked.PERSON, r"^\W*(?:من|مين)\s")),
-    "fa": ((Asked.AMOUNT, r"(?:^|\s)(?:چند|چقدر)(?:\s|$)|چه\s+(?:تعداد|میزان|مقدار)"),
-           (Asked.WORDS, r"(?:^|\s)(?:چه|چی)(?:\s|$).{0,80}(?:گفت|نوشت|اعلام)"),
-           (Asked.TIME, r"چه\s+(?:زمانی|موقع|روزی|تاریخی)|\sکی(?:\s|؟|$)"),
-           (Asked.REASON, r"(?:^|\s)چرا(?:\s|$)"),
+    "fa": ((Asked.AMOUNT, rf"(?:^|\s)(?:چند|چقدر){_END}|چه\s+(?:تعداد|میزان|مقدار)"),
+           (Asked.WORDS, r"(?:^|\s)(?:چه|چی)\s(?!کس).{0,80}(?<![^\W\d_])(?:گفت(?!گو)|نوشت|اعلام)"),
+           (Asked.TIME, rf"چه\s+(?:زمانی|موقع|روزی|تاریخی)|\sکی{_END}"),
+           (Asked.REASON, rf"(?:^|\s)چرا{_END}"),
            (Asked.PLACE, r"(?:^|\s)کجا"),
            (Asked.PERSON, r"چه\s+کس|^\W*کی\s")),
-    "ur": ((Asked.AMOUNT, r"(?:^|\s)کتن[اےی](?:\s|$)"),
+    "ur": ((Asked.AMOUNT, rf"(?:^|\s)کتن[اےی]{_END}"),
            (Asked.WORDS, r"کیا\s+کہا"),
-           (Asked.TIME, r"(?:^|\s)کب(?:\s|$)"),
-           (Asked.REASON, r"(?:^|\s)کیوں(?:\s|$)"),
-           (Asked.PLACE, r"(?:^|\s)کہاں(?:\s|$)"),
-           (Asked.PERSON, r"(?:^|\s)(?:کون|کس\s+نے|کسے)(?:\s|$)")),
+           (Asked.TIME, rf"(?:^|\s)کب{_END}"),
+           (Asked.REASON, rf"(?:^|\s)کیوں{_END}"),
+           (Asked.PLACE, rf"(?:^|\s)کہاں{_END}"),
+           (Asked.PERSON, rf"(?:^|\s)(?:کون|کس\s+نے|کسے){_END}")),
     "fr": ((Asked.AMOUNT, r"\bcombien\b|\bquel(?:le)?s?\s+(?:est\s+le\s+)?(?:pourcentage|nombre|montant|prix|taux|bilan)\b"),
-           (Asked.WORDS, r"(?:^\W*que\b|^\W*qu['’]|\bquoi\b).{0,80}\b(?:dit|déclaré|promis|répondu|écrit|annoncé|"
-                         r"affirmé|déclare|promet|répond)\b"),
-           (Asked.TIME, r"\bquand\b|\bquel(?:le)?\s+(?:jour|date|année|mois)\b|à\s+quelle\s+heure"),
-           (Asked.REASON, r"\bpourquoi\b"),
+           (Asked.WORDS, r"(?:^\W*que\b|^\W*qu['’]).{0,80}\b(?:dit|déclaré|promis|répondu|écrit|annoncé|affirmé|"
+                         r"déclare|promet|répond)\b|\b(?:dit|déclaré|promis|répondu|écrit|annoncé|affirmé)\s+quoi\b"),
+           (Asked.TIME, r"^\W*quand\b|\bquand\s*\?|\b(?:depuis|jusqu['’]à|dès|à\s+partir\s+de)\s+quand\b|"
+                        r"\bquel(?:le)?\s+(?:jour|date|année|mois)\b|à\s+quelle\s+heure"),
+           (Asked.REASON, r"^\W*pourquoi\b|\bpourquoi\s*\?"),
            (Asked.PLACE, r"^\W*où\b|\boù\s*\?|\bdans\s+quel(?:le)?\s+(?:ville|pays|région)\b"),
            (Asked.PERSON, r"^\W*qui\b|\bqui\s*\?")),
     "es": ((Asked.AMOUNT, r"\bcuánt[oa]s?\b|^\W*cuant[oa]s?\b|\bqué\s+porcentaje\b"),
-           (Asked.WORDS, r"\bqu[eé]\b.{0,80}\b(?:dijo|declaró|prometió|respondió|escribió|anunció|afirmó|dice)\b"),
+           (Asked.WORDS, r"(?:\bqué\b|^\W*que\b).{0,80}\b(?:dijo|declaró|prometió|respondió|escribió|anunció|afirmó|"
+                         r"dice)\b"),
            (Asked.TIME, r"\bcuándo\b|^\W*cuando\b|\bqué\s+(?:día|fecha|año)\b"),
-           (Asked.REASON, r"\bpor\s*qué\b|^\W*por\s*que\b"),
+           (Asked.REASON, r"\bpor\s*qué\b|^\W*por\s+que\b"),
            (Asked.PLACE, r"\b(?:dónde|adónde)\b|^\W*donde\b"),
            (Asked.PERSON, r"\bquién(?:es)?\b|^\W*quien(?:es)?\b")),
     "de": ((Asked.AMOUNT, r"\bwie\s*(?:viele?|hoch|lange|weit|alt|groß)\b"),
@@ -133,8 +137,9 @@ def asked_for(question: str, language: str = ENGLISH) -> Asked:
 
 _MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?|"
            r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?")
-_NUMBER = re.compile(r"(?<![\w.])(?!(?:1[89]|20)\d\d\b)[$€£¥]?\d[\d,.]*(?:\s*(?:%|per\s*cent|percent|pct|million|mln|billion|bln|"
-                     r"trillion|thousand|km|miles?|kg|tonnes?|years?|months?|days?|hours?|minutes?))?(?![^\W\d_])|"
+_NUMBER = re.compile(r"(?<![\w.])(?!(?:1[89]|20)\d\d\b)[$€£¥]?\d[\d,.]*+(?:\s*(?:%|per\s*cent|percent|pct|million|mln|billion|bln|"
+                     r"trillion|thousand|km|miles?|kg|tonnes?|years?|months?|days?|hours?|minutes?))?"
+                     r"(?!(?:st|nd|rd|th|er|re|e|ème|º|ª)\b)|"
                      r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|"
                      r"thousands?|millions?|billions?|half|third|quarter)\b", re.IGNORECASE)
 """An amount: a number, with its unit if any, not a year nor an ordinal ("1st", "1er", "2nd")."""

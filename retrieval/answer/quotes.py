@@ -24,7 +24,7 @@ import numpy as np
 from retrieval.answer.kinds import Asked, answers_held
 from retrieval.bm25.index import BM25Params
 from retrieval.text.analysis import Analyzer
-from retrieval.text.quotations import quoted_share
+from retrieval.text.quotations import quoted_shares
 from retrieval.text.sentences import Span, sentence_spans
 
 SHORT_QUOTE = 80
@@ -170,7 +170,6 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
     counts = [_weighted_counts(t, weights) for t in terms]
     answers = [answers_held(asking.asked, text[s:e], asking.words, analyzer.code) for s, e in sentences]
     cues = [bool(asking.cue and asking.cue.search(text, s, e)) for s, e in sentences]
-    words_asked = asking.asked is Asked.WORDS
     average = max(1.0, sum(map(len, terms)) / len(terms))
     raw = [_bm25(c, len(t), weights, average, asking.params) for c, t in zip(counts, terms)]
     local = _story_weights(terms, weights)
@@ -180,34 +179,35 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
     total = sum(weights.values()) or 1.0
     question_terms, title_terms = set(weights), asking.title_terms
     last = len(sentences) - 1
-    windows, rows = [], []
-    for a in range(len(sentences)):
-        for b in (a, a + 1) if a < last else (a,):
-            pair = b > a
-            held = _together(counts[a], counts[b]) if pair else counts[a]
-            own = terms[a] + terms[b] if pair else terms[a]
-            distinct = set(own) or {""}
-            cover = sum(weights[t] for t in held) / total
-            found = answers[a] + answers[b] if pair else answers[a]
-            windows.append((a, b))
-            rows.append((
-                _bm25(held, len(own), weights, average, asking.params) if pair else raw[a], cover,
-                bool(focus and focus[0] <= sentences[a][0] and sentences[b][1] <= focus[1]), lead and a == 0,
-                found > 0, math.log1p(found), (found > 0) * cover,
-                len(distinct - question_terms - title_terms) / len(distinct),
-                len(distinct & title_terms) / len(distinct),
-                single[a - 1] if a > 0 else 0.0, single[b + 1] if b < last else 0.0,
-                a / max(1, last), math.log1p(len(own)), cues[a] or cues[b], pair,
-                pair and bool(counts[a] or answers[a]) and bool(counts[b] or answers[b]),
-                pair and "\n\n" in text[sentences[a][1]:sentences[b][0]],
-                _bm25(held, len(own), local, average, asking.params), sum(local[t] for t in held) / local_total,
-                quoted_share(text, sentences[a][0], sentences[b][1]) if words_asked else 0.0,
-            ))
+    pairs = [(a, b) for a in range(len(sentences)) for b in ((a, a + 1) if a < last else (a,))]
+    quoted = quoted_shares(text, [(sentences[a][0], sentences[b][1]) for a, b in pairs]) \
+        if asking.asked is Asked.WORDS else [0.0] * len(pairs)
+    rows = []
+    for (a, b), quoted_share in zip(pairs, quoted):
+        pair = b > a
+        held = _together(counts[a], counts[b]) if pair else counts[a]
+        own = terms[a] + terms[b] if pair else terms[a]
+        distinct = set(own) or {""}
+        cover = sum(weights[t] for t in held) / total
+        found = answers[a] + answers[b] if pair else answers[a]
+        rows.append((
+            _bm25(held, len(own), weights, average, asking.params) if pair else raw[a], cover,
+            bool(focus and focus[0] <= sentences[a][0] and sentences[b][1] <= focus[1]), lead and a == 0,
+            found > 0, math.log1p(found), (found > 0) * cover,
+            len(distinct - question_terms - title_terms) / len(distinct),
+            len(distinct & title_terms) / len(distinct),
+            single[a - 1] if a > 0 else 0.0, single[b + 1] if b < last else 0.0,
+            a / max(1, last), math.log1p(len(own)), cues[a] or cues[b], pair,
+            pair and bool(counts[a] or answers[a]) and bool(counts[b] or answers[b]),
+            pair and "\n\n" in text[sentences[a][1]:sentences[b][0]],
+            _bm25(held, len(own), local, average, asking.params), sum(local[t] for t in held) / local_total,
+            quoted_share,
+        ))
     features = np.asarray(rows, dtype=float)
     for column in _SCALED:
         if features[:, column].max() > 0:
             features[:, column] /= features[:, column].max()
-    return windows, features
+    return pairs, features
 
 
 _SCALED = (FEATURES.index("bm25"), FEATURES.index("story_bm25"))

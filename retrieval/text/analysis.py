@@ -17,7 +17,7 @@ import stopwordsiso
 from retrieval.text import languages
 from retrieval.text.languages import fold
 
-ANALYZER_VERSION = 4
+ANALYZER_VERSION = 5
 """Bump when tokenizing changes, so stored tokens are re-analyzed (see `Analyzer.key`)."""
 
 # The Snowball project's English stop list, plus the fragments left by splitting contractions.
@@ -45,7 +45,8 @@ ELIDED = {
 """The articles and pronouns these languages write elided onto the next word ("l'intérieur",
 "dell'anno"), as Lucene's French, Italian and Catalan analyzers strip them: the word is the term."""
 CONTRACTED = {"en": re.compile(r"'(?:d|ll|re|ve)$")}
-"""What English contracts onto a word ("there'd", "it'll", "should've"): the word is the term."""
+"""What English contracts onto a word ("there'd", "it'll", "should've"): the word is the term.
+A transliterated name ending so ("Sa'd") loses its ending too; rare in English news."""
 UNUSABLE_STOPWORDS = frozenset({"ur"})
 """stopwords-iso's Urdu list is mis-encoded (ب written as ث, ن as ٌ): it would drop real words."""
 

@@ -130,6 +130,16 @@ def script_of(code: str) -> str:
     return _script(own)
 
 
+@lru_cache(maxsize=None)
+def right_to_left(code: str) -> bool:
+    """Whether a language (an ISO code, "ar" or "ar-SA") is written right to left, as Babel's
+    locale data says."""
+    try:
+        return Locale.parse(code.replace("-", "_")).character_order == "right-to-left"
+    except (ValueError, TypeError, AttributeError, UnknownLocaleError):
+        return False
+
+
 def _arabic_script_language(text: str, allowed: frozenset[str], primary: str) -> str:
     for code, letters in (("ur", _URDU_LETTERS), ("fa", _PERSIAN_LETTERS), ("ar", None)):
         if code in allowed and (letters is None or letters.search(text)):

@@ -9,7 +9,9 @@ apostrophes as often as not.
 
 from __future__ import annotations
 
+import bisect
 import re
+from collections.abc import Sequence
 
 _MARK = re.compile(r"[“”«»„\"]")
 _CLOSING = {"“": "”", "«": "»", "„": "“", '"': '"'}
@@ -28,22 +30,51 @@ def quotation_marks(text: str, start: int, end: int) -> tuple[str, str]:
     return before, "".join(_CLOSING[mark] for mark in reversed(still_open))
 
 
-def quoted_share(text: str, start: int, end: int) -> float:
-    """The share of the characters of `text[start:end]` that lie inside quotation marks (the
-    marks themselves included), quotations open where it starts read from its paragraph's start."""
-    if end <= start:
-        return 0.0
+def quoted_shares(text: str, windows: Sequence[tuple[int, int]]) -> list[float]:
+    """For each window `(start, end)` of `text`, the share of its characters that lie inside
+    quotation marks (the marks themselves included), quotations open where a window starts read
+    from its paragraph's start. The text is read once, however many windows overlap."""
+    if not windows:
+        return []
+    inside = _quoted_stretches(text, min(s for s, _ in windows), max(e for _, e in windows))
+    starts = [s for s, _ in inside]
+    return [_overlap(inside, starts, s, e) / (e - s) if e > s else 0.0 for s, e in windows]
+
+
+_MARK_OR_BLANK_LINE = re.compile(rf"{_MARK.pattern}|\n[^\S\n]*\n")
+
+
+def _quoted_stretches(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The stretches of `text[start:end]` inside quotation marks, in order; a quotation still
+    open at a blank line ends there, as `_paragraph_start` reads paragraphs."""
+    stretches: list[tuple[int, int]] = []
     open_marks, _ = _read(text, _paragraph_start(text, start), start, [])
-    inside, since = 0, start
-    for match in _MARK.finditer(text, start, end):
+    since = start
+    for match in _MARK_OR_BLANK_LINE.finditer(text, start, end):
+        if match.group().startswith("\n"):
+            if open_marks:
+                stretches.append((since, match.start()))
+            open_marks = []
+            continue
         was_open = bool(open_marks)
         open_marks, _ = _read(text, match.start(), match.end(), open_marks)
-        if was_open:
-            inside += match.end() - since
-        since = match.start() if not was_open and open_marks else match.end()
+        if was_open and not open_marks:
+            stretches.append((since, match.end()))
+        elif not was_open and open_marks:
+            since = match.start()
     if open_marks:
-        inside += end - since
-    return inside / (end - start)
+        stretches.append((since, end))
+    return stretches
+
+
+def _overlap(stretches: list[tuple[int, int]], starts: list[int], start: int, end: int) -> int:
+    """How many characters of `start:end` the sorted, disjoint `stretches` cover."""
+    total = 0
+    for s, e in stretches[max(0, bisect.bisect_right(starts, start) - 1):]:
+        if s >= end:
+            break
+        total += max(0, min(e, end) - max(s, start))
+    return total
 
 
 def _paragraph_start(text: str, position: int) -> int:

@@ -25,12 +25,12 @@ NUMBER_ABBREVIATIONS = frozenset({"no", "nos"})
 """Abbreviations only before a number ("No. 5"); elsewhere the word ends a sentence ("he said no.")."""
 
 # Sentence-ending punctuation, closing quotes, then a space or the end: a run of .!? or one …, or
-# one of the Arabic question mark ؟, the Urdu full stop ۔ and the Devanagari danda ।, which end a
-# sentence even where no space follows (Urdu often writes none). It starts with a single character
-# class so that the regex engine can skip to candidates quickly. A last lookahead notes the first
-# character after the space, if any, for `_ends_sentence`.
+# a run opened by the Arabic question mark ؟, the Urdu full stop ۔ or the Devanagari danda ।,
+# which end a sentence even where no space follows (Urdu often writes none). It starts with a
+# single character class so that the regex engine can skip to candidates quickly. A last
+# lookahead notes the first character after the space, if any, for `_ends_sentence`.
 _CLOSING = "[\"'”’»)\\]]*"
-_BOUNDARY = re.compile(rf"[.!?…؟۔।](?:(?<=[؟۔।]){_CLOSING}|(?:(?<=…)|(?<=[.!?])[.!?]*){_CLOSING}(?=\s|$))"
+_BOUNDARY = re.compile(rf"[.!?…؟۔।](?:(?<=[؟۔।])[؟۔।!?]*{_CLOSING}|(?:(?<=…)|(?<=[.!?])[.!?]*){_CLOSING}(?=\s|$))"
                        r"(?=\s*(?P<next>\S)?)")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t\u00a0]*\n\s*")
 _WORD_BEFORE = re.compile(r"([\w.]+)$")

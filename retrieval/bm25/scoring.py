@@ -15,8 +15,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-WINDOW = 8192
-"""Passages per window: 8,192 float64 sums are 64 KB, which stays in a core's cache."""
+WINDOW = 16384
+"""Passages per window: 16,384 float64 sums are 128 KB, which stay in a core's cache (1 MB of
+L2 here); larger windows bound the terms' gains more loosely, smaller ones cost more steps of
+bookkeeping for the same postings (measured at 10M passages: 8,192 a little slower)."""
 
 NO_FILTER = np.zeros(0, dtype=np.bool_)
 
@@ -56,6 +58,7 @@ def best_passages(offsets: np.ndarray, docs: np.ndarray, gains: np.ndarray, term
     ranked = np.empty(len(terms), np.int64)
     order = np.empty(len(terms), np.int64)  # the weak terms' positions, weakest first
     below = np.empty(len(terms))            # below[r]: the ceilings of order[0..r] summed
+    window = min(window, size)
     sums = np.zeros(window)
     seen = np.zeros(window, np.bool_)
     touched = np.empty(window, np.int64)
@@ -186,7 +189,7 @@ def _ceiling(docs: np.ndarray, offsets: np.ndarray, starts: np.ndarray, maxes: n
     return best
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(cache=True, nogil=True, inline="always")
 def _weak(ceilings: np.ndarray, worst: float, weak: np.ndarray, ranked: np.ndarray, order: np.ndarray,
           below: np.ndarray) -> tuple[int, int]:
     """Marks in `weak` the weakest terms present in the window whose ceilings sum below `worst`
@@ -225,13 +228,14 @@ def _ascending(values: np.ndarray, into: np.ndarray) -> np.ndarray:
 @numba.njit(cache=True, nogil=True, inline="always")
 def _collect(docs: np.ndarray, gains: np.ndarray, p: int, end: int, last: int, first: int, sums: np.ndarray,
              seen: np.ndarray, touched: np.ndarray, count: int) -> tuple[int, int]:
-    """`_mark` and `_add` in one walk."""
+    """Adds the gains of the postings among p:end in the window first:last, noting in `touched`
+    the passages not `seen` yet; (where the postings after the window begin, how many passages
+    `touched` holds then)."""
     while p < end and docs[p] < last:
         slot = docs[p] - first
-        if not seen[slot]:
-            seen[slot] = True
-            touched[count] = slot
-            count += 1
+        touched[count] = slot  # kept only if new: no branch to mispredict
+        count += 1 - seen[slot]
+        seen[slot] = True
         sums[slot] += gains[p]
         p += 1
     return p, count

@@ -85,10 +85,10 @@ def best_passages(offsets: np.ndarray, docs: np.ndarray, gains: np.ndarray, term
                 cursor[i], count = _collect(docs, gains, cursor[i], end[i], last, first, sums, seen, touched, count)
         if weakest:
             if nonnegative:
-                for r in range(weakest - 1, -1, -1):
-                    count = _hopeful(sums, seen, touched, count, first, allowed, below[r], kept_scores[0])
+                for r in range(weakest - 1, -1, -1):  # the bounds of the terms looked up after this one
                     _add_held(docs, gains, begin[order[r]], cursor[order[r]], first, seen, touched, count, sums)
-                count = _hopeful(sums, seen, touched, count, first, allowed, 0.0, kept_scores[0])
+                    count = _hopeful(sums, seen, touched, count, first, allowed, below[r - 1] if r else 0.0,
+                                     kept_scores[0])
             for j in range(count):
                 sums[touched[j]] = 0.0
             for i in range(len(terms)):

@@ -85,7 +85,7 @@ def best_passages(offsets: np.ndarray, docs: np.ndarray, gains: np.ndarray, term
                 cursor[i], count = _collect(docs, gains, cursor[i], end[i], last, first, sums, seen, touched, count)
         if weakest:
             if nonnegative:
-                for r in range(weakest - 1, -1, -1):  # the bounds of the terms looked up after this one
+                for r in range(weakest - 1, -1, -1):  # strongest first; what is left then: the weaker ones' bounds
                     _add_held(docs, gains, begin[order[r]], cursor[order[r]], first, seen, touched, count, sums)
                     count = _hopeful(sums, seen, touched, count, first, allowed, below[r - 1] if r else 0.0,
                                      kept_scores[0])

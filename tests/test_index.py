@@ -154,6 +154,28 @@ def test_a_pruned_search_equals_the_exhaustive_one(variant, corpus, query, limit
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
+@settings(max_examples=100, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), query=_QUERY, limit=st.integers(1, 10), per_block=st.integers(1, 16),
+       window=st.integers(16, 128), masked=st.booleans())
+def test_a_pruned_search_of_rare_and_common_terms_equals_the_exhaustive_one(variant, seed, query, limit, per_block,
+                                                                             window, masked):
+    # windows of many postings where the strong (rare) terms hold few passages: the weak
+    # (common) terms are then looked up by binary search, passages dropped as their bounds
+    # fall short, the rest summed again, where the tiny windows above walk every posting
+    rng = np.random.default_rng(seed)
+    terms = np.asarray(["a", "b", "c", "d", "e", "f", "g"])
+    weights = rng.dirichlet(np.full(len(terms), 0.3))  # a few common terms, the others rare
+    corpus = [terms[rng.choice(len(terms), size=n, p=weights)].tolist() for n in rng.integers(0, 12, 600)]
+    postings, params = Postings.from_documents(corpus), BM25Params(variant=variant)
+    pruned = BM25Index(postings, params, per_block=per_block, window=window)
+    exhaustive = BM25Index(postings, params, window=len(corpus))
+    mask = rng.random(len(corpus)) < 0.7 if masked else None
+    top, full = pruned.search(query, mask, limit=limit), exhaustive.search(query, mask)
+    assert top.docs.tolist() == full.docs[:limit].tolist()
+    assert top.scores.tolist() == full.scores[:limit].tolist()
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
 @given(corpus=_CORPUS, query=_QUERY, data=st.data())
 def test_best_of_groups_is_what_a_search_ranks_first(variant, corpus, query, data):
     index = BM25Index.build(corpus, BM25Params(variant=variant))

@@ -232,7 +232,8 @@ class BM25Index:
         bounds = self.bounds
         docs, sums = scoring.best_passages(self.offsets, self.postings.docs, self.gains, terms, bounds.starts,
                                            bounds.maxes, bounds.size, NO_FILTER if allowed is None else allowed,
-                                           max(limit, 1), self.size, self.window)
+                                           max(limit, 1), self.size, self.window,
+                                           bool((self.idf[terms] >= 0).all()))  # a gain has its idf's sign
         scores = sums + self._base_of(terms)
         order = np.lexsort((docs, -scores))
         return Hits(docs[order], scores[order])

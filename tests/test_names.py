@@ -69,6 +69,19 @@ async def test_the_story_naming_the_name_is_cited_before_one_matching_more_words
     assert (await nordic_archive.ask(question)).citations[0].story_id not in ("f1", "n1")
 
 
+async def test_a_story_naming_the_name_answers_with_the_rest_told_in_other_paragraphs(nordic_archive, tmp_path):
+    path = tmp_path / "spread.jsonl"
+    path.write_text(json.dumps({"id": "s1", "title": "Helsinki diary", "date": "2022-05-18",
+                                "body": "\n\n".join(["Finland's leaders met in Helsinki on Tuesday.",
+                                                       "Russia warned of a military response.",
+                                                       "Nobody can stop it, officials said.",
+                                                       "Joining takes a year.", "NATO welcomed the bid."])}),
+                    encoding="utf-8")
+    await nordic_archive.ingest([path])
+    answer = await nordic_archive.ask("Can Russia stop finland from joining NATO?")
+    assert answer.kind is AnswerKind.ANSWERED and [c.story_id for c in answer.citations] == ["s1"]
+
+
 async def test_a_story_naming_only_the_name_lacking_is_not_cited_for_the_others(nordic_archive, tmp_path):
     path = tmp_path / "euro.jsonl"
     path.write_text(json.dumps({"id": "e1", "title": "Finland stops joining talks", "date": "2022-06-01",

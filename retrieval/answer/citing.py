@@ -74,8 +74,11 @@ class Citing:
     def _relevant(self, snapshot: Snapshot, query: Query, wanted: int, weights: dict[str, float],
                   mentioning: Sequence[str], naming: Sequence[str] = ()) -> list[RankedStory]:
         """The ranked stories above the relevance floor that hold every term of `mentioning` and
-        of `naming` (every name asked, when the best match lacked one): enough for `wanted` citations once copies are
-        folded, the search widened until it finds them or nothing more can be relevant."""
+        of `naming` (every name asked, when the best match lacked one): enough for `wanted`
+        citations once copies are folded, the search widened until it finds them or nothing more
+        can be relevant. A story naming every name asked is judged by the question words it
+        holds anywhere, not only in its best passage and title: it is about what was asked, and
+        the rest of the question may be told in other paragraphs."""
         required = [t for p in query.phrases for t in self.analyzers.of(query.language).terms(p)]
         holding = snapshot.stories_holding([*mentioning, *naming]) if mentioning or naming else None
         for term, year in _years(query.terms + query.missing):
@@ -87,7 +90,8 @@ class Citing:
         while True:
             # on the loop, not a thread: ~2 ms, mostly under the GIL, so a thread only adds hand-offs
             ranked, complete = rank_stories(snapshot, query, required, limit, weights)
-            relevant = [r for r in ranked if r.coverage >= RELEVANCE_FLOOR
+            coverage = _story_coverage(snapshot, query, weights, ranked) if naming else [r.coverage for r in ranked]
+            relevant = [r for r, covered in zip(ranked, coverage) if covered >= RELEVANCE_FLOOR
                         and (holding is None or holding[r.story])]
             if len(relevant) >= wanted or complete or limit >= MAX_PAGE * wanted:
                 return relevant
@@ -201,6 +205,21 @@ class Citing:
         windows, features = window_features(record.body, sentences, asking, self.analyzers.of(query.language),
                                             focus, lead=True)
         return [(sentences[a][0], sentences[b][1]) for a, b in windows], features
+
+
+def _story_coverage(snapshot: Snapshot, query: Query, weights: dict[str, float],
+                    ranked: list[RankedStory]) -> list[float]:
+    """Per ranked story: the share of the question's term weight it holds anywhere (a term
+    held when one of its alternatives is), or its best passage's and title's coverage when that
+    is more (it counts related words too)."""
+    stories = np.asarray([r.story for r in ranked], dtype=np.int64)
+    own = [t for t in dict.fromkeys(query.terms) if t not in query.alternatives]
+    held = {t: snapshot.stories_with(t)[stories] for t in own}
+    for alias, term in query.alternatives.items():
+        held[term] = held[term] | snapshot.stories_with(alias)[stories]
+    total = sum(weights[t] for t in own) + sum(weights[t] for t in query.missing) or 1.0
+    found = sum((weights[t] * h for t, h in held.items()), np.zeros(len(stories)))
+    return np.maximum(found / total, [r.coverage for r in ranked]).tolist()
 
 
 def _years(terms: Sequence[str]) -> list[tuple[str, int]]:

@@ -16,6 +16,7 @@ from retrieval import AnswerKind, ArchiveService
 from retrieval.answer.query import parse_query
 from retrieval.bm25.index import BM25Index, BM25Params
 from retrieval.text.analysis import Analyzer, Analyzers
+from retrieval.text import languages
 from retrieval.text.languages import detect, fold
 
 ENGLISH = "The city council approved a new bridge across the river, officials said on Monday."
@@ -173,6 +174,23 @@ async def test_a_question_is_answered_from_stories_in_its_language(archive, ques
     assert [c.story_id for c in answer.citations] == [story]  # the others' bridges never compete
     body = next(s["body"] for s in STORIES if s["id"] == story)
     assert answer.citations[0].quote in body  # verbatim, never the folded text
+
+
+async def test_the_language_identifier_is_loaded_before_questions_only_for_several_languages(archive, tmp_path):
+    languages._identifier.cache_clear()
+    reopened = await ArchiveService.open(tmp_path / "archive.sqlite")  # four languages
+    await reopened.close()
+    assert languages._identifier.cache_info().currsize == 1  # loaded in the snapshot's warm-up
+    languages._identifier.cache_clear()
+    english = await ArchiveService.open(tmp_path / "english.sqlite")
+    try:
+        path = tmp_path / "english.jsonl"
+        path.write_text(json.dumps(STORIES[0]) + "\n", encoding="utf-8")
+        await english.ingest([path])
+        await english.ask("How much will the new bridge cost?")
+    finally:
+        await english.close()
+    assert languages._identifier.cache_info().currsize == 0  # one language: never needed
 
 
 async def test_a_question_in_a_language_with_no_stories_is_told_so(tmp_path):

@@ -163,6 +163,12 @@ def _identify(text: str, candidates: list[str], primary: str) -> str:
     return code if probability / total >= CONFIDENCE or primary not in candidates else primary
 
 
+def load_identifier() -> None:
+    """Load py3langid's model now (0.5 s), so that the first question of an archive of several
+    languages does not wait for it."""
+    _identifier()
+
+
 @lru_cache(maxsize=1)
 def _identifier():
     """py3langid's identifier, loaded once per process on first use (0.5 s, 80 MB), choosing

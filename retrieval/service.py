@@ -202,6 +202,7 @@ class ArchiveService:
         citations = found[offset:offset + k]
         if citations and message is None and asks_when(query.text) and citations[0].date:
             message = say(WHEN, language, date=long_date(citations[0].date, language))
+        unknown = unknown + _guesses_unheld(snapshot, query, citations[:1])
         if citations and unknown:
             message = " ".join(filter(None, [say(LEFT_OUT, language, words=_quoted(unknown)), message]))
         return kind, message, citations, len(found) > offset + k
@@ -338,6 +339,19 @@ def _exempt_what_lives() -> None:
     collections (frozen: what is frozen is never collected, so garbage must go first)."""
     gc.collect()
     gc.freeze()
+
+
+def _guesses_unheld(snapshot: Snapshot, query: Query, citations: Sequence[Citation]) -> list[str]:
+    """The question's words searched as guessed spellings (`Query.guessed`) that the first of
+    `citations` holds in none of their spellings: the answer never mentions them."""
+    position = snapshot.stories.position_of(citations[0].story_id) if citations else None
+    if position is None:
+        return []
+    spellings = {variant: [variant] for variant in query.guessed}
+    for other, variant in query.alternatives.items():
+        spellings.get(variant, []).append(other)
+    return [word for variant, word in query.guessed.items()
+            if not any(snapshot.holds(position, spelling) for spelling in spellings[variant])]
 
 
 def _quoted(words: Sequence[str]) -> str:

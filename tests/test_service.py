@@ -297,6 +297,21 @@ async def test_a_name_spelled_another_way_finds_the_archive_s_spelling(archive):
     assert answer.message is None  # searched as the archive spells it: nothing left out
 
 
+async def test_a_word_in_lower_case_is_no_name_spelled_like_it(archive, tmp_path):
+    """"gunman" is one letter from Gunma, a name of the archive: the guess is searched, but not
+    required of the answer, and an answer that lacks it says the word was left out."""
+    path = tmp_path / "gunma.jsonl"
+    path.write_text(json.dumps({"id": "g1", "title": "A fair", "date": "2021-05-01",
+                                "body": "A fair opened in Gunma on Saturday. Visitors from Gunma came."}),
+                    encoding="utf-8")
+    await archive.ingest([path])
+    answer = await archive.ask("why did the gunman say Russia cannot prevent Ukraine joining NATO")
+    assert answer.kind is AnswerKind.ANSWERED and answer.citations[0].story_id == "960351"
+    assert answer.message.startswith("The archive never mentions \u201cgunman\u201d: these stories match")
+    lower = await archive.ask("what did peskow say to rossiya?")  # a guess the story holds: nothing left out
+    assert lower.citations[0].story_id == "960351" and lower.message is None
+
+
 async def test_copies_of_a_story_are_folded_into_one_citation(cocoa_archive, tmp_path):
     """Reuters files a story again under a new id: one citation names the others."""
     body = ("Tin prices rose sharply in London as the tin council met again. "

@@ -107,7 +107,8 @@ class Citing:
             return [], []
         analyzer = self.analyzers.of(query.language)
         best = snapshot.stories.ids[ranked[0].story]
-        keys = key_terms([t for t in query.terms if t not in query.alternatives], weights, analyzer)
+        keys = key_terms([t for t in query.terms if t not in query.alternatives and t not in query.guessed],
+                         weights, analyzer)
         asked = [t for t in keys if not snapshot.holds(ranked[0].story, t)]
         record = (await self.read([best])).get(best) if asked else None
         held = set(analyzer.terms(f"{record.title}\n{record.body}")) if record else set()

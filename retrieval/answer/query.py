@@ -47,6 +47,10 @@ class Query:
     missing: list[str] = field(default_factory=list)
     """Terms the archive never holds and that have no spelling variant in it: not searched, but
     a story covers the question less for lacking them (see `ranking`)."""
+    guessed: dict[str, str] = field(default_factory=dict)
+    """Spelling variants searched for words the question writes in lower case (see `spelling`),
+    each mapped to the word as written: guesses, so not names the question is known to ask about
+    ("gunman" is no misspelt Gunma), and a story without the variant does not mention the word."""
     language: str = "en"
     """The language it was analyzed in (ISO 639-1): its terms meet only that language's stories."""
 

@@ -1,6 +1,10 @@
 """Words of a question the archive does not hold: their spelling variants in the archive's own
 vocabulary (Zelenskyy for Zelensky, Qaddafi for Gaddafi), found by edit distance with rapidfuzz.
 
+A variant of a word the question writes in lower case is a guess (`Query.guessed`): "gunman"
+may be no misspelt "Gunma", so the variant is searched but never required as a name, and an
+answer whose story lacks it says the word was left out.
+
 Only words the archive never holds are looked up (a scan of the vocabulary, some milliseconds at
 a million passages), so a question whose words are all known costs nothing more.
 """
@@ -56,13 +60,17 @@ def respelled(query: Query, known: Callable[[str], bool], vocabulary: Callable[[
     dropped = set(unknown)
     own = [t for t in query.terms if t not in dropped and t not in query.alternatives]
     alternatives = {a: t for a, t in query.alternatives.items() if a not in dropped}
-    for spellings in found.values():
+    guessed: dict[str, str] = {}
+    for term, spellings in found.items():
         spellings = [s for s in spellings if s not in own and s not in alternatives]
         if spellings:  # the closest stands for the word asked, the others are its alternatives
             own.append(spellings[0])
             alternatives.update((other, spellings[0]) for other in spellings[1:])
+            written = words_with(query.text, {term}, analyzer)
+            if written and not any(word[0].isupper() for word in written):
+                guessed[spellings[0]] = written[0]
     terms = own + list(alternatives)
     gone = {t for t, spellings in found.items() if not spellings}
     words = words_with(query.text, gone, analyzer)
-    return replace(query, terms=terms, alternatives=alternatives, missing=sorted(gone),
+    return replace(query, terms=terms, alternatives=alternatives, missing=sorted(gone), guessed=guessed,
                    names=[n for n in query.names if not set(analyzer.terms(n)) & dropped]), words

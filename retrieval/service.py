@@ -99,6 +99,7 @@ class ArchiveService:
             if unsaved:
                 await save_snapshot(store, snapshot)
                 snapshot = await saved_copy(store, snapshot, settings.bm25)
+            await _warm_up(analyzers, snapshot)
         except BaseException:
             await store.close()
             raise
@@ -133,6 +134,7 @@ class ArchiveService:
             report = await self.store.ingest(paths, self.analyzers, prune=prune, progress=progress)
             self.snapshot, unsaved = await load_snapshot(self.store, self.settings.bm25, self.analyzers.key,
                                                          previous=self.snapshot)
+            await _warm_up(self.analyzers, self.snapshot)
             if unsaved:  # after the swap: answers need not wait for the file
                 try:
                     await save_snapshot(self.store, self.snapshot)
@@ -156,6 +158,7 @@ class ArchiveService:
             with _answers_first():
                 self.snapshot, _ = await load_snapshot(self.store, self.settings.bm25, self.analyzers.key,
                                                        previous=self.snapshot)
+                await _warm_up(self.analyzers, self.snapshot)
             return True
 
     async def ask(self, question: str, k: int = 3, offset: int = 0, since: date | None = None,
@@ -339,6 +342,11 @@ def _exempt_what_lives() -> None:
     collections (frozen: what is frozen is never collected, so garbage must go first)."""
     gc.collect()
     gc.freeze()
+
+
+async def _warm_up(analyzers: Analyzers, snapshot: Snapshot) -> None:
+    """Load, off the event loop, what analyzing questions in the snapshot's languages needs."""
+    await asyncio.to_thread(analyzers.warm_up, list(snapshot.languages))
 
 
 def _guesses_unheld(snapshot: Snapshot, query: Query, citations: Sequence[Citation]) -> list[str]:

@@ -66,6 +66,14 @@ def test_french_terms_are_those_of_the_words_without_their_elided_article(text):
     french = Analyzer("fr")
     words = [re.sub(r"^(?:l|d|qu|jusqu)'(?=[^\W\d_])", "", w.replace("’", "'").casefold())
              for w in PLAIN_WORD.findall(text)]  # one article off the front of each word
-    stem = Analyzer("fr")._stem
-    assert french.terms(text) == [stem(w) if w.isalpha() else w for w in words
+    term = Analyzer("fr")
+    assert french.terms(text) == [term._stem(term._lemma(w)) if w.isalpha() else w for w in words
                                   if w not in french.stopwords]
+
+
+def test_inflections_the_stemmer_leaves_apart_meet_at_their_lemma():
+    german = Analyzer("de")
+    assert german._stem("gesenkt") != german._stem("senkt")  # Snowball alone keeps the participle apart
+    assert german.terms("gesenkt senkt senkte") == ["senk"] * 3
+    assert Analyzer("en").terms("said say") == ["said", "say"]  # English is stemmed as written
+    assert Analyzer("de").key.endswith(":lemmas") and not Analyzer("en").key.endswith(":lemmas")

@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 
+import simplemma
 import snowballstemmer
 import stopwordsiso
+from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
 
 from retrieval.text import languages
 from retrieval.text.languages import fold
@@ -47,6 +49,12 @@ ELIDED = {
 CONTRACTED = {"en": re.compile(r"'(?:d|ll|re|ve)$")}
 """What English contracts onto a word ("there'd", "it'll", "should've"): the word is the term.
 A transliterated name ending so ("Sa'd") loses its ending too; rare in English news."""
+NOT_LEMMATIZED = frozenset({"en"})
+"""Languages whose words are stemmed as written, not first taken to their lemma (simplemma's
+dictionaries): Porter's stems already join English's regular forms, and English lemmas joined
+words that answers need apart ("took" over and "take", bench/README.md "Lemmas"). In the other
+languages Snowball leaves apart what their inflection writes differently (German "gesenkt" and
+"senkt", Arabic dialect and standard forms): their lemmas join them."""
 UNUSABLE_STOPWORDS = frozenset({"ur"})
 """stopwords-iso's Urdu list is mis-encoded (ب written as ث, ن as ٌ): it would drop real words."""
 
@@ -77,11 +85,13 @@ class Analyzer:
         self._elision = re.compile(rf"^(?:{'|'.join(elided.split())})'(?=[^\W\d_])") if elided else None
         self._contraction = CONTRACTED.get(self.code)
         self._terms: dict[str, str] = {}  # word as matched -> its term, "" for a stopword
+        self.lemmatized = self.code in SUPPORTED_LANGUAGES and self.code not in NOT_LEMMATIZED
 
     @property
     def key(self) -> str:
         """Identifies the analysis: stored tokens are valid only for the same key."""
-        return f"v{ANALYZER_VERSION}:{self.language}:stop={int(bool(self.stopwords))}"
+        lemmas = ":lemmas" if self.lemmatized else ""
+        return f"v{ANALYZER_VERSION}:{self.language}:stop={int(bool(self.stopwords))}{lemmas}"
 
     def words(self, text: str) -> list[str]:
         """Case-folded words, stopwords kept, not stemmed."""
@@ -124,7 +134,19 @@ class Analyzer:
             word = self._contraction.sub("", word)
         if word in self.stopwords:
             return ""
-        return self.prefix + (self._stem(word) if word.isalpha() else word)
+        if not word.isalpha():
+            return self.prefix + word
+        return self.prefix + self._stem(self._lemma(word) if self.lemmatized else word)
+
+    def _lemma(self, word: str) -> str:
+        # the memory-frugal dictionaries: ~9 MB a language against ~70 MB, lookups as fast here
+        return simplemma.lemmatize(word, lang=self.code, low_memory=True).casefold()
+
+    def warm_up(self) -> None:
+        """Load what analyzing needs (a language's lemma dictionary, ~0.6 s), so that the first
+        question in the language does not wait for it."""
+        if self.lemmatized:
+            self._lemma("a")
 
     def __reduce__(self) -> tuple:
         """Pickled as its settings (for worker processes), without its cache."""
@@ -146,7 +168,13 @@ class Analyzers:
     @property
     def key(self) -> str:
         """Identifies the analysis of a whole archive, as `Analyzer.key` does one language's."""
-        return self.main.key + ("|languages" if self.detect else "")
+        return self.main.key + ("|languages:lemmas" if self.detect else "")
+
+    def warm_up(self, codes: Collection[str]) -> None:
+        """Load what the analyzers of the languages `codes` need (`Analyzer.warm_up`)."""
+        for code in codes:
+            if code:
+                self.of(code).warm_up()
 
     def of(self, code: str) -> Analyzer:
         """The analyzer of language `code`."""

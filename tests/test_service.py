@@ -312,6 +312,16 @@ async def test_a_word_in_lower_case_is_no_name_spelled_like_it(archive, tmp_path
     assert lower.citations[0].story_id == "960351" and lower.message is None
 
 
+async def test_a_spelling_the_archive_never_holds_is_found_through_its_alias(archive, tmp_path):
+    """The archive writes "aluminum" only: "aluminium" is that word, not one to respell."""
+    path = tmp_path / "aluminum.jsonl"
+    path.write_text(json.dumps({"id": "a1", "title": "Exports", "date": "1987-03-02",
+                                "body": "Finland said aluminum exports to Russia rose sharply."}), encoding="utf-8")
+    await archive.ingest([path])
+    answer = await archive.ask("Will Russia stop finland aluminium exports to NATO?")
+    assert answer.kind is AnswerKind.ANSWERED and answer.citations[0].story_id == "a1"
+
+
 async def test_copies_of_a_story_are_folded_into_one_citation(cocoa_archive, tmp_path):
     """Reuters files a story again under a new id: one citation names the others."""
     body = ("Tin prices rose sharply in London as the tin council met again. "

@@ -46,12 +46,12 @@ def _spellable(word: str) -> bool:
 
 def respelled(query: Query, known: Callable[[str], bool], vocabulary: Callable[[], Sequence[str]],
               analyzer: Analyzer) -> tuple[Query, list[str]]:
-    """`query` with each term the archive does not hold (`known` says), and no related word of
-    which it holds, searched as its spelling variants instead (the closest standing for it, the
-    others its alternatives), or left out when it has none (then `missing`: it still counts
-    against a story's coverage); and the question's words left out. `vocabulary` gives the
+    """`query` with each term the archive does not hold (`known` says), and no related word or
+    alternative of which it holds, searched as its spelling variants instead (the closest
+    standing for it, the others its alternatives), or left out when it has none (then
+    `missing`: it still counts against a story's coverage); and the question's words left out. `vocabulary` gives the
     archive's terms, asked for only when a term is unknown."""
-    stands_for = {word: term for word, term in query.related.items() if known(word)}
+    stands_for = {word: term for word, term in (query.related | query.alternatives).items() if known(word)}
     unknown = [t for t in dict.fromkeys(query.terms) if not known(t) and t not in stands_for.values()]
     if not unknown:
         return query, []

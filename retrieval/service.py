@@ -11,7 +11,7 @@ import gc
 import logging
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
@@ -95,11 +95,10 @@ class ArchiveService:
         try:
             analyzers = settings.analyzers()
             await store.ensure_analyzer(analyzers)
-            snapshot, unsaved = await load_snapshot(store, settings.bm25, analyzers.key)
+            snapshot, unsaved = await _warmed(analyzers, load_snapshot(store, settings.bm25, analyzers.key))
             if unsaved:
                 await save_snapshot(store, snapshot)
                 snapshot = await saved_copy(store, snapshot, settings.bm25)
-            await _warm_up(analyzers, snapshot)
         except BaseException:
             await store.close()
             raise
@@ -132,9 +131,8 @@ class ArchiveService:
     async def _reload(self, paths: Sequence[str | Path], prune: bool, progress: Progress | None) -> IngestReport:
         with _answers_first():
             report = await self.store.ingest(paths, self.analyzers, prune=prune, progress=progress)
-            self.snapshot, unsaved = await load_snapshot(self.store, self.settings.bm25, self.analyzers.key,
-                                                         previous=self.snapshot)
-            await _warm_up(self.analyzers, self.snapshot)
+            self.snapshot, unsaved = await _warmed(self.analyzers, load_snapshot(
+                self.store, self.settings.bm25, self.analyzers.key, previous=self.snapshot))
             if unsaved:  # after the swap: answers need not wait for the file
                 try:
                     await save_snapshot(self.store, self.snapshot)
@@ -156,9 +154,8 @@ class ArchiveService:
             if await self.store.generation() == self.snapshot.generation:  # a reload took it in meanwhile
                 return False
             with _answers_first():
-                self.snapshot, _ = await load_snapshot(self.store, self.settings.bm25, self.analyzers.key,
-                                                       previous=self.snapshot)
-                await _warm_up(self.analyzers, self.snapshot)
+                self.snapshot, _ = await _warmed(self.analyzers, load_snapshot(
+                    self.store, self.settings.bm25, self.analyzers.key, previous=self.snapshot))
             return True
 
     async def ask(self, question: str, k: int = 3, offset: int = 0, since: date | None = None,
@@ -344,20 +341,24 @@ def _exempt_what_lives() -> None:
     gc.freeze()
 
 
-async def _warm_up(analyzers: Analyzers, snapshot: Snapshot) -> None:
-    """Load, off the event loop, what analyzing questions in the snapshot's languages needs."""
+async def _warmed(analyzers: Analyzers, loading: Awaitable[tuple[Snapshot, bool]]) -> tuple[Snapshot, bool]:
+    """What `loading` (`load_snapshot`) gives, once what analyzing questions in its snapshot's
+    languages needs is loaded, off the event loop: served, it keeps no question waiting."""
+    snapshot, unsaved = await loading
     await asyncio.to_thread(analyzers.warm_up, list(snapshot.languages))
+    return snapshot, unsaved
 
 
 def _guesses_unheld(snapshot: Snapshot, query: Query, citations: Sequence[Citation]) -> list[str]:
     """The question's words searched as guessed spellings (`Query.guessed`) that the first of
     `citations` holds in none of their spellings: the answer never mentions them."""
-    position = snapshot.stories.position_of(citations[0].story_id) if citations else None
+    position = snapshot.stories.position_of(citations[0].story_id) if citations and query.guessed else None
     if position is None:
         return []
     spellings = {variant: [variant] for variant in query.guessed}
     for other, variant in query.alternatives.items():
-        spellings.get(variant, []).append(other)
+        if variant in spellings:
+            spellings[variant].append(other)
     return [word for variant, word in query.guessed.items()
             if not any(snapshot.holds(position, spelling) for spelling in spellings[variant])]
 

@@ -28,7 +28,6 @@ from retrieval.bm25.strings import Strings
 from retrieval.headers import NO_DATE, Stories
 from retrieval.storage.schema import PassageColumns
 from retrieval.storage.store import Store, StoryHeaderRow
-from retrieval.text.languages import load_identifier
 
 _UNIX_EPOCH = date(1970, 1, 1).toordinal()  # numpy counts days from it
 FORMAT = 4
@@ -162,8 +161,6 @@ class Snapshot:
         for index in (self.index, self.titles):
             index.search(index.postings.terms[:1], limit=1)
         Postings.from_texts(["warm up"]).plus(Postings.from_texts(["up"]))  # the loops a reload runs
-        if len([code for code in self.languages if code]) > 1:  # questions' languages are then told apart, some by py3langid
-            load_identifier()
 
     def term_weights(self, terms: list[str]) -> dict[str, float]:
         """A positive weight per query term (idf as BM25Plus defines it over passages); a term

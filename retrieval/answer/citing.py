@@ -86,12 +86,13 @@ class Citing:
             # event ("the 2020 Oscars" is not the 1987 ceremony's story)
             of_year = snapshot.stories_with(term) | (snapshot.story_years == year)
             holding = of_year if holding is None else holding & of_year
+        anywhere = _story_shares(snapshot, query, weights) if naming else None
         limit = PAGE * wanted
         while True:
             # on the loop, not a thread: ~2 ms, mostly under the GIL, so a thread only adds hand-offs
             ranked, complete = rank_stories(snapshot, query, required, limit, weights)
-            coverage = _story_coverage(snapshot, query, weights, ranked) if naming else [r.coverage for r in ranked]
-            relevant = [r for r, covered in zip(ranked, coverage) if covered >= RELEVANCE_FLOOR
+            relevant = [r for r in ranked
+                        if max(r.coverage, 0.0 if anywhere is None else anywhere[r.story]) >= RELEVANCE_FLOOR
                         and (holding is None or holding[r.story])]
             if len(relevant) >= wanted or complete or limit >= MAX_PAGE * wanted:
                 return relevant
@@ -208,19 +209,15 @@ class Citing:
         return [(sentences[a][0], sentences[b][1]) for a, b in windows], features
 
 
-def _story_coverage(snapshot: Snapshot, query: Query, weights: dict[str, float],
-                    ranked: list[RankedStory]) -> list[float]:
-    """Per ranked story: the share of the question's term weight it holds anywhere (a term
-    held when one of its alternatives is), or its best passage's and title's coverage when that
-    is more (it counts related words too)."""
-    stories = np.asarray([r.story for r in ranked], dtype=np.int64)
+def _story_shares(snapshot: Snapshot, query: Query, weights: dict[str, float]) -> np.ndarray:
+    """Per story of the snapshot: the share of the question's term weight it holds anywhere, a
+    term held when one of its alternatives is (related words count in `RankedStory.coverage`)."""
     own = [t for t in dict.fromkeys(query.terms) if t not in query.alternatives]
-    held = {t: snapshot.stories_with(t)[stories] for t in own}
+    held = {t: snapshot.stories_with(t) for t in own}
     for alias, term in query.alternatives.items():
-        held[term] = held[term] | snapshot.stories_with(alias)[stories]
+        held[term] = held[term] | snapshot.stories_with(alias)
     total = sum(weights[t] for t in own) + sum(weights[t] for t in query.missing) or 1.0
-    found = sum((weights[t] * h for t, h in held.items()), np.zeros(len(stories)))
-    return np.maximum(found / total, [r.coverage for r in ranked]).tolist()
+    return sum((weights[t] * h for t, h in held.items()), np.zeros(len(snapshot.stories))) / total
 
 
 def _years(terms: Sequence[str]) -> list[tuple[str, int]]:

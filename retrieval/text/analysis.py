@@ -17,7 +17,7 @@ import stopwordsiso
 from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
 
 from retrieval.text import languages
-from retrieval.text.languages import fold
+from retrieval.text.languages import fold, fold_letters, fold_marks
 
 ANALYZER_VERSION = 5
 """Bump when tokenizing changes, so stored tokens are re-analyzed (see `Analyzer.key`)."""
@@ -90,7 +90,7 @@ class Analyzer:
     @property
     def key(self) -> str:
         """Identifies the analysis: stored tokens are valid only for the same key."""
-        lemmas = ":lemmas" if self.lemmatized else ""
+        lemmas = f":lemmas=simplemma-{simplemma.__version__}" if self.lemmatized else ""
         return f"v{ANALYZER_VERSION}:{self.language}:stop={int(bool(self.stopwords))}{lemmas}"
 
     def words(self, text: str) -> list[str]:
@@ -100,7 +100,7 @@ class Analyzer:
     def terms(self, text: str) -> list[str]:
         """Index terms: words without stopwords, stemmed; order and repeats kept."""
         known = self._terms
-        words = _WORD.findall(fold(text, self.code).casefold())
+        words = _WORD.findall(fold_marks(text, self.code).casefold())
         try:
             return list(filter(None, map(known.__getitem__, words)))
         except KeyError:
@@ -128,15 +128,19 @@ class Analyzer:
         return spans
 
     def _term(self, word: str) -> str:
+        """The term of a case-folded word whose marks are folded (`fold_marks`), "" for a stopword."""
         if self._elision:
             word = self._elision.sub("", word, count=1)
         if self._contraction and word not in self.stopwords:
             word = self._contraction.sub("", word)
-        if word in self.stopwords:
+        folded = fold_letters(word, self.code)
+        if folded in self.stopwords:
             return ""
-        if not word.isalpha():
-            return self.prefix + word
-        return self.prefix + self._stem(self._lemma(word) if self.lemmatized else word)
+        if not folded.isalpha():
+            return self.prefix + folded
+        if self.lemmatized:  # looked up before its letters fold: the dictionaries spell words the standard way
+            folded = fold_letters(self._lemma(word), self.code)
+        return self.prefix + self._stem(folded)
 
     def _lemma(self, word: str) -> str:
         # the memory-frugal dictionaries: ~9 MB a language against ~70 MB, lookups as fast here
@@ -168,13 +172,17 @@ class Analyzers:
     @property
     def key(self) -> str:
         """Identifies the analysis of a whole archive, as `Analyzer.key` does one language's."""
-        return self.main.key + ("|languages:lemmas" if self.detect else "")
+        return self.main.key + (f"|languages:lemmas=simplemma-{simplemma.__version__}" if self.detect else "")
 
     def warm_up(self, codes: Collection[str]) -> None:
-        """Load what the analyzers of the languages `codes` need (`Analyzer.warm_up`)."""
+        """Load what analyzing an archive of the languages `codes` needs: each one's lemma
+        dictionary (`Analyzer.warm_up`) and, for more than one, the language identifier that
+        tells some questions' languages apart."""
+        codes = [code for code in codes if code]
         for code in codes:
-            if code:
-                self.of(code).warm_up()
+            self.of(code).warm_up()
+        if self.detect and len(codes) > 1:
+            languages.load_identifier()
 
     def of(self, code: str) -> Analyzer:
         """The analyzer of language `code`."""

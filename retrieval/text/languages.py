@@ -186,21 +186,40 @@ _DIGITS = {**{0x0660 + i: str(i) for i in range(10)}, **{0x06F0 + i: str(i) for 
            0x066B: ".", 0x066C: ","}  # Arabic-Indic and Persian digits, Arabic decimal and thousands marks
 _ARABIC_MARKS = {c: None for c in [*range(0x064B, 0x0660), 0x0670, 0x0640]}  # harakat, superscript alef, tatweel
 _ZWNJ = {0x200C: " "}  # Persian and Urdu write a non-joiner inside words; people type a space
-_FOLDS = {
-    "ar": {**_DIGITS, **_ARABIC_MARKS, ord("ی"): "ي", ord("ى"): "ي", ord("ک"): "ك", ord("ة"): "ه",
-           ord("أ"): "ا", ord("إ"): "ا", ord("آ"): "ا", ord("ٱ"): "ا"},
-    "fa": {**_DIGITS, **_ARABIC_MARKS, **_ZWNJ, ord("ي"): "ی", ord("ى"): "ی", ord("ك"): "ک", ord("ة"): "ه",
-           ord("أ"): "ا", ord("إ"): "ا", ord("ٱ"): "ا", ord("ۀ"): "ه"},
-    "ur": {**_DIGITS, **_ARABIC_MARKS, **_ZWNJ, ord("ي"): "ی", ord("ى"): "ی", ord("ك"): "ک", ord("ة"): "ہ",
-           ord("ه"): "ہ", ord("أ"): "ا", ord("إ"): "ا", ord("ٱ"): "ا"},
+_MARKS = {"ar": {**_DIGITS, **_ARABIC_MARKS}, "fa": {**_DIGITS, **_ARABIC_MARKS, **_ZWNJ},
+          "ur": {**_DIGITS, **_ARABIC_MARKS, **_ZWNJ}, "ru": {}}
+"""What is folded before a text is split into words (a mark or a non-joiner may join or split
+them): digits, vowel marks and tatweel, non-joiners."""
+_LETTERS = {
+    "ar": {ord("ی"): "ي", ord("ى"): "ي", ord("ک"): "ك", ord("ة"): "ه", ord("أ"): "ا", ord("إ"): "ا", ord("آ"): "ا",
+           ord("ٱ"): "ا"},
+    "fa": {ord("ي"): "ی", ord("ى"): "ی", ord("ك"): "ک", ord("ة"): "ه", ord("أ"): "ا", ord("إ"): "ا", ord("ٱ"): "ا",
+           ord("ۀ"): "ه"},
+    "ur": {ord("ي"): "ی", ord("ى"): "ی", ord("ك"): "ک", ord("ة"): "ہ", ord("ه"): "ہ", ord("أ"): "ا",
+           ord("إ"): "ا", ord("ٱ"): "ا"},
     "ru": {ord("ё"): "е", ord("Ё"): "Е"},
 }
-_FOLD_ANY = _DIGITS  # other languages still read those digits as numbers
+"""The letters a language writes in several ways, each written one way: folded word by word,
+after a word's lemma is looked up (the lemma dictionaries spell words the standard way)."""
+_MARKS_ANY = _DIGITS  # other languages still read those digits as numbers
 
 
 def fold(text: str, code: str) -> str:
     """`text` in Unicode's compatibility form (NFKC) with the letters that language `code`
     writes in several ways written one way, for matching words, never for showing them."""
+    return fold_letters(fold_marks(text, code), code)
+
+
+def fold_marks(text: str, code: str) -> str:
+    """The part of `fold` that may change where words begin and end: NFKC, digits, vowel
+    marks, tatweel and non-joiners; `fold_letters` of its words completes it."""
     if text.isascii():
         return text  # NFKC and every fold leave ASCII as it is
-    return unicodedata.normalize("NFKC", text).translate(_FOLDS.get(code, _FOLD_ANY))
+    return unicodedata.normalize("NFKC", text).translate(_MARKS.get(code, _MARKS_ANY))
+
+
+def fold_letters(text: str, code: str) -> str:
+    """The letter variants of `fold`, on a text `fold_marks` has folded."""
+    if text.isascii() or code not in _LETTERS:
+        return text
+    return text.translate(_LETTERS[code])

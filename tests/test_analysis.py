@@ -84,3 +84,7 @@ def test_a_lemma_is_looked_up_as_written_and_folded_after():
     arabic = Analyzer("ar")
     assert len(set(arabic.terms("حكومة الحكومة حكومات الحكومات"))) == 1
     assert len(set(arabic.terms("وزارة الوزارة وزارات"))) == 1
+
+
+def test_a_contraction_typed_without_its_apostrophe_is_a_stopword_too():
+    assert Analyzer().terms("whats the death toll, hows it going, thats all") == ["death", "toll", "go"]

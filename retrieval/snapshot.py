@@ -125,10 +125,16 @@ class Snapshot:
 
     def holds(self, story: int, term: str) -> bool:
         """Whether the story at `story` holds `term` in a passage or in the title: `stories_with`
-        for one story, a binary search per passage of it instead of a walk over the postings."""
+        for one story."""
+        return bool(self.held_by([term], [story])[0, 0])
+
+    def held_by(self, terms: Sequence[str], stories: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Whether each of `stories` (positions) holds each of `terms` in a passage or in its
+        title, a row per term: `stories_with` read at `stories`, from a binary search per term
+        and passage of theirs instead of a walk over the terms' postings and a mask of the archive."""
+        stories = np.asarray(stories, dtype=np.int64)
         order, offsets = self._by_story
-        passages = order[offsets[story]:offsets[story + 1]]
-        return bool(self.titles.holding([term], [story]).any() or self.index.holding([term], passages).any())
+        return self.index.groups_holding(terms, order, offsets, stories) | self.titles.holding(terms, stories)
 
     def stories_holding(self, terms: Sequence[str]) -> np.ndarray:
         """A mask of the stories that hold every one of `terms` (none when there are no terms)."""

@@ -322,8 +322,12 @@ async def test_after_a_reload_the_saved_copy_is_served_mapped(tmp_path):
         for array in (snapshot.index.gains, snapshot.titles.postings.docs, snapshot.stories.digests):
             assert isinstance(array.base, np.memmap), "the saved copy, not the one built in memory"
         assert rankings(service) == await fresh_rankings(service)
-        for term in ("cocoa", "bahia", "coffe", "stori", "unheard"):
+        terms = ["cocoa", "bahia", "coffe", "stori", "unheard"]
+        for term in terms:
             assert [snapshot.holds(s, term) for s in range(len(snapshot.stories))] == \
                 snapshot.stories_with(term).tolist()
+        some = np.asarray([5, 0, 3, 0])
+        assert snapshot.held_by(terms, some).tolist() == [snapshot.stories_with(t)[some].tolist() for t in terms]
+        assert snapshot.held_by([], some).shape == (0, 4) and snapshot.held_by(terms, []).shape == (5, 0)
     finally:
         await service.close()

@@ -80,20 +80,15 @@ class Citing:
         holds anywhere, not only in its best passage and title: it is about what was asked, and
         the rest of the question may be told in other paragraphs."""
         required = [t for p in query.phrases for t in self.analyzers.of(query.language).terms(p)]
-        holding = snapshot.stories_holding([*mentioning, *naming]) if mentioning or naming else None
-        for term, year in _years(query.terms + query.missing):
-            # a story neither dated in a year the question names nor naming it tells of another
-            # event ("the 2020 Oscars" is not the 1987 ceremony's story)
-            of_year = snapshot.stories_with(term) | (snapshot.story_years == year)
-            holding = of_year if holding is None else holding & of_year
-        anywhere = _story_shares(snapshot, query, weights) if naming else None
+        years = _years(query.terms + query.missing)
         limit = PAGE * wanted
         while True:
             # on the loop, not a thread: ~2 ms, mostly under the GIL, so a thread only adds hand-offs
             ranked, complete = rank_stories(snapshot, query, required, limit, weights)
-            relevant = [r for r in ranked
-                        if max(r.coverage, 0.0 if anywhere is None else anywhere[r.story]) >= RELEVANCE_FLOOR
-                        and (holding is None or holding[r.story])]
+            shares = _story_shares(snapshot, query, weights, ranked) if naming else [0.0] * len(ranked)
+            holding = _holding(snapshot, ranked, [*mentioning, *naming], years)
+            relevant = [r for r, share, held in zip(ranked, shares, holding)
+                        if max(r.coverage, share) >= RELEVANCE_FLOOR and held]
             if len(relevant) >= wanted or complete or limit >= MAX_PAGE * wanted:
                 return relevant
             limit *= 4
@@ -209,15 +204,36 @@ class Citing:
         return [(sentences[a][0], sentences[b][1]) for a, b in windows], features
 
 
-def _story_shares(snapshot: Snapshot, query: Query, weights: dict[str, float]) -> np.ndarray:
-    """Per story of the snapshot: the share of the question's term weight it holds anywhere, a
-    term held when one of its alternatives is (related words count in `RankedStory.coverage`)."""
+def _story_shares(snapshot: Snapshot, query: Query, weights: dict[str, float],
+                  ranked: list[RankedStory]) -> np.ndarray:
+    """Per ranked story: the share of the question's term weight it holds anywhere, a term held
+    when one of its alternatives is (related words count in `RankedStory.coverage`)."""
+    stories = np.asarray([r.story for r in ranked], dtype=np.int64)
     own = [t for t in dict.fromkeys(query.terms) if t not in query.alternatives]
-    held = {t: snapshot.stories_with(t) for t in own}
-    for alias, term in query.alternatives.items():
-        held[term] = held[term] | snapshot.stories_with(alias)
+    holding = snapshot.held_by(own + list(query.alternatives), stories)
+    held = dict(zip(own, holding[:len(own)]))
+    for (alias, term), holds in zip(query.alternatives.items(), holding[len(own):]):
+        held[term] = held[term] | holds
     total = sum(weights[t] for t in own) + sum(weights[t] for t in query.missing) or 1.0
-    return sum((weights[t] * h for t, h in held.items()), np.zeros(len(snapshot.stories))) / total
+    return sum((weights[t] * h for t, h in held.items()), np.zeros(len(stories))) / total
+
+
+def _holding(snapshot: Snapshot, ranked: list[RankedStory], terms: Sequence[str],
+             years: Sequence[tuple[str, int]]) -> np.ndarray | list[bool]:
+    """Per ranked story: whether it holds every one of `terms` and, for each (term, year) of
+    `years`, is dated in that year or holds the term; all True when neither is asked. Read for
+    the ranked stories only, not as a mask of the archive's."""
+    if not terms and not years:
+        return [True] * len(ranked)
+    stories = np.asarray([r.story for r in ranked], dtype=np.int64)
+    terms = list(dict.fromkeys(terms))
+    holding = snapshot.held_by(terms + [term for term, _ in years], stories)
+    held = holding[:len(terms)].all(axis=0)
+    for (_, year), holds in zip(years, holding[len(terms):]):
+        # a story neither dated in a year the question names nor naming it tells of another
+        # event ("the 2020 Oscars" is not the 1987 ceremony's story)
+        held &= holds | (snapshot.story_years[stories] == year)
+    return held
 
 
 def _years(terms: Sequence[str]) -> list[tuple[str, int]]:

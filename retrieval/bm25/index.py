@@ -185,6 +185,15 @@ class BM25Index:
         ids = self.vocabulary.ids_of(terms)
         return scoring.holding(self.offsets, self.postings.docs, ids, np.asarray(docs, dtype=np.int64))
 
+    def groups_holding(self, terms: Sequence[str], members: np.ndarray, bounds: np.ndarray,
+                       groups: np.ndarray) -> np.ndarray:
+        """Whether each of `groups` of passages (group g's are members[bounds[g]:bounds[g+1]])
+        holds each of `terms` in one of its passages: a row per term (binary searches, no walk
+        over the terms' postings)."""
+        ids = self.vocabulary.ids_of(terms)
+        return scoring.groups_holding(self.offsets, self.postings.docs, ids, members, bounds,
+                                      np.asarray(groups, dtype=np.int64))
+
     def scores_of(self, query: Sequence[str], docs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """For each of `docs`, its score as `search(query)` gives it (0 where it holds no query
         term), and whether it holds one: a binary search per term and passage instead of a walk

@@ -348,6 +348,23 @@ def best_of_groups(offsets: np.ndarray, docs: np.ndarray, gains: np.ndarray, ter
     return best, scores, matched
 
 
+@numba.njit(cache=True, nogil=True)
+def groups_holding(offsets: np.ndarray, docs: np.ndarray, terms: np.ndarray, members: np.ndarray,
+                   bounds: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Whether each of `groups` (group g's passages are members[bounds[g]:bounds[g + 1]]) holds
+    each of `terms` (ids; -1 for one no passage holds) in one of its passages, a row per term: a
+    binary search per term and passage of the group, until one holds it."""
+    holds = np.zeros((len(terms), len(groups)), np.bool_)
+    for i in range(len(terms)):
+        if terms[i] >= 0:
+            lo, hi = offsets[terms[i]], offsets[terms[i] + 1]
+            for j in range(len(groups)):
+                for doc in members[bounds[groups[j]]:bounds[groups[j] + 1]]:
+                    if _posting(docs, lo, hi, doc) >= 0:
+                        holds[i, j] = True
+                        break
+    return holds
+
 # The kept passages are a binary heap with the worst one at the root, so that a better passage
 # replaces it in log(limit) steps.
 

@@ -103,3 +103,22 @@ async def test_the_message_is_in_the_questions_language(nordic_archive, tmp_path
     answer = await nordic_archive.ask("обсудили ли Россия и Финляндией поставки зерна?")
     assert answer.kind is AnswerKind.NOT_NAMED
     assert answer.message.startswith("Ни один материал") and "Финляндией" in answer.message
+
+
+async def test_a_question_reads_each_story_once_the_names_samples_with_the_best_story(nordic_archive, monkeypatch):
+    """The best story, the stories sampled to tell whether the name it lacks is written as one,
+    and the first stories to cite are read in one call to the store, and none twice."""
+    calls: list[list[str]] = []
+    stories = nordic_archive.citing.read
+
+    async def reading(wanted):
+        calls.append(list(wanted))
+        return await stories(calls[-1])
+
+    monkeypatch.setattr(nordic_archive.citing, "read", reading)
+    await nordic_archive.ask("Can Russia stop finland from joining NATO?")
+    read = [sid for call in calls for sid in call]
+    assert "n1" in calls[0] and len(read) == len(set(read))
+    calls.clear()
+    assert (await nordic_archive.ask("Can Russia stop Ukraine from joining NATO?")).kind is AnswerKind.ANSWERED
+    assert len(calls) == 1

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from retrieval.answer import names
+from retrieval.answer import citing, names
 from retrieval.answer.names import KEY_SHARE, key_terms, written_as_name
 from retrieval.models import AnswerKind
 from retrieval.text.analysis import Analyzer
@@ -122,3 +122,17 @@ async def test_a_question_reads_each_story_once_the_names_samples_with_the_best_
     calls.clear()
     assert (await nordic_archive.ask("Can Russia stop Ukraine from joining NATO?")).kind is AnswerKind.ANSWERED
     assert len(calls) == 1
+
+
+async def test_asked_again_with_the_names_required_the_stories_are_not_ranked_again(nordic_archive, monkeypatch):
+    """When the best story lacks a name asked, the ranking is filtered again, not searched again."""
+    limits: list[int] = []
+    rank = citing.rank_stories
+
+    def ranking(snapshot, query, required, limit, weights):
+        limits.append(limit)
+        return rank(snapshot, query, required, limit, weights)
+
+    monkeypatch.setattr(citing, "rank_stories", ranking)
+    answer = await nordic_archive.ask("Can Russia stop finland from joining NATO?")
+    assert answer.kind is AnswerKind.NOT_NAMED and limits and len(limits) == len(set(limits))

@@ -58,13 +58,14 @@ class Citing:
         or only there to fold copies into) with an empty quote. A story whose best passage
         lacks a phrase is left out."""
         weights = snapshot.term_weights(query.terms + query.date_terms + query.missing)
-        relevant = self._relevant(snapshot, query, wanted, weights, mentioning)
+        rankings: dict[int, tuple[list[RankedStory], bool]] = {}
+        relevant = self._relevant(snapshot, query, wanted, weights, mentioning, rankings)
         read = _Reads(self.read)
         read.expect(snapshot.stories.ids[relevant[rank].story] for rank in _first_page(snapshot, relevant, wanted))
         # the best story not naming a name asked tells of something else: only those that do count
         lacking, required = await self._names_lacking(snapshot, query, relevant, weights, read)
         if lacking:
-            relevant = self._relevant(snapshot, query, wanted, weights, mentioning, required)
+            relevant = self._relevant(snapshot, query, wanted, weights, mentioning, rankings, required)
         cited = await self._without_copies(snapshot, relevant, query.phrases, wanted, read)
         asking = self._asking(snapshot, query, weights)
         analyzer = self.analyzers.of(query.language)
@@ -74,19 +75,24 @@ class Citing:
                       for n, story in enumerate(cited)], lacking)
 
     def _relevant(self, snapshot: Snapshot, query: Query, wanted: int, weights: dict[str, float],
-                  mentioning: Sequence[str], naming: Sequence[str] = ()) -> list[RankedStory]:
+                  mentioning: Sequence[str], rankings: dict[int, tuple[list[RankedStory], bool]],
+                  naming: Sequence[str] = ()) -> list[RankedStory]:
         """The ranked stories above the relevance floor that hold every term of `mentioning` and
         of `naming` (every name asked, when the best match lacked one): enough for `wanted`
         citations once copies are folded, the search widened until it finds them or nothing more
         can be relevant. A story naming every name asked is judged by the question words it
         holds anywhere, not only in its best passage and title: it is about what was asked, and
-        the rest of the question may be told in other paragraphs."""
+        the rest of the question may be told in other paragraphs. `rankings` keeps the stories
+        ranked for the question by limit: asked again with the names required, the ranking is
+        the same, only which of them count changes."""
         required = [t for p in query.phrases for t in self.analyzers.of(query.language).terms(p)]
         years = _years(query.terms + query.missing)
         limit = PAGE * wanted
         while True:
             # on the loop, not a thread: ~2 ms, mostly under the GIL, so a thread only adds hand-offs
-            ranked, complete = rank_stories(snapshot, query, required, limit, weights)
+            if limit not in rankings:
+                rankings[limit] = rank_stories(snapshot, query, required, limit, weights)
+            ranked, complete = rankings[limit]
             shares = _story_shares(snapshot, query, weights, ranked) if naming else [0.0] * len(ranked)
             holding = _holding(snapshot, ranked, [*mentioning, *naming], years)
             relevant = [r for r, share, held in zip(ranked, shares, holding)

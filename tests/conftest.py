@@ -6,6 +6,7 @@ example database, and no deadline (tests never carry a time limit).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -71,3 +72,11 @@ async def api():
     await server.start()
     yield server
     await server.stop()
+
+
+async def add_story(service: ArchiveService, folder: Path, story_id: str, title: str, day: str, body: str) -> None:
+    """Ingest one story into `service`, as a JSON Lines record in a file of its own in `folder`."""
+    path = folder / f"{story_id}.jsonl"
+    path.write_text(json.dumps({"id": story_id, "title": title, "date": day, "body": body}, ensure_ascii=False),
+                    encoding="utf-8")
+    await service.ingest([path])

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from conftest import add_story
 from retrieval.answer import citing, names
 from retrieval.answer.names import KEY_SHARE, key_terms, written_as_name
 from retrieval.models import AnswerKind
@@ -70,14 +71,9 @@ async def test_the_story_naming_the_name_is_cited_before_one_matching_more_words
 
 
 async def test_a_story_naming_the_name_answers_with_the_rest_told_in_other_paragraphs(nordic_archive, tmp_path):
-    path = tmp_path / "spread.jsonl"
-    path.write_text(json.dumps({"id": "s1", "title": "Helsinki diary", "date": "2022-05-18",
-                                "body": "\n\n".join(["Finland's leaders met in Helsinki on Tuesday.",
-                                                       "Russia warned of a military response.",
-                                                       "Nobody can stop it, officials said.",
-                                                       "Joining takes a year.", "NATO welcomed the bid."])}),
-                    encoding="utf-8")
-    await nordic_archive.ingest([path])
+    await add_story(nordic_archive, tmp_path, "s1", "Helsinki diary", "2022-05-18", "\n\n".join([
+        "Finland's leaders met in Helsinki on Tuesday.", "Russia warned of a military response.",
+        "Nobody can stop it, officials said.", "Joining takes a year.", "NATO welcomed the bid."]))
     answer = await nordic_archive.ask("Can Russia stop finland from joining NATO?")
     assert answer.kind is AnswerKind.ANSWERED and [c.story_id for c in answer.citations] == ["s1"]
 

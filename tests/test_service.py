@@ -16,6 +16,7 @@ import pytest
 
 import retrieval.service
 
+from conftest import add_story
 from retrieval.bm25.index import VARIANTS, BM25Params
 from retrieval.answer.query import parse_query
 from retrieval.answer.ranking import rank_stories
@@ -126,10 +127,8 @@ async def test_a_date_option_without_the_story_finds_nothing(archive, options):
 
 async def test_a_date_in_words_without_the_story_falls_back_to_stories_naming_it(cocoa_archive, tmp_path):
     """A date in the question may be when things happened, not when they were reported."""
-    path = tmp_path / "late.jsonl"
-    path.write_text(json.dumps({"id": "late", "title": "Cocoa review", "date": "1987-07-01",
-                                "body": "Ghana cocoa output rose in 1986, the board said."}), encoding="utf-8")
-    await cocoa_archive.ingest([path])
+    await add_story(cocoa_archive, tmp_path, "late", "Cocoa review", "1987-07-01",
+                    "Ghana cocoa output rose in 1986, the board said.")
     answer = await cocoa_archive.ask("Ghana cocoa output in 1986")
     assert [c.story_id for c in answer.citations] == ["late"]
     assert answer.message.startswith("Nothing in the archive was reported")
@@ -300,11 +299,8 @@ async def test_a_name_spelled_another_way_finds_the_archive_s_spelling(archive):
 async def test_a_word_in_lower_case_is_no_name_spelled_like_it(archive, tmp_path):
     """"gunman" is one letter from Gunma, a name of the archive: the guess is searched, but not
     required of the answer, and an answer that lacks it says the word was left out."""
-    path = tmp_path / "gunma.jsonl"
-    path.write_text(json.dumps({"id": "g1", "title": "A fair", "date": "2021-05-01",
-                                "body": "A fair opened in Gunma on Saturday. Visitors from Gunma came."}),
-                    encoding="utf-8")
-    await archive.ingest([path])
+    await add_story(archive, tmp_path, "g1", "A fair", "2021-05-01",
+                    "A fair opened in Gunma on Saturday. Visitors from Gunma came.")
     answer = await archive.ask("why did the gunman say Russia cannot prevent Ukraine joining NATO")
     assert answer.kind is AnswerKind.ANSWERED and answer.citations[0].story_id == "960351"
     assert answer.message.startswith("The archive never mentions \u201cgunman\u201d: these stories match")
@@ -314,10 +310,8 @@ async def test_a_word_in_lower_case_is_no_name_spelled_like_it(archive, tmp_path
 
 async def test_a_spelling_the_archive_never_holds_is_found_through_its_alias(archive, tmp_path):
     """The archive writes "aluminum" only: "aluminium" is that word, not one to respell."""
-    path = tmp_path / "aluminum.jsonl"
-    path.write_text(json.dumps({"id": "a1", "title": "Exports", "date": "1987-03-02",
-                                "body": "Finland said aluminum exports to Russia rose sharply."}), encoding="utf-8")
-    await archive.ingest([path])
+    await add_story(archive, tmp_path, "a1", "Exports", "1987-03-02",
+                    "Finland said aluminum exports to Russia rose sharply.")
     answer = await archive.ask("Will Russia stop finland aluminium exports to NATO?")
     assert answer.kind is AnswerKind.ANSWERED and answer.citations[0].story_id == "a1"
 

@@ -202,7 +202,7 @@ class ArchiveService:
         citations = found[offset:offset + k]
         if citations and message is None and asks_when(query.text) and citations[0].date:
             message = say(WHEN, language, date=long_date(citations[0].date, language))
-        unknown = unknown + _guesses_unheld(snapshot, query, citations[:1])
+        unknown = unknown + _guesses_unheld(snapshot, query, citations[0] if citations else None)
         if citations and unknown:
             message = " ".join(filter(None, [say(LEFT_OUT, language, words=_quoted(unknown)), message]))
         return kind, message, citations, len(found) > offset + k
@@ -349,10 +349,10 @@ async def _warmed(analyzers: Analyzers, loading: Awaitable[tuple[Snapshot, bool]
     return snapshot, unsaved
 
 
-def _guesses_unheld(snapshot: Snapshot, query: Query, citations: Sequence[Citation]) -> list[str]:
-    """The question's words searched as guessed spellings (`Query.guessed`) that the first of
-    `citations` holds in none of their spellings: the answer never mentions them."""
-    position = snapshot.stories.position_of(citations[0].story_id) if citations and query.guessed else None
+def _guesses_unheld(snapshot: Snapshot, query: Query, first: Citation | None) -> list[str]:
+    """The question's words searched as guessed spellings (`Query.guessed`) that the `first`
+    citation holds in none of their spellings: the answer never mentions them."""
+    position = snapshot.stories.position_of(first.story_id) if first and query.guessed else None
     if position is None:
         return []
     spellings = {variant: [variant] for variant in query.guessed}

@@ -57,6 +57,8 @@ dictionaries): Porter's stems already join English's regular forms, and English 
 words that answers need apart ("took" over and "take", bench/README.md "Lemmas"). In the other
 languages Snowball leaves apart what their inflection writes differently (German "gesenkt" and
 "senkt", Arabic dialect and standard forms): their lemmas join them."""
+LEMMAS = f"lemmas=simplemma-{simplemma.__version__}"
+"""Names the lemma dictionaries in analysis keys: another release of them is another analysis."""
 UNUSABLE_STOPWORDS = frozenset({"ur"})
 """stopwords-iso's Urdu list is mis-encoded (ب written as ث, ن as ٌ): it would drop real words."""
 
@@ -92,7 +94,7 @@ class Analyzer:
     @property
     def key(self) -> str:
         """Identifies the analysis: stored tokens are valid only for the same key."""
-        lemmas = f":lemmas=simplemma-{simplemma.__version__}" if self.lemmatized else ""
+        lemmas = f":{LEMMAS}" if self.lemmatized else ""
         return f"v{ANALYZER_VERSION}:{self.language}:stop={int(bool(self.stopwords))}{lemmas}"
 
     def words(self, text: str) -> list[str]:
@@ -174,7 +176,7 @@ class Analyzers:
     @property
     def key(self) -> str:
         """Identifies the analysis of a whole archive, as `Analyzer.key` does one language's."""
-        return self.main.key + (f"|languages:lemmas=simplemma-{simplemma.__version__}" if self.detect else "")
+        return self.main.key + (f"|languages:{LEMMAS}" if self.detect else "")
 
     def warm_up(self, codes: Collection[str]) -> None:
         """Load what analyzing an archive of the languages `codes` needs: each one's lemma

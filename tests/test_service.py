@@ -284,6 +284,11 @@ async def test_an_unknown_name_is_left_out_with_a_note_when_the_rest_finds_the_s
     assert answer.kind is AnswerKind.ANSWERED
 
 
+async def test_an_unknown_word_is_named_without_its_possessive(archive):
+    answer = await archive.ask("What is Bitcoin's price?")
+    assert answer.kind is AnswerKind.NEVER_MENTIONED and "\u201cBitcoin\u201d" in answer.message
+
+
 async def test_a_question_resting_on_an_unknown_name_is_refused(archive):
     answer = await archive.ask("What is the price of Bitcoin?")
     assert answer.citations == []

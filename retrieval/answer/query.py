@@ -271,8 +271,16 @@ def _earlier(a: date | None, b: date | None) -> date | None:
 
 
 def words_with(text: str, terms: Collection[str], analyzer: Analyzer) -> list[str]:
-    """The words of `text`, as written and each once, whose terms are among `terms`."""
-    return [w for w in dict.fromkeys(_WORDS.findall(text)) if not set(analyzer.terms(w)).isdisjoint(terms)]
+    """The words of `text`, as written and each once, whose terms are among `terms`; a
+    possessive without its ending when that is all the ending was ("bitcoin" of "bitcoin's")."""
+    words = (w for w in _WORDS.findall(text) if not set(analyzer.terms(w)).isdisjoint(terms))
+    return list(dict.fromkeys(_without_possessive(w, analyzer) for w in words))
+
+
+def _without_possessive(word: str, analyzer: Analyzer) -> str:
+    bare = _POSSESSIVE.sub("", word)
+    return bare if bare != word and analyzer.terms(bare) == analyzer.terms(word) else word
 
 
 _WORDS = re.compile(r"[^\W_][\w'’.-]*")
+_POSSESSIVE = re.compile(r"['’]s?$")

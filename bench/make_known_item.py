@@ -84,7 +84,7 @@ VERBS = {
     "amends": "amend", "terminates": "terminate", "cancels": "cancel", "renews": "renew",
     "redeems": "redeem", "restructures": "restructure", "downgrades": "downgrade",
     "upgrades": "upgrade", "accepts": "accept", "resigns": "resign", "retains": "retain",
-    "buys": "buy", "discontinues": "discontinue", "doubles": "double", "shuts": "shut",
+    "discontinues": "discontinue", "doubles": "double", "shuts": "shut",
     "converts": "convert", "acquired": "acquire", "agreed": "agree", "raised": "raise",
     "welcomes": "welcome", "foresees": "foresee", "begins": "begin", "appeals": "appeal",
     "hopes": "hope", "aims": "aim", "replaces": "replace", "enters": "enter", "provides": "provide",

@@ -163,9 +163,7 @@ class Store:
     async def _reanalyze(self, analyzers: Analyzers) -> None:
         async with self.transaction():
             stories = await self.db.execute_fetchall("SELECT id, title, body, metadata FROM stories")
-            languages = await asyncio.to_thread(lambda: {
-                sid: analyzers.story_language(title, body, declared_language(json.loads(metadata)))
-                for sid, title, body, metadata in stories})
+            languages = await asyncio.to_thread(_story_languages, analyzers, stories)
             await self.db.executemany("UPDATE stories SET language = ?, title_terms = ? WHERE id = ?",
                                       [(languages[sid], " ".join(analyzers.of(languages[sid]).terms(title)), sid)
                                        for sid, title, _, _ in stories])
@@ -315,3 +313,9 @@ def _write_blobs(path: Path, blobs: dict[str, memoryview | bytes]) -> None:
 
 def _parse_date(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
+
+
+def _story_languages(analyzers: Analyzers, stories: Iterable[tuple[str, str, str, str]]) -> dict[str, str | None]:
+    """Each story's language, by id, from its (id, title, body, metadata) row."""
+    return {sid: analyzers.story_language(title, body, declared_language(json.loads(metadata)))
+            for sid, title, body, metadata in stories}

@@ -122,6 +122,9 @@ def test_a_question_is_classed_in_its_own_language(question, language, asked):
     (Asked.PERSON, "The case was dismissed by Judge Mary Smith.", "which judge dismissed the case", True),
     (Asked.PERSON, "The case was dismissed on Monday.", "which judge dismissed the case", False),
     (Asked.PERSON, "Leicester won the league.", "who managed leicester", False),  # opens the sentence
+    (Asked.PERSON, "The board fired its chief, Sam Altman.", "who replaced altman", False),  # the name asked, whole
+    (Asked.PERSON, "The board fired Sam Altman and named Mira Murati.", "who replaced altman", True),
+    (Asked.PERSON, "Rival Jean-Luc Melenchon spoke.", "what did melenchon say", False),  # hyphenated
     (Asked.WORDS, "\u201cWe will rebuild it,\u201d he said.", "what did macron promise", True),
     (Asked.REASON, "They resigned because of the blast.", "why did they resign", True),
     (Asked.OTHER, "Anything at all 42.", "tell me about it", False),

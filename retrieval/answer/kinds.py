@@ -189,15 +189,29 @@ def _time_in(language: str) -> re.Pattern:
 
 def new_names(sentence: str, question_words: frozenset[str]) -> list[str]:
     """The capitalised words of `sentence` that do not open it and that the question does not
-    hold: names of people, places and organisations it adds."""
+    hold, nor lead up to a name it holds ("Sam" of "Sam Altman" when the question names Altman;
+    "Judge Mary Smith" still adds a name to "which judge"): names of people, places and
+    organisations it adds."""
+    words = [m for m in _NAME.finditer(sentence) if m.group(0)[0].isupper()]
+    asked = [m.group(0).casefold() in question_words for m in words]
     names = []
-    for match in _NAME.finditer(sentence):
+    for i, match in enumerate(words):
         word = match.group(0)
-        if not word[0].isupper():
-            continue
         before = sentence[:match.start()].rstrip()
         if not before or before[-1] in OPENERS:
             continue  # capitalised because a sentence or a quotation opens here
-        if word.casefold() not in question_words and not _CALENDAR.fullmatch(word):
-            names.append(word)
+        if asked[i] or _CALENDAR.fullmatch(word) or _leads_to_asked(words, asked, i, sentence):
+            continue
+        names.append(word)
     return names
+
+
+def _leads_to_asked(words: list[re.Match], asked: list[bool], i: int, sentence: str) -> bool:
+    """Whether the capitalised words after `words[i]`, joined to it by spaces or hyphens, reach
+    one the question holds: a first name before the surname asked."""
+    j = i
+    while j + 1 < len(words) and sentence[words[j].end():words[j + 1].start()] in (" ", "-"):
+        j += 1
+        if asked[j]:
+            return True
+    return False

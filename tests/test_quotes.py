@@ -125,6 +125,9 @@ def test_a_question_is_classed_in_its_own_language(question, language, asked):
     (Asked.PERSON, "The board fired its chief, Sam Altman.", "who replaced altman", False),  # the name asked, whole
     (Asked.PERSON, "The board fired Sam Altman and named Mira Murati.", "who replaced altman", True),
     (Asked.PERSON, "Rival Jean-Luc Melenchon spoke.", "what did melenchon say", False),  # hyphenated
+    (Asked.TIME, "The quake struck at 4:53 p.m. local time.", "what time did the quake strike", True),
+    (Asked.TIME, "Brexit took place at 11pm.", "what time did the uk leave", True),
+    (Asked.TIME, "He scored 4.5 points.", "what time did he score", False),
     (Asked.WORDS, "\u201cWe will rebuild it,\u201d he said.", "what did macron promise", True),
     (Asked.REASON, "They resigned because of the blast.", "why did they resign", True),
     (Asked.OTHER, "Anything at all 42.", "tell me about it", False),

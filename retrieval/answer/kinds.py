@@ -143,10 +143,13 @@ _NUMBER = re.compile(r"(?<![\w.])(?!(?:1[89]|20)\d\d\b)[$€£¥]?\d[\d,.]*+(?:\
                      r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|dozens?|hundreds?|"
                      r"thousands?|millions?|billions?|half|third|quarter)\b", re.IGNORECASE)
 """An amount: a number, with its unit if any, not a year nor an ordinal ("1st", "1er", "2nd")."""
+CLOCK = (r"\b\d{1,2}(?:[:.]\d{2})?\s*[ap]\.?m\b\.?|\b\d{1,2}:\d{2}\b|\b\d{4}\s*(?:GMT|UTC)\b|"
+         r"\b(?:noon|midnight|o['’]clock)\b")
+"""A time of day: "4:53 p.m.", "11pm", "0900 GMT", "midnight"."""
 _TIME = re.compile(rf"\b(?:(?:1[89]|20)\d\d|(?:{_MONTHS})\.?\s+\d{{1,2}}|\d{{1,2}}\s+(?:{_MONTHS})|"
                    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tonight|"
                    r"morning|evening|night|earlier|later|ago|last\s+(?:week|month|year)|since|until|"
-                   rf"(?:{_MONTHS}))\b", re.IGNORECASE)
+                   rf"(?:{_MONTHS}))\b|{CLOCK}", re.IGNORECASE)
 _REASON = re.compile(r"\b(?:because|due\s+to|owing\s+to|as\s+a\s+result|result(?:ed)?\s+(?:of|from)|caused\s+by|"
                      r"citing|reasons?|so\s+that|in\s+order\s+to|aimed\s+at|blamed|linked\s+to|"
                      r"relat\w+\s+to|triggered\s+by|sparked\s+by|(?:in\s+)?response\s+to|in\s+retaliation|protest(?:ing)?\s+(?:against|over)|amid|over\s+(?:his|her|their|its|the)|"

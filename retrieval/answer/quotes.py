@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from retrieval.answer.kinds import Asked, answers_held
+from retrieval.answer.kinds import CLOCK, Asked, answers_held
 from retrieval.bm25.index import BM25Params
 from retrieval.text.analysis import Analyzer
 from retrieval.text.quotations import quoted_shares
@@ -82,9 +82,10 @@ _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)\.?|january|f
 _WHEN = re.compile(rf"\b(?:(?:1[89]|20)\d\d|(?:{_MONTH})\s+\d{{1,2}}|\d{{1,2}}\s+(?:{_MONTH})|"
                    rf"(?:in|by|from|until|since|before|after|early|late|mid|end of)\s+(?:{_MONTH})|"
                    r"monday|tuesday|wednesday|thursday|friday|saturday|sunday|yesterday|today|tomorrow|"
-                   r"(?:last|next|this|earlier|later)\s+(?:week|month|year|spring|summer|autumn|winter)|ago)\b", re.I)
-"""A point in time: a year, a day of a month, "in March", a weekday, "last week" ("four years"
-of something is a span, not a date)."""
+                   r"(?:last|next|this|earlier|later)\s+(?:week|month|year|spring|summer|autumn|winter)|ago)\b|"
+                   rf"{CLOCK}", re.I)
+"""A point in time: a year, a day of a month, "in March", a weekday, "last week", a time of day
+("four years" of something is a span, not a date)."""
 _MODALS = {"can", "could", "will", "would", "should", "may", "might", "must", "does", "do", "did",
            "is", "are", "was", "were", "has", "have"}
 

@@ -16,7 +16,7 @@ import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
 
 import numpy as np
@@ -82,8 +82,9 @@ class Snapshot:
         if not dated.any():
             return self.stories[0].title if len(self.stories) else None
         # a date's day is in its own time zone: the latest instant is within two days of the latest day
-        recent = np.flatnonzero(dated & (days >= days[dated].max() - 2))
-        return max((self.stories[int(s)] for s in recent), key=lambda story: story.date).title
+        recent = np.flatnonzero(dated & (days >= days[dated].max() - 2)).tolist()
+        dates = self.stories.dates  # parsed alone: a header per recent story decodes all its columns
+        return self.stories.titles[max(recent, key=lambda s: datetime.fromisoformat(dates[s]))]
 
     def search(self, terms: list[str], excluded: list[str] = (), since: date | None = None,
                until: date | None = None, limit: int | None = None, required: list[str] = ()) -> Hits:

@@ -203,7 +203,7 @@ def test_postings_count_each_term_per_passage(documents):
     assert list(inverted(postings).items()) == list(counted(documents).items())
     assert postings.doc_lengths.tolist() == [len(d) for d in documents]
     from_texts = Postings.from_texts([" ".join(d) for d in documents])
-    assert (from_texts.terms, inverted(from_texts)) == (postings.terms, inverted(postings))
+    assert (list(from_texts.terms), inverted(from_texts)) == (postings.terms, inverted(postings))
 
 
 @given(DOCUMENTS, DOCUMENTS, st.data())
@@ -213,6 +213,16 @@ def test_postings_updated_in_place_equal_a_fresh_build(old, new, data):
     fresh = Postings.from_documents([d for d, k in zip(old, keep) if k] + new)
     assert inverted(updated) == inverted(fresh)
     assert updated.doc_lengths.tolist() == fresh.doc_lengths.tolist()
+    kept = [term for term in Postings.from_documents(old).terms if any(term in d for d, k in zip(old, keep) if k)]
+    assert list(updated.terms) == kept + [term for term in dict.fromkeys(t for d in new for t in d) if term not in kept]
+
+
+@given(DOCUMENTS, DOCUMENTS)
+def test_postings_of_texts_appended_to_equal_those_of_lists(old, new):
+    as_texts = Postings.from_texts([" ".join(d) for d in old]).plus(Postings.from_texts([" ".join(d) for d in new]))
+    as_lists = Postings.from_documents(old).plus(Postings.from_documents(new))
+    assert (list(as_texts.terms), inverted(as_texts)) == (list(as_lists.terms), inverted(as_lists))
+    assert [as_texts.terms.index_of(term) for term in as_lists.terms] == list(range(len(as_lists.terms)))
 
 
 async def test_changing_the_last_story_written_updates_the_snapshot_as_a_fresh_build_would(tmp_path):

@@ -49,9 +49,9 @@ def rank_stories(snapshot: Snapshot, query: Query, required: list[str], limit: i
     terms = query.terms
     stories_ok = snapshot.stories_allowed(query.excluded, query.since, query.until)
     allowed = snapshot.allowed(stories_ok, required)
-    hits = snapshot.index.search(terms, allowed, limit)
+    hits, by_title = snapshot.search_both(terms, allowed, stories_ok, limit)
     stories, docs, scores = _best_hits(snapshot, hits)
-    by_title = snapshot.titles.search(terms, stories_ok, limit).docs
+    by_title = by_title.docs
     by_title = by_title[~np.isin(by_title, stories)]
     title_docs, title_scores, _ = snapshot.best_passages(terms, by_title, allowed)
     found = title_docs >= 0

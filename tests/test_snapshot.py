@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from retrieval.bm25.postings import Postings
 from retrieval.service import ArchiveService
-from retrieval.snapshot import FORMAT, _built
+from retrieval.snapshot import FORMAT, _built, _headers_of
 from retrieval.storage.schema import PassageColumns
 
 QUESTIONS = ["cocoa Bahia arrivals", "NATO Ukraine Russia", "coffee export quota", "oil price", "story 4 cocoa"]
@@ -41,8 +41,9 @@ async def fresh_rankings(service):
     rows = await service.store.passage_rows()
     headers = {row[0]: row for row in await service.store.story_headers()}
     columns = PassageColumns.from_rows(rows)
-    rebuilt = _built([headers[h.id] for h in service.snapshot.stories], columns, Postings.from_texts(columns.texts),
-                     service.settings.bm25, 0, service.snapshot.key)
+    headed = _headers_of([headers[h.id] for h in service.snapshot.stories], service.settings.bm25)
+    rebuilt = _built(*headed, columns, Postings.from_texts(columns.texts), service.settings.bm25, 0,
+                     service.snapshot.key)
     ordered = {pid: i for i, pid in enumerate(service.snapshot.passage_ids.tolist())}
     assert [r[0] for r in rows] == sorted(ordered), "same passages"
     assert list(rebuilt.stories) == list(service.snapshot.stories)

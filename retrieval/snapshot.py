@@ -15,7 +15,6 @@ import json
 import logging
 import math
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime
 from functools import cached_property
@@ -38,8 +37,6 @@ TITLES = "titles_"
 _PASSAGE_ARRAYS = ("passage_ids", "passage_story", "passage_start", "passage_end")
 
 log = logging.getLogger(__name__)
-_TITLE_SEARCHES = ThreadPoolExecutor(1, thread_name_prefix="titles")
-"""Where `Snapshot.search_both` searches the titles: one thread, as questions are answered one at a time."""
 
 
 @dataclass(frozen=True)
@@ -95,15 +92,6 @@ class Snapshot:
         range without `excluded`, and to passages holding every `required` term."""
         stories = self.stories_allowed(excluded, since, until)
         return self.index.search(terms, self.allowed(stories, required), limit)
-
-    def search_both(self, terms: list[str], allowed: np.ndarray | None, stories: np.ndarray | None,
-                    limit: int) -> tuple[Hits, Hits]:
-        """The best `limit` passages for `terms` among the `allowed` (a mask of passages, None
-        for all), and the best `limit` titles among the `stories` (a mask, None for all): the
-        titles' search runs on a thread of its own meanwhile, since both loops release the
-        interpreter (at ten million passages it takes ~0.6 ms beside the passages' ~3.5)."""
-        titles = _TITLE_SEARCHES.submit(self.titles.search, terms, stories, limit)
-        return self.index.search(terms, allowed, limit), titles.result()
 
     def allowed(self, stories: np.ndarray | None, required: list[str] = ()) -> np.ndarray | None:
         """A mask of the passages a search may return: those of `stories` (a mask from

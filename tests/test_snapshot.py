@@ -343,19 +343,3 @@ async def test_after_a_reload_the_saved_copy_is_served_mapped(tmp_path):
     finally:
         await service.close()
 
-
-async def test_both_searches_at_once_equal_each_alone(tmp_path):
-    folder = tmp_path / "archive"
-    folder.mkdir()
-    write_jsonl(folder / "a.jsonl", [story(i, f"Oil price rose {i} pct.\n\nCocoa arrivals in Bahia.") for i in range(4)])
-    service = await ArchiveService.open(tmp_path / "a.sqlite")
-    try:
-        await service.ingest([folder])
-        snapshot = service.snapshot
-        allowed, stories = snapshot.passage_story != 1, np.arange(len(snapshot.stories)) != 2
-        passages, titles = snapshot.search_both(["oil", "cocoa"], allowed, stories, 3)
-        for both, alone in ((passages, snapshot.index.search(["oil", "cocoa"], allowed, 3)),
-                            (titles, snapshot.titles.search(["oil", "cocoa"], stories, 3))):
-            assert (both.docs.tolist(), both.scores.tolist()) == (alone.docs.tolist(), alone.scores.tolist())
-    finally:
-        await service.close()

@@ -16,7 +16,7 @@ import logging
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import date
+from datetime import date, datetime
 from functools import cached_property
 
 import numpy as np
@@ -82,8 +82,9 @@ class Snapshot:
         if not dated.any():
             return self.stories[0].title if len(self.stories) else None
         # a date's day is in its own time zone: the latest instant is within two days of the latest day
-        recent = np.flatnonzero(dated & (days >= days[dated].max() - 2))
-        return max((self.stories[int(s)] for s in recent), key=lambda story: story.date).title
+        recent = np.flatnonzero(dated & (days >= days[dated].max() - 2)).tolist()
+        dates = self.stories.dates  # parsed alone: a header per recent story decodes all its columns
+        return self.stories.titles[max(recent, key=lambda s: datetime.fromisoformat(dates[s]))]
 
     def search(self, terms: list[str], excluded: list[str] = (), since: date | None = None,
                until: date | None = None, limit: int | None = None, required: list[str] = ()) -> Hits:
@@ -220,9 +221,9 @@ async def load_snapshot(store: Store, params: BM25Params, analyzer_key: str,
         return previous, False
     if previous is not None and previous.passages:
         snapshot = await _update(store, previous, params, generation)
-    else:  # the headers read while the passages' postings are built, outside the interpreter lock
-        rows, (passages, postings) = await asyncio.gather(store.story_headers(), _new_passages(store))
-        snapshot = await asyncio.to_thread(_built, rows, passages, postings, params, generation, key)
+    else:  # the headers read and indexed while the passages' postings are built, outside the interpreter lock
+        headed, (passages, postings) = await asyncio.gather(_headed(store, params), _new_passages(store))
+        snapshot = await asyncio.to_thread(_built, *headed, passages, postings, params, generation, key)
     await asyncio.to_thread(snapshot.warm_up)
     return snapshot, True
 
@@ -358,15 +359,24 @@ def _index_consistent(arrays: dict[str, np.ndarray], prefix: str) -> bool:
             and int(arrays[f"{prefix}bound_starts"][-1]) == len(arrays[f"{prefix}bound_maxes"]))
 
 
-def _built(rows: list[StoryHeaderRow], passages: PassageColumns, postings: Postings, params: BM25Params,
-           generation: int, key: str) -> Snapshot:
+async def _headed(store: Store, params: BM25Params) -> tuple[Stories, BM25Index, dict[str, int]]:
+    """Every story's header, the index of their titles, and each story's position by id, made
+    on a thread of their own: beside the passages' postings, being built meanwhile."""
+    rows = await store.story_headers()
+    return await asyncio.to_thread(_headers_of, rows, params)
+
+
+def _headers_of(rows: list[StoryHeaderRow], params: BM25Params) -> tuple[Stories, BM25Index, dict[str, int]]:
     stories = Stories.of(rows)
     position = {row[0]: i for i, row in enumerate(rows)}
-    languages = stories.language_ids()
+    return stories, _titles(stories.title_terms.tolist(), params, stories.language_ids()), position
+
+
+def _built(stories: Stories, titles: BM25Index, position: dict[str, int], passages: PassageColumns,
+           postings: Postings, params: BM25Params, generation: int, key: str) -> Snapshot:
     passage_story = _positions(passages.story_ids, position)
-    return Snapshot(index=BM25Index(postings, params, _of_passages(languages, passage_story)),
-                    titles=_titles(stories.title_terms.tolist(), params, languages),
-                    stories=stories, passage_ids=passages.ids,
+    return Snapshot(index=BM25Index(postings, params, _of_passages(stories.language_ids(), passage_story)),
+                    titles=titles, stories=stories, passage_ids=passages.ids,
                     passage_story=passage_story, passage_start=passages.starts,
                     passage_end=passages.ends, generation=generation, key=key)
 

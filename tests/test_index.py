@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from retrieval.text.analysis import Analyzer
 from retrieval.ingest.formats import read_file
+from retrieval.bm25 import index as index_module
 from retrieval.bm25.index import VARIANTS, BM25Index, BM25Params
 from retrieval.bm25.postings import Postings
 from retrieval.bm25.scoring import WINDOW
@@ -58,6 +59,29 @@ def test_index_scores_and_order_equal_rank_bm25(variant, corpus, query, k1, b):
 def test_a_filter_drops_passages_without_changing_scores(variant, corpus, query, data):
     allowed = np.asarray(data.draw(st.lists(st.booleans(), min_size=len(corpus), max_size=len(corpus))))
     assert_matches_rank_bm25(corpus, query, BM25Params(variant=variant), allowed)
+
+
+def okapi_gains(postings: Postings, params: BM25Params) -> np.ndarray:
+    """Each posting's Okapi gain by rank_bm25's expression, one posting at a time."""
+    index = BM25Index(postings, params)
+    lengths, avgdl, k1, b = postings.doc_lengths, index.avgdl, params.k1, params.b
+    terms = postings.term_of_posting
+    return np.asarray([index.idf[t] * (tf * (k1 + 1) / (tf + k1 * (1 - b + b * int(lengths[d]) / avgdl)))
+                       for t, d, tf in zip(terms.tolist(), postings.docs.tolist(), postings.tfs.tolist())])
+
+
+@pytest.mark.parametrize("longest", [3, 70_000])  # lengths narrowed to 16 bits, and too long for them
+def test_okapi_gains_through_the_length_table_equal_rank_bm25s_expression(longest):
+    postings = Postings.from_documents([["a", "b", "a"], ["b"] * longest, ["c", "a"], []])
+    params = BM25Params(k1=1.2, b=0.8)
+    assert BM25Index(postings, params).gains.tolist() == okapi_gains(postings, params).tolist()
+
+
+def test_idf_converted_a_piece_at_a_time_equals_it_converted_whole(monkeypatch):
+    corpus = [[f"t{i}" for i in range(j)] for j in range(12)]
+    whole = BM25Index.build(corpus).idf
+    monkeypatch.setattr(index_module, "PIECE", 5)
+    assert BM25Index.build(corpus).idf.tolist() == whole.tolist()
 
 
 def test_an_empty_index_finds_nothing():

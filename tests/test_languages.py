@@ -39,6 +39,11 @@ def test_each_script_and_language_is_told(text, language):
     assert detect(text) == language
 
 
+@given(st.text(st.characters(max_codepoint=127)))
+def test_ascii_texts_are_cut_into_the_words_any_text_is(text):
+    assert languages._ASCII_WORDS.findall(text.lower()) == languages._WORDS.findall(text.casefold())
+
+
 def test_a_declared_language_wins_and_a_fixed_archive_never_detects():
     assert Analyzers().language_of(ENGLISH, declared="de") == "de"
     assert Analyzers().language_of(ENGLISH, declared="klingon") == "en"  # not one it can analyze

@@ -17,7 +17,7 @@ _TEXT = st.one_of(
 
 
 def plain(postings: Postings) -> tuple:
-    return (postings.terms, postings.offsets.tolist(), postings.docs.tolist(), postings.tfs.tolist(),
+    return (list(postings.terms), postings.offsets.tolist(), postings.docs.tolist(), postings.tfs.tolist(),
             postings.doc_lengths.tolist())
 
 

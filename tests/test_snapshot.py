@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from retrieval.bm25.postings import Postings
 from retrieval.service import ArchiveService
-from retrieval.snapshot import FORMAT, _built
+from retrieval.snapshot import FORMAT, _built, _headers_of
 from retrieval.storage.schema import PassageColumns
 
 QUESTIONS = ["cocoa Bahia arrivals", "NATO Ukraine Russia", "coffee export quota", "oil price", "story 4 cocoa"]
@@ -41,8 +41,9 @@ async def fresh_rankings(service):
     rows = await service.store.passage_rows()
     headers = {row[0]: row for row in await service.store.story_headers()}
     columns = PassageColumns.from_rows(rows)
-    rebuilt = _built([headers[h.id] for h in service.snapshot.stories], columns, Postings.from_texts(columns.texts),
-                     service.settings.bm25, 0, service.snapshot.key)
+    headed = _headers_of([headers[h.id] for h in service.snapshot.stories], service.settings.bm25)
+    rebuilt = _built(*headed, columns, Postings.from_texts(columns.texts), service.settings.bm25, 0,
+                     service.snapshot.key)
     ordered = {pid: i for i, pid in enumerate(service.snapshot.passage_ids.tolist())}
     assert [r[0] for r in rows] == sorted(ordered), "same passages"
     assert list(rebuilt.stories) == list(service.snapshot.stories)
@@ -203,7 +204,7 @@ def test_postings_count_each_term_per_passage(documents):
     assert list(inverted(postings).items()) == list(counted(documents).items())
     assert postings.doc_lengths.tolist() == [len(d) for d in documents]
     from_texts = Postings.from_texts([" ".join(d) for d in documents])
-    assert (from_texts.terms, inverted(from_texts)) == (postings.terms, inverted(postings))
+    assert (list(from_texts.terms), inverted(from_texts)) == (postings.terms, inverted(postings))
 
 
 @given(DOCUMENTS, DOCUMENTS, st.data())
@@ -213,6 +214,16 @@ def test_postings_updated_in_place_equal_a_fresh_build(old, new, data):
     fresh = Postings.from_documents([d for d, k in zip(old, keep) if k] + new)
     assert inverted(updated) == inverted(fresh)
     assert updated.doc_lengths.tolist() == fresh.doc_lengths.tolist()
+    kept = [term for term in Postings.from_documents(old).terms if any(term in d for d, k in zip(old, keep) if k)]
+    assert list(updated.terms) == kept + [term for term in dict.fromkeys(t for d in new for t in d) if term not in kept]
+
+
+@given(DOCUMENTS, DOCUMENTS)
+def test_postings_of_texts_appended_to_equal_those_of_lists(old, new):
+    as_texts = Postings.from_texts([" ".join(d) for d in old]).plus(Postings.from_texts([" ".join(d) for d in new]))
+    as_lists = Postings.from_documents(old).plus(Postings.from_documents(new))
+    assert (list(as_texts.terms), inverted(as_texts)) == (list(as_lists.terms), inverted(as_lists))
+    assert [as_texts.terms.index_of(term) for term in as_lists.terms] == list(range(len(as_lists.terms)))
 
 
 async def test_changing_the_last_story_written_updates_the_snapshot_as_a_fresh_build_would(tmp_path):
@@ -331,3 +342,4 @@ async def test_after_a_reload_the_saved_copy_is_served_mapped(tmp_path):
         assert snapshot.held_by([], some).shape == (0, 4) and snapshot.held_by(terms, []).shape == (5, 0)
     finally:
         await service.close()
+

@@ -40,6 +40,11 @@ def test_taken_and_plus_equal_the_lists_they_stand_for(items, more, data):
     assert [joined.index_of(item) for item in items + more] == [(items + more).index(item) for item in items + more]
 
 
+@given(st.lists(_TEXT, max_size=20))
+def test_single_words_are_those_str_split_leaves_whole(items):
+    assert Strings.of(items).single_words() == all(item.split() == [item] for item in items)
+
+
 def test_strings_out_of_range_or_without_a_table_say_so():
     strings = Strings.of(["oil", "cocoa"])
     with pytest.raises(IndexError):

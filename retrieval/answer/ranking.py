@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,6 +32,9 @@ RELEVANCE_FLOOR = 0.4
 title together, to be cited."""
 COVERAGE_POWER = 1.5
 """How strongly coverage scales a story's score (0 would rank by BM25 alone)."""
+_BESIDE = ThreadPoolExecutor(1, thread_name_prefix="titles")
+"""Where `rank_stories` matches the titles while it searches the passages (questions are
+answered one at a time on the event loop: one thread)."""
 
 
 @dataclass(frozen=True)
@@ -49,22 +53,34 @@ def rank_stories(snapshot: Snapshot, query: Query, required: list[str], limit: i
     terms = query.terms
     stories_ok = snapshot.stories_allowed(query.excluded, query.since, query.until)
     allowed = snapshot.allowed(stories_ok, required)
+    # the titles' side on a thread beside the passages' search: both are mostly compiled
+    # loops that release the interpreter, and neither needs the other until they are joined
+    by_titles = _BESIDE.submit(_title_matches, snapshot, terms, stories_ok, allowed, limit)
     hits = snapshot.index.search(terms, allowed, limit)
     stories, docs, scores = _best_hits(snapshot, hits)
-    by_title = snapshot.titles.search(terms, stories_ok, limit).docs
-    by_title = by_title[~np.isin(by_title, stories)]
-    title_docs, title_scores, _ = snapshot.best_passages(terms, by_title, allowed)
-    found = title_docs >= 0
-    stories = np.concatenate([stories, by_title[found]])
-    docs = np.concatenate([docs, title_docs[found]])
     titled, _ = snapshot.titles.scores_of(terms, stories)
-    scores = np.concatenate([scores, title_scores[found]]) + TITLE_WEIGHT * titled
+    by_title, title_docs, title_scores, title_titled = by_titles.result()
+    new = ~np.isin(by_title, stories) & (title_docs >= 0)
+    stories = np.concatenate([stories, by_title[new]])
+    docs = np.concatenate([docs, title_docs[new]])
+    scores = np.concatenate([scores, title_scores[new]]) + TITLE_WEIGHT * np.concatenate([titled, title_titled[new]])
     coverage = _coverage(snapshot, query, weights, stories, docs)
     scores *= coverage ** COVERAGE_POWER
     order = np.lexsort((docs, -scores))  # docs differ: the order is total
     ranked = list(map(RankedStory, stories[order].tolist(), docs[order].tolist(), scores[order].tolist(),
                       coverage[order].tolist()))
     return ranked, len(hits) < limit
+
+
+def _title_matches(snapshot: Snapshot, terms: list[str], stories: np.ndarray | None, allowed: np.ndarray | None,
+                   limit: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The stories among `stories` (a mask, None for all) whose titles rank in the best `limit`
+    for `terms`; each one's best passage among the `allowed` (-1 where none is) and its score;
+    and its title's score."""
+    found = snapshot.titles.search(terms, stories, limit).docs
+    docs, scores, _ = snapshot.best_passages(terms, found, allowed)
+    titled, _ = snapshot.titles.scores_of(terms, found)
+    return found, docs, scores, titled
 
 
 def _best_hits(snapshot: Snapshot, hits: Hits) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

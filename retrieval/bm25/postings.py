@@ -14,6 +14,7 @@ from itertools import chain, islice
 import numpy as np
 
 from retrieval.bm25.building import DONE, EMPTY, FULL, appended, inverted_lists, rehashed, scan_terms
+from retrieval.bm25.strings import NOT_FOUND, Strings
 
 CHUNK = 50_000
 """Passages turned into term ids at a time (bounds the memory of their joined text)."""
@@ -24,7 +25,7 @@ class Postings:
     """Inverted lists in compressed-row form: term t's passages are docs[offsets[t]:offsets[t+1]],
     ascending, with their term frequencies in `tfs`."""
 
-    terms: Sequence[str]     # a list, or the saved snapshot's mapped `Strings`
+    terms: Sequence[str]     # `Strings` (built from texts, appended to, or mapped), or a list
     offsets: np.ndarray      # int64, len(terms) + 1
     docs: np.ndarray         # int32, passage positions
     tfs: np.ndarray          # int32
@@ -53,13 +54,13 @@ class Postings:
                 return cls.from_documents(text.split() for text in texts)
             ids.append(found[0])
             lengths.append(found[1])
-        terms = table.terms
-        if any(term.split() != [term] for term in terms):  # other whitespace than single spaces
+        terms = table.strings()
+        if not terms.single_words():  # other whitespace than single spaces
             return cls.from_documents(text.split() for text in texts)
         return cls.from_token_ids(terms, _joined(ids, np.int32), _joined(lengths, np.int32))
 
     @classmethod
-    def from_token_ids(cls, terms: list[str], token_ids: np.ndarray, lengths: np.ndarray) -> Postings:
+    def from_token_ids(cls, terms: Sequence[str], token_ids: np.ndarray, lengths: np.ndarray) -> Postings:
         """From every passage's tokens as ids into `terms`, passage after passage (`lengths`)."""
         offsets, docs, tfs = inverted_lists(token_ids, lengths, len(terms))
         return cls(terms, offsets, docs, tfs, lengths.astype(np.int32))
@@ -80,18 +81,22 @@ class Postings:
         alive = counts > 0
         offsets = np.zeros(int(alive.sum()) + 1, dtype=np.int64)
         np.cumsum(counts[alive], out=offsets[1:])
-        terms = [term for term, live in zip(self.terms, alive.tolist()) if live]
+        terms = Strings.of(self.terms).taken(np.flatnonzero(alive))
         return Postings(terms, offsets, renumber[self.docs[kept]].astype(np.int32),
                         self.tfs[kept], self.doc_lengths[keep])
 
     def plus(self, other: Postings) -> Postings:
         """These postings with `other`'s passages appended after the existing ones: each term's
         new postings go after its old ones, copied in compiled code, without a sort (and
-        without holding the interpreter: the questions answered meanwhile do not wait)."""
-        known = {term: i for i, term in enumerate(self.terms)}
-        terms = [*known, *(term for term in other.terms if term not in known)]  # known: self.terms, decoded once
-        known.update((term, i) for i, term in enumerate(terms[len(self.terms):], len(self.terms)))
-        target = np.fromiter(map(known.__getitem__, other.terms), dtype=np.int64, count=len(other.terms))
+        without holding the interpreter: the questions answered meanwhile do not wait). Its
+        terms are found by their hash table, `other`'s new ones appended after them: the
+        millions of a large archive are never decoded into Python strings, each a wait for
+        the questions answered meanwhile."""
+        known = Strings.of(self.terms, indexed=True)
+        target = known.ids_of(other.terms)
+        new = target == NOT_FOUND
+        target[new] = np.arange(len(known), len(known) + int(new.sum()))
+        terms = known.plus(Strings.of([term for term, fresh in zip(other.terms, new.tolist()) if fresh]))
         offsets, docs, tfs = appended(self.offsets, self.docs, self.tfs, other.offsets, other.docs, other.tfs,
                                       target, len(terms), len(self.doc_lengths))
         return Postings(terms, offsets, docs, tfs, np.concatenate([self.doc_lengths, other.doc_lengths]))
@@ -107,9 +112,10 @@ class TermTable:
         self._bounds = np.zeros(1024, dtype=np.int64)
         self._count = 0
 
-    @property
-    def terms(self) -> list[str]:
-        return self._pool[:self._bounds[self._count]].tobytes().decode("utf-8").split("\n")[:-1]
+    def strings(self) -> Strings:
+        """The terms numbered so far, as `Strings` found by this table (its layout is theirs)."""
+        return Strings(self._pool[:self._bounds[self._count]].copy(), self._bounds[:self._count + 1].copy(),
+                       self._table.copy())
 
     def ids_of_lines(self, text: str, lines: int) -> tuple[np.ndarray, np.ndarray] | None:
         """The ids (int32) of the space-separated terms of `text`, and how many are on each of

@@ -242,15 +242,15 @@ def _collect(docs: np.ndarray, gains: np.ndarray, p: int, end: int, last: int, f
 
 
 @numba.njit(cache=True, nogil=True)
-def okapi_impacts(offsets: np.ndarray, docs: np.ndarray, tfs: np.ndarray, idf: np.ndarray,
+def okapi_impacts(offsets: np.ndarray, docs: np.ndarray, tfs: np.ndarray, idf: np.ndarray, keys: np.ndarray,
                   length_part: np.ndarray, k1: float) -> np.ndarray:
-    """Each posting's `idf * (tf * (k1 + 1) / (tf + length_part[doc]))`, in rank_bm25's order of
-    operations (so bit for bit its value): term t's postings are offsets[t]:offsets[t+1]."""
+    """Each posting's `idf * (tf * (k1 + 1) / (tf + length_part[keys[doc]]))`, in rank_bm25's
+    order of operations (so bit for bit its value): term t's postings are offsets[t]:offsets[t+1]."""
     impacts = np.empty(len(docs))
     for t in range(len(offsets) - 1):
         for p in range(offsets[t], offsets[t + 1]):
             tf = float(tfs[p])
-            impacts[p] = idf[t] * (tf * (k1 + 1) / (tf + length_part[docs[p]]))
+            impacts[p] = idf[t] * (tf * (k1 + 1) / (tf + length_part[keys[docs[p]]]))
     return impacts
 
 

@@ -9,6 +9,7 @@ string numbers, a power of two at least twice their count.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -17,6 +18,8 @@ import numpy as np
 
 from retrieval.bm25.building import EMPTY, NEWLINE, find_slot, rehashed
 
+_SPACE = re.compile(r"[^\S\n]")
+"""Whitespace but the newline that ends each string (`re`'s and `str.split`'s whitespace are the same)."""
 NOT_FOUND = EMPTY
 """What `index_of` gives for a string not among them: the table's free slot."""
 
@@ -74,6 +77,13 @@ class Strings(Sequence[str]):
         text = self.pool[:self.bounds[-1]].tobytes().decode("utf-8")
         items = text.split("\n")[:-1]
         return items if len(items) == len(self) else [self[i] for i in range(len(self))]
+
+    def single_words(self) -> bool:
+        """Whether each string is one word as `str.split` tells words: not empty, without
+        whitespace (one decoding of the pool and one search of it, not a split per string)."""
+        pool = self.pool[:self.bounds[-1]]
+        return (bool(np.all(np.diff(self.bounds) > 1)) and int(np.count_nonzero(pool == NEWLINE)) == len(self)
+                and _SPACE.search(pool.tobytes().decode("utf-8")) is None)
 
     def index_of(self, item: str) -> int:
         """The number of `item`, NOT_FOUND when it is not one of these."""

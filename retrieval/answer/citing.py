@@ -19,7 +19,7 @@ from retrieval.answer.kinds import asked_for
 from retrieval.answer.query import Query
 from retrieval.answer.names import key_terms, name_sample, named_in, written_as_name
 from retrieval.answer.quotes import Asking, Quote, answer_cue, choose_quote, contains_phrase, window_features
-from retrieval.answer.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_stories
+from retrieval.answer.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_stories, share_held
 from retrieval.bm25.index import BM25Params
 from retrieval.models import Citation, StoryRecord
 from retrieval.snapshot import Snapshot
@@ -268,8 +268,7 @@ def _story_shares(snapshot: Snapshot, query: Query, weights: dict[str, float],
     held = dict(zip(own, holding[:len(own)]))
     for (alias, term), holds in zip(query.alternatives.items(), holding[len(own):]):
         held[term] = held[term] | holds
-    total = sum(weights[t] for t in own) + sum(weights[t] for t in query.missing) or 1.0
-    return sum((weights[t] * h for t, h in held.items()), np.zeros(len(stories))) / total
+    return share_held(held, weights, query, len(stories))
 
 
 def _holding(snapshot: Snapshot, ranked: list[RankedStory], terms: Sequence[str],

@@ -146,5 +146,12 @@ def _coverage(snapshot: Snapshot, query: Query, weights: Mapping[str, float], st
     for term, holds in zip(terms, holding):
         own = query.alternatives.get(term) or query.related.get(term, term)
         held[own] = held[own] | holds if own in held else holds
-    found = sum((weights[term] * holds for term, holds in held.items()), np.zeros(len(stories)))
+    return share_held(held, weights, query, len(stories))
+
+
+def share_held(held: Mapping[str, np.ndarray], weights: Mapping[str, float], query: Query, count: int) -> np.ndarray:
+    """Per story (of `count`): the share of the question's term weight it holds, `held` saying
+    which stories hold each of the question's own terms; a term the archive never holds
+    (`query.missing`) counts as not held."""
+    found = sum((weights[term] * holds for term, holds in held.items()), np.zeros(count))
     return found / (sum(weights[term] for term in held) + sum(weights[term] for term in query.missing) or 1.0)

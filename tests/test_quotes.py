@@ -72,6 +72,17 @@ def test_questions_asking_for_a_point_in_time(question, is_when):
     ("Where was the summit held?", Asked.PLACE),
     ("Was anybody hurt in the blaze?", Asked.YES_NO),
     ("Tell me about the bridge", Asked.OTHER),
+    ("What was Norway's annual inflation rate in May?", Asked.AMOUNT),  # a possessive among the words
+    ("what was the final vote tally", Asked.AMOUNT),
+    ("what did the minister say about the price of oil", Asked.WORDS),  # not the price
+    ("Which countries signed the treaty?", Asked.PLACE),
+    ("what city does the new coach come from", Asked.PLACE),
+    ("name of the minister who signed the deal", Asked.PERSON),
+    ("Which Acme Foods executives resigned?", Asked.PERSON),
+    ("what do analysts think caused the crash", Asked.OTHER),  # "what" is not "which analysts"
+    ("at the june summit what time did the leaders meet", Asked.TIME),  # a lead-in without a comma
+    ("the bridge collapse - where did it happen", Asked.PLACE),
+    ("which earlier outbreaks got the same WHO label", Asked.OTHER),  # WHO, the organisation
 ])
 def test_a_question_is_classed_by_what_it_asks_for(question, asked):
     assert asked_for(question) is asked

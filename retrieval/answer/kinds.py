@@ -36,20 +36,30 @@ class Asked(str, Enum):
 
 _SAY = r"(?:say|said|says|tell|told|describe|described|call|called|respond|responded|react|reacted|" \
        r"promise|promised|warn|warned|write|wrote|announce|announced|reply|replied|claim|claimed)"
+_FILLER = rf"(?:(?!{_SAY}\b)[\w'’-]+\s+){{0,6}}?"
+"""Up to six words, none a verb of saying, between "what" and the noun of an amount ("what was
+apple's all time high share price")."""
+_WHICH = r"(?:which\s+(?:[\w'’-]+\s+){0,3}?|what\s+)"
+""""which" and up to three words before the noun that says what it asks for ("which crazy eddie
+executive", "which of trump's people"), or "what" right before it ("what city")."""
 _ENGLISH_RULES = (
-    (Asked.AMOUNT, r"^\W*(?:how\s+(?:much|many|long|far|old|big|large|high|low|fast|often|tall|deep)\b|"
-                   r"what\s+(?:\w+\s+){0,3}?(?:share|percentage|percent|%|proportion|price|cost|amount|number|"
-                   r"toll|odds|rate|figure|sum|total|margin|score|age|size)\b|what\s*%)"),
+    (Asked.AMOUNT, rf"^\W*(?:how\s+(?:much|many|long|far|old|big|large|high|low|fast|often|tall|deep|heavy|"
+                   rf"strong|effective|severe)\b|"
+                   rf"what\s+{_FILLER}(?:share|percentage|percent|%|proportion|price|cost|amount|number|"
+                   rf"toll|odds|rate|figure|sum|total|margin|score|age|size|count|tally|magnitude|valuation|"
+                   rf"value|worth|fee|fine|salary|budget)\b|what\s*%)"),
     (Asked.WORDS, rf"^\W*(?:what|how)\b.{{0,80}}\b{_SAY}\b|\bwords\b|\bquote[ds]?\b"),
     (Asked.TIME, r"^\W*(?:when\b|(?:by|from|until|since|on|at|in)?\s*what\s+(?:date|day|time|year|month)\b|"
                  r"how\s+soon\b)"),
     (Asked.REASON, r"^\W*(?:why\b|what\s+(?:caused|led|prompted|made|drove)\b|for\s+what\s+reason)"),
-    (Asked.PLACE, r"^\W*(?:where\b|in\s+which\s+(?:city|country|town|place|region)|which\s+(?:city|country|town|"
-                  r"place|region|venue)\b)"),
-    (Asked.PERSON, r"^\W*(?:who\b|whom\b|whose\b|which\s+(?:\w+\s+){0,3}?(?:man|woman|person|people|official|officials|"
-                   r"minister|leader|judge|nurse|doctor|player|manager|coach|president|ceo|chief|company|companies|"
-                   r"firm|bank|banks|group|party|team|member|members|politician|adviser|advisers|aid\s+worker|"
-                   r"spokesman|spokeswoman|cardinal|senator|general)\b|name\s+the\b)"),
+    (Asked.PLACE, rf"^\W*(?:where\b|(?:in\s+)?{_WHICH}(?:city|cities|country|countries|town|"
+                  rf"towns|place|places|region|regions|venue|venues|state|states|province|provinces)\b)"),
+    (Asked.PERSON, rf"^\W*(?:who\b|whom\b|whose\b|{_WHICH}(?:man|men|woman|women|person|people|"
+                   r"officials?|ministers?|leaders?|judges?|nurses?|doctors?|players?|managers?|coach|coaches|"
+                   r"presidents?|ceos?|chiefs?|executives?|directors?|chairman|chairwoman|company|companies|firms?|"
+                   r"banks?|groups?|party|parties|teams?|members?|politicians?|advisers?|aid\s+workers?|"
+                   r"spokesman|spokeswoman|spokesperson|cardinals?|senators?|generals?|candidates?|rivals?)\b|"
+                   r"names?\s+(?:of\s+)?the\b)"),
     (Asked.YES_NO, r"^\W*(?:is|are|was|were|did|does|do|has|have|had|can|could|will|would|should|must)\b"),
 )
 # Other languages place the question word where its grammar wants it: after a lead-in or in situ
@@ -115,8 +125,11 @@ _RULES: dict[str, tuple[tuple[Asked, re.Pattern], ...]] = {
     for language, rules in {ENGLISH: _ENGLISH_RULES, **_OTHER_RULES}.items()}
 
 
-_LEAD_IN = re.compile(r"^[^,?]{0,40},\s*(?=\w)")
-"""A clause before the question proper: "in may 2016, how long ..."."""
+_LEAD_IN = re.compile(r"^[^,?]{0,60}?(?:[,:;]|\s[-–—])\s*(?=\w)|^(?:[\w'’.-]+\s+){1,6}?(?=(?-i:what|which|who|how)\s)",
+                      re.IGNORECASE)
+"""What comes before the question proper: a clause ("in may 2016, how long ...", "pistorius fired
+four times - where was reeva hit") or a few words of topic or date ("on brexit day jan 2020 what
+time ...")."""
 _CONTRACTED = re.compile(r"\b(what|who|where|when|why|how)(?:'s|’s|s)\b", re.IGNORECASE)
 
 

@@ -313,6 +313,16 @@ async def test_a_word_in_lower_case_is_no_name_spelled_like_it(archive, tmp_path
     assert lower.citations[0].story_id == "960351" and lower.message is None
 
 
+async def test_a_name_spelt_longer_than_the_archive_s_stem_finds_it(archive, tmp_path):
+    """The archive keeps "Markovic" as the stem "markov": "markovich" is three edits from it, too
+    many for its length, but begins with it, so the archive's spelling is searched."""
+    await add_story(archive, tmp_path, "k1", "A coach resigns", "2021-05-01",
+                    "Ana Markovic resigned as coach of the national team on Friday.")
+    answer = await archive.ask("why did markovich resign as coach")
+    assert answer.kind is AnswerKind.ANSWERED and answer.citations[0].story_id == "k1"
+    assert answer.message is None  # searched as the archive spells it: nothing left out
+
+
 async def test_a_spelling_the_archive_never_holds_is_found_through_its_alias(archive, tmp_path):
     """The archive writes "aluminum" only: "aluminium" is that word, not one to respell."""
     await add_story(archive, tmp_path, "a1", "Exports", "1987-03-02",

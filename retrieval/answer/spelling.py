@@ -1,5 +1,6 @@
 """Words of a question the archive does not hold: their spelling variants in the archive's own
-vocabulary (Zelenskyy for Zelensky, Qaddafi for Gaddafi), found by edit distance with rapidfuzz.
+vocabulary (Zelenskyy for Zelensky, Qaddafi for Gaddafi), found by edit distance with rapidfuzz,
+or the known stem the word begins with ("djokov" for "djokovich").
 
 A variant of a word the question writes in lower case is a guess (`Query.guessed`): "gunman"
 may be no misspelt "Gunma", so the variant is searched but never required as a name, and an
@@ -23,6 +24,8 @@ from retrieval.text.analysis import Analyzer
 MIN_LENGTH = 5
 """Shorter words have too many neighbours one edit away to tell a variant from another word."""
 MAX_VARIANTS = 2
+TRUNCATED = 3
+"""How many letters longer than a known stem an unknown word may run and still be read as it."""
 
 
 def variants(term: str, vocabulary: Sequence[str]) -> list[str]:
@@ -38,6 +41,20 @@ def variants(term: str, vocabulary: Sequence[str]) -> list[str]:
     close = [(distance, word) for word, distance, _ in found
              if word != term and (split := word.rpartition(":"))[0] == language and _spellable(split[2])]
     return [word for _, word in sorted(close)[:MAX_VARIANTS]]
+
+
+def truncations(term: str, known: Callable[[str], bool]) -> list[str]:
+    """The longest known term that `term` begins with, at most TRUNCATED letters shorter and
+    MIN_LENGTH long or more: the stem the archive keeps of a name spelt longer ("djokov", of
+    "Djokovic", for "djokovich"), which edit distance to the whole stem misses."""
+    language, _, bare = term.rpartition(":")
+    if not _spellable(bare):
+        return []
+    prefix = f"{language}:" if language else ""
+    for length in range(len(bare) - 1, max(MIN_LENGTH, len(bare) - TRUNCATED) - 1, -1):
+        if known(prefix + bare[:length]):
+            return [prefix + bare[:length]]
+    return []
 
 
 def _spellable(word: str) -> bool:
@@ -56,7 +73,7 @@ def respelled(query: Query, known: Callable[[str], bool], vocabulary: Callable[[
     if not unknown:
         return query, []
     held = vocabulary()
-    found = {term: variants(term, held) for term in unknown}
+    found = {term: variants(term, held) or truncations(term, known) for term in unknown}
     dropped = set(unknown)
     own = [t for t in query.terms if t not in dropped and t not in query.alternatives]
     alternatives = {a: t for a, t in query.alternatives.items() if a not in dropped}

@@ -42,6 +42,7 @@ OTHER_DATES = "Nothing in the archive was reported{period}; these stories from o
 NEVER_MENTIONED = "The archive never mentions {words}, so it cannot answer that."
 LEFT_OUT = "The archive never mentions {words}: these stories match the rest of the question."
 NOT_NAMED = "No story that matches the rest of the question names {words} (stories in the archive that do: {count})."
+PASSED_OVER = "None of these stories names {words}; they match the rest of the question."
 WHEN = "Reported on {date}:"
 NO_MENTIONS = "No story in the archive mentions {subject}{period}."
 NEVER_CHARTED = "The archive never mentions {words}: there is no timeline to draw."
@@ -185,14 +186,15 @@ class ArchiveService:
             return AnswerKind.NEVER_MENTIONED, say(NEVER_MENTIONED, language, words=_quoted(unknown)), [], False
         query = known
         shown = range(offset, offset + k)
-        found, named = await self.citing.cite(snapshot, query, offset + k + 1, shown)
+        found, named, passed_over = await self.citing.cite(snapshot, query, offset + k + 1, shown)
         kind, message = (AnswerKind.ANSWERED, None) if found else \
             (AnswerKind.NOTHING_RELEVANT, say(NOTHING_RELEVANT, language, period=_period(query)))
         if not found and since is None and until is None and (query.since or query.until):
             # the date was in the question's words, and may be when things happened rather
             # than when they were reported: look again without it, for stories that name it
             undated = replace(query, since=None, until=None, terms=query.terms + query.date_terms)
-            found, named = await self.citing.cite(snapshot, undated, offset + k + 1, shown, mentioning=query.date_terms)
+            found, named, passed_over = await self.citing.cite(snapshot, undated, offset + k + 1, shown,
+                                                               mentioning=query.date_terms)
             if found:
                 kind, message = AnswerKind.OTHER_DATES, say(OTHER_DATES, language, period=_period(query))
         if unknown and not found:
@@ -205,6 +207,9 @@ class ArchiveService:
         unknown = unknown + _guesses_unheld(snapshot, query, citations[0] if citations else None)
         if citations and unknown:
             message = " ".join(filter(None, [say(LEFT_OUT, language, words=_quoted(unknown)), message]))
+        if citations and passed_over:
+            words = words_with(query.text, set(passed_over), self.analyzers.of(language))
+            message = " ".join(filter(None, [say(PASSED_OVER, language, words=_quoted(words)), message]))
         return kind, message, citations, len(found) > offset + k
 
     def _not_named(self, snapshot: Snapshot, query: Query, named: list[str]) -> str:

@@ -57,6 +57,21 @@ async def test_a_story_that_never_names_the_name_asked_is_not_an_answer(nordic_a
     assert (await nordic_archive.ask("Can Russia stop Ukraine from joining NATO?")).kind is AnswerKind.ANSWERED
 
 
+async def test_a_word_the_archive_writes_only_as_a_rare_acronym_is_not_required(archive, tmp_path):
+    """The archive's one "APP" is a news agency: the question's "app" is a word, and the story
+    matching the rest answers, saying it does not name it."""
+    path = tmp_path / "agency.jsonl"
+    path.write_text(json.dumps({"id": "a1", "title": "Rain in Karachi", "date": "2021-11-02",
+                                "body": "Heavy rain fell in Karachi, the official APP news agency reported."}),
+                    encoding="utf-8")
+    await archive.ingest([path])
+    answer = await archive.ask("can russia stop ukraine joining nato, says the app")
+    assert answer.kind is AnswerKind.ANSWERED and answer.citations[0].story_id == "960351"
+    assert answer.message == "None of these stories names “app”; they match the rest of the question."
+    named = await archive.ask("can russia stop ukraine joining nato, says the APP")  # written as the name
+    assert named.kind is AnswerKind.NOT_NAMED and named.citations == []
+
+
 async def test_the_story_naming_the_name_is_cited_before_one_matching_more_words(nordic_archive, tmp_path,
                                                                                  monkeypatch):
     path = tmp_path / "finland.jsonl"

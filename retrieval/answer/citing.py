@@ -16,8 +16,8 @@ from typing import NamedTuple
 import numpy as np
 
 from retrieval.answer.kinds import asked_for
-from retrieval.answer.query import Query
-from retrieval.answer.names import key_terms, name_sample, named_in, written_as_name
+from retrieval.answer.query import Query, words_with
+from retrieval.answer.names import FAINT, key_terms, name_sample, named_in, written_as_name, written_in_capitals
 from retrieval.answer.quotes import Asking, Quote, answer_cue, choose_quote, contains_phrase, window_features
 from retrieval.answer.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_stories, share_held
 from retrieval.bm25.index import BM25Params
@@ -63,16 +63,21 @@ class Citing:
         read = _Reads(self.read)
         read.expect(snapshot.stories.ids[relevant[rank].story] for rank in _first_page(snapshot, relevant, wanted))
         # the best story not naming a name asked tells of something else: only those that do count
+        analyzer = self.analyzers.of(query.language)
         lacking, required = await self._names_lacking(snapshot, query, relevant, weights, read)
+        passed_over: list[str] = []
         if lacking:
-            relevant = self._relevant(snapshot, query, wanted, weights, mentioning, rankings, required)
+            naming = self._relevant(snapshot, query, wanted, weights, mentioning, rankings, required)
+            if naming or not await self._acronyms_only(snapshot, query, lacking, read):
+                relevant = naming
+            else:  # no story names them, and too few hold them to tell they are the names meant
+                lacking, passed_over = [], lacking
         cited = await self._without_copies(snapshot, relevant, query.phrases, wanted, read)
         asking = self._asking(snapshot, query, weights)
-        analyzer = self.analyzers.of(query.language)
         return Found([self._citation(snapshot, relevant, story, query,
                                      self._quote(snapshot, relevant[story.rank], story, asking, analyzer)
                                      if n in shown else None)
-                      for n, story in enumerate(cited)], lacking)
+                      for n, story in enumerate(cited)], lacking, passed_over)
 
     def _relevant(self, snapshot: Snapshot, query: Query, wanted: int, weights: dict[str, float],
                   mentioning: Sequence[str], rankings: dict[int, tuple[list[RankedStory], bool]],
@@ -126,6 +131,20 @@ class Citing:
         samples = {t: name_sample(snapshot, t) for t in others}
         held_names = [t for t, name in zip(others, await self._written_as_names(others, samples, analyzer, read)) if name]
         return lacking, lacking + held_names
+
+    async def _acronyms_only(self, snapshot: Snapshot, query: Query, names: list[str], read: _Reads) -> bool:
+        """Whether the question writes each of `names` in lower case only, and at most FAINT
+        stories hold it, only in capitals (`names.FAINT`)."""
+        analyzer = self.analyzers.of(query.language)
+        for name in names:
+            written = words_with(query.text, {name}, analyzer)  # none for a respelling: another word was asked
+            if not written or any(word[:1].isupper() for word in written) or \
+                    int(snapshot.stories_with(name).sum()) > FAINT:
+                return False
+            records = await read(name_sample(snapshot, name))
+            if not written_in_capitals(name, (r.body for r in records.values()), analyzer):
+                return False
+        return True
 
     @staticmethod
     async def _written_as_names(terms: list[str], samples: dict[str, list[str]], analyzer: Analyzer,
@@ -307,11 +326,14 @@ def _for_story(asking: Asking, title_terms: str) -> Asking:
 
 
 class Found(NamedTuple):
-    """What `Citing.cite` found: the citations, and the names it required them to name (the
-    question's names the best matching story lacked)."""
+    """What `Citing.cite` found: the citations; the names it required them to name (the
+    question's names the best matching story lacked); and those it did not require, though the
+    citations lack them: no matching story names them, and the few stories holding them write
+    them as acronyms (`Citing._acronyms_only`)."""
 
     citations: list[Citation]
     named: list[str]
+    passed_over: list[str]
 
 
 @dataclass

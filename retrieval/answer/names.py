@@ -30,6 +30,10 @@ KEY_SHARE = 0.15
 """A name the cited story must hold carries at least this share of the question's term weight:
 a common one ("American", in a sixteenth of Reuters' stories) is background, not the subject
 (chosen on the development split, bench/README.md "Names asked")."""
+FAINT = SAMPLE
+"""A word the question writes in lower case, that at most this many stories hold and only as an
+acronym, need not be named by the answer when no matching story names it: the archive's "GF" and
+"APP" (a company, a news agency) are not the question's "gf" and "app"."""
 STEM = 5
 """A name's first letters that its other forms share (Egypt, Egyptian; Bolivia, Bolivian)."""
 NOUNS_CAPITALISED = frozenset({"de", "lb"})
@@ -57,15 +61,23 @@ def name_sample(snapshot: Snapshot, term: str) -> list[str]:
 def written_as_name(term: str, bodies: Iterable[str], analyzer: Analyzer) -> bool:
     """Whether `bodies` write `term` with a capital inside their sentences, NAME_SHARE of the
     times or more."""
+    written = _inside_sentences(term, bodies, analyzer)
+    return bool(written) and sum(word[0].isupper() for word in written) >= NAME_SHARE * len(written)
+
+
+def written_in_capitals(term: str, bodies: Iterable[str], analyzer: Analyzer) -> bool:
+    """Whether `bodies` write `term`, every time inside their sentences, in capitals only: an
+    acronym or a ticker ("GF", "APP")."""
+    written = _inside_sentences(term, bodies, analyzer)
+    return bool(written) and all(word.isupper() for word in written)
+
+
+def _inside_sentences(term: str, bodies: Iterable[str], analyzer: Analyzer) -> list[str]:
+    """The words of `bodies` whose term is `term`, as written, where no sentence opens with them."""
     # only the words that begin as the term does are analyzed: a body has thousands
     begins = re.compile(rf"(?<!\w){re.escape(term[len(analyzer.prefix):][:2])}\w*", re.IGNORECASE)
-    capitalised = inside = 0
-    for body in bodies:
-        for match in begins.finditer(body):
-            if analyzer.terms(match.group()) == [term] and not _opens_sentence(body, match.start()):
-                inside += 1
-                capitalised += body[match.start()].isupper()
-    return inside > 0 and capitalised >= NAME_SHARE * inside
+    return [match.group() for body in bodies for match in begins.finditer(body)
+            if analyzer.terms(match.group()) == [term] and not _opens_sentence(body, match.start())]
 
 
 def named_in(term: str, held: Collection[str]) -> bool:

@@ -88,3 +88,5 @@ def test_a_lemma_is_looked_up_as_written_and_folded_after():
 
 def test_a_contraction_typed_without_its_apostrophe_is_a_stopword_too():
     assert Analyzer().terms("whats the death toll, hows it going, thats all") == ["death", "toll", "go"]
+    assert Analyzer().terms("it wasnt broke and they dont care, arent they") == ["broke", "care"]
+    assert Analyzer().terms("well, the shell said we'd") == ["well", "shell", "said"]  # words, not "we'll"

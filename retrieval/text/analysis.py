@@ -19,7 +19,7 @@ from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGU
 from retrieval.text import languages
 from retrieval.text.languages import fold, fold_letters, fold_marks
 
-ANALYZER_VERSION = 6
+ANALYZER_VERSION = 7
 """Bump when tokenizing changes, so stored tokens are re-analyzed (see `Analyzer.key`)."""
 
 # The Snowball project's English stop list, plus the fragments left by splitting contractions.
@@ -37,8 +37,9 @@ ENGLISH_STOPWORDS = frozenset(
     such no nor not only own same so than too very s t d ll m re ve can will just""".split()
 )
 
-ENGLISH_STOPWORDS |= {word.replace("'", "") for word in ENGLISH_STOPWORDS if word.endswith("'s")}
-"""With their contractions of "is" typed without the apostrophe: "whats", "thats", "hows"."""
+ENGLISH_STOPWORDS |= {word.replace("'", "") for word in ENGLISH_STOPWORDS if word.endswith(("'s", "n't"))}
+"""With their contractions of "is" and "not" typed without the apostrophe: "whats", "thats",
+"wasnt", "dont" (not those of "will" or "would": "well", "shell", "wed" are words)."""
 STOPWORDS = {"en": ENGLISH_STOPWORDS}
 """Hand-kept lists; other languages take stopwords-iso's (the stopwordsiso package)."""
 ELIDED = {

@@ -68,6 +68,8 @@ def test_an_excluded_word_is_not_searched_even_if_also_asked_for():
     ("NATO on 2021-10-25", date(2021, 10, 25), date(2021, 10, 25)),
     ("NATO in February 2024", date(2024, 2, 1), date(2024, 2, 29)),
     ("NATO since 2020 before 2022", date(2020, 1, 1), date(2021, 12, 31)),
+    ("oct 2021 NATO", date(2021, 10, 1), date(2021, 10, 31)),  # a month names a date without a preposition
+    ("NATO, 25 October 2021", date(2021, 10, 25), date(2021, 10, 25)),
 ])
 def test_dates_in_words_become_a_date_range_and_leave_the_words(text, since, until):
     query = parse(text)
@@ -81,6 +83,12 @@ def test_impossible_dates_stay_words(text):
     query = parse(text)
     assert (query.since, query.until) == (None, None)
     assert "nato" in query.terms
+
+
+def test_a_year_without_a_preposition_names_an_event_not_a_date():
+    query = parse("who won the 2018 world cup")
+    assert (query.since, query.until) == (None, None)
+    assert "2018" in query.terms
 
 
 def test_a_number_that_is_not_a_year_is_a_word():

@@ -66,8 +66,11 @@ class DateError(ValueError):
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _DAY_MONTH_YEAR = rf"(?:(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+)?(?P<month>{_MONTH})\.?(?:\s+(?P<day2>\d{{1,2}})(?:st|nd|rd|th)?,?)?\s+(?P<year>\d{{4}})"
 _WHEN = rf"(?:{_DAY_MONTH_YEAR}|(?P<iso>\d{{4}}-\d{{2}}-\d{{2}})|(?P<yearonly>(?:1[89]|20)\d{{2}}))"
-_DATE_FILTER = re.compile(rf"\b(?P<op>in|during|on|since|from|after|before|until|till|through|by)\s+{_WHEN}\b",
+_DATE_FILTER = re.compile(rf"\b(?:(?P<op>in|during|on|since|from|after|before|until|till|through|by)\s+)?{_WHEN}\b",
                           re.IGNORECASE)
+"""A date the question narrows its stories to: after a preposition, or a month's own ("may 2015
+zurich raid: ...", "on 9 september 2022"); a year alone names an event without one ("the 2018
+world cup")."""
 _WHEN_PLAIN = re.sub(r"\(\?P<\w+>", "(?:", _WHEN)
 _BETWEEN = re.compile(rf"\bbetween\s+(?P<a>{_WHEN_PLAIN})\s+and\s+(?P<b>{_WHEN_PLAIN})\b", re.IGNORECASE)
 _PHRASE = re.compile(r'["“”„«»]([^"“”„«»]+)["“”„«»]')
@@ -182,9 +185,11 @@ def _take_dates(text: str) -> tuple[str, date | None, date | None, list[str]]:
                 text = text[:match.start()] + " " + text[match.end():]
                 taken += [match["a"], match["b"]]
     for match in list(_DATE_FILTER.finditer(text)):
+        if match["op"] is None and match["month"] is None:
+            continue
         try:
             first, last = _period(match)
-            op = match["op"].lower()
+            op = (match["op"] or "in").lower()
             if op in ("in", "during", "on"):
                 since, until = _later(since, first), _earlier(until, last)
             elif op in ("since", "from"):
@@ -198,7 +203,7 @@ def _take_dates(text: str) -> tuple[str, date | None, date | None, list[str]]:
         except (DateError, OverflowError):  # 2021-13-45, year 0, after 9999: words, not a filter
             continue
         text = text.replace(match.group(0), " ", 1)
-        taken.append(match.group(0)[len(match["op"]):])
+        taken.append(match.group(0)[len(match["op"] or ""):])
     return text, since, until, taken
 
 

@@ -13,12 +13,12 @@ import sys
 import time
 from collections.abc import Awaitable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 
-from retrieval.answer.citing import Citing
+from retrieval.answer.citing import Citing, Found
 from retrieval.answer.query import Query, parse_query, words_with
 from retrieval.answer.quotes import asks_when
 from retrieval.answer.spelling import respelled
@@ -49,6 +49,9 @@ NEVER_CHARTED = "The archive never mentions {words}: there is no timeline to dra
 EMPTY_ARCHIVE = "The archive is empty: ingest some stories first."
 OTHER_LANGUAGE = "The archive holds no stories in {language}."
 DEFAULT_EXAMPLE = "What did the Kremlin say about NATO?"
+REPORTED_AFTER = 3
+"""Days after the dates a question names whose stories may tell of their last events (the night
+of 31 January, filed on 1 February)."""
 RELOAD_SWITCH_INTERVAL = 0.0002
 """How long (s) a thread may keep the interpreter while another waits for it, during a reload
 (Python's default: 0.005). The reload's threads hand it back sooner, so answers wait less behind
@@ -190,11 +193,7 @@ class ArchiveService:
         kind, message = (AnswerKind.ANSWERED, None) if found else \
             (AnswerKind.NOTHING_RELEVANT, say(NOTHING_RELEVANT, language, period=_period(query)))
         if not found and since is None and until is None and (query.since or query.until):
-            # the date was in the question's words, and may be when things happened rather
-            # than when they were reported: look again without it, for stories that name it
-            undated = replace(query, since=None, until=None, terms=query.terms + query.date_terms)
-            found, named, passed_over = await self.citing.cite(snapshot, undated, offset + k + 1, shown,
-                                                               mentioning=query.date_terms)
+            found, named, passed_over = await self._from_other_dates(snapshot, query, offset + k + 1, shown)
             if found:
                 kind, message = AnswerKind.OTHER_DATES, say(OTHER_DATES, language, period=_period(query))
         if unknown and not found:
@@ -211,6 +210,19 @@ class ArchiveService:
             words = words_with(query.text, set(passed_over), self.analyzers.of(language))
             message = " ".join(filter(None, [say(PASSED_OVER, language, words=_quoted(words)), message]))
         return kind, message, citations, len(found) > offset + k
+
+    async def _from_other_dates(self, snapshot: Snapshot, query: Query, wanted: int, shown: range) -> Found:
+        """For a question dated in its own words, when no story of those dates matches: those
+        reported in the REPORTED_AFTER days after them, else those of any date that name the
+        date (it may be when things happened rather than when they were reported)."""
+        if query.until is not None:
+            after = query.until + timedelta(days=1)
+            later = replace(query, since=after, until=after + timedelta(days=REPORTED_AFTER - 1))
+            found = await self.citing.cite(snapshot, later, wanted, shown)
+            if found.citations:
+                return found
+        undated = replace(query, since=None, until=None, terms=query.terms + query.date_terms)
+        return await self.citing.cite(snapshot, undated, wanted, shown, mentioning=query.date_terms)
 
     def _not_named(self, snapshot: Snapshot, query: Query, named: list[str]) -> str:
         """What to say when no story matching `query` names the names `named`: the words asked,

@@ -135,6 +135,18 @@ async def test_a_date_in_words_without_the_story_falls_back_to_stories_naming_it
     assert answer.kind is AnswerKind.OTHER_DATES
 
 
+async def test_a_story_filed_just_after_the_dates_asked_tells_of_their_last_days(cocoa_archive, tmp_path):
+    """The question's month is when it happened; the story came out the next morning, and does
+    not name the month."""
+    await add_story(cocoa_archive, tmp_path, "next", "Ghana port strike ends", "1987-04-01",
+                    "Dockers in Ghana ended their strike late on Tuesday night, the union said.")
+    await add_story(cocoa_archive, tmp_path, "weeks", "Ghana dockers strike again", "1987-04-20",
+                    "Dockers in Ghana went on strike again on Monday, the union said.")
+    answer = await cocoa_archive.ask("in march 1987 when did the ghana dockers end their strike")
+    assert [c.story_id for c in answer.citations] == ["next"]
+    assert answer.kind is AnswerKind.OTHER_DATES
+
+
 @pytest.mark.parametrize("question", ["NATO before 2021", "NATO after 2021", "NATO in 1987"])
 async def test_a_date_in_words_that_no_story_names_finds_nothing(archive, question):
     answer = await archive.ask(question)

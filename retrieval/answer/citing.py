@@ -17,7 +17,8 @@ import numpy as np
 
 from retrieval.answer.kinds import asked_for
 from retrieval.answer.query import Query, words_with
-from retrieval.answer.names import FAINT, key_terms, name_sample, named_in, written_as_name, written_in_capitals
+from retrieval.answer.names import (FAINT, key_terms, name_sample, named_in, spelt_out, written_as_name,
+                                    written_in_capitals)
 from retrieval.answer.quotes import Asking, Quote, answer_cue, choose_quote, contains_phrase, window_features
 from retrieval.answer.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_stories, share_held
 from retrieval.bm25.index import BM25Params
@@ -122,8 +123,9 @@ class Citing:
         samples = {t: name_sample(snapshot, t) for t in asked}
         read.expect(id_ for ids in samples.values() for id_ in ids)  # read with the best story, not after it
         record = (await read([best])).get(best) if asked else None
-        held = set(analyzer.terms(f"{record.title}\n{record.body}")) if record else set()
-        unnamed = [t for t in asked if not named_in(t, held)]
+        text = f"{record.title}\n{record.body}" if record else ""
+        held = set(analyzer.terms(text))
+        unnamed = [t for t in asked if not named_in(t, held) and not spelt_out(t, text)]
         lacking = [t for t, name in zip(unnamed, await self._written_as_names(unnamed, samples, analyzer, read)) if name]
         if not lacking:
             return [], []

@@ -34,6 +34,8 @@ FAINT = SAMPLE
 """A word the question writes in lower case, that at most this many stories hold and only as an
 acronym, need not be named by the answer when no matching story names it: the archive's "GF" and
 "APP" (a company, a news agency) are not the question's "gf" and "app"."""
+ACRONYM = 5
+"""The longest word read as initials that a story may write out instead (`spelt_out`)."""
 STEM = 5
 """A name's first letters that its other forms share (Egypt, Egyptian; Bolivia, Bolivian)."""
 NOUNS_CAPITALISED = frozenset({"de", "lb"})
@@ -84,6 +86,22 @@ def named_in(term: str, held: Collection[str]) -> bool:
     """Whether a story holding the terms `held` names `term`: it holds it, or a word beginning
     with its first letters."""
     return term in held or (len(term) >= STEM and any(t.startswith(term[:STEM]) for t in held))
+
+
+def spelt_out(term: str, text: str) -> bool:
+    """Whether `text` writes out, each capitalised, the words whose initials a short `term`
+    spells: "Prime Minister" for "pm", "United Nations" for "un", "Bank for International
+    Settlements" for "bis" ("for", "of", "the" between them skipped)."""
+    pattern = _spelling_out(term.rpartition(":")[2])
+    return bool(pattern and pattern.search(text))
+
+
+@lru_cache(maxsize=1024)
+def _spelling_out(letters: str) -> re.Pattern | None:
+    if not (2 <= len(letters) <= ACRONYM and letters.isalpha()):
+        return None
+    joined = r"\s+(?:(?:of|and|for|the|de|du|des|la|le)\s+)*".join(rf"{re.escape(c.upper())}[^\W\d_]+" for c in letters)
+    return re.compile(rf"(?<!\w){joined}(?!\w)")
 
 
 def _sample(holding: np.ndarray, size: int = SAMPLE) -> np.ndarray:

@@ -90,3 +90,11 @@ def test_a_contraction_typed_without_its_apostrophe_is_a_stopword_too():
     assert Analyzer().terms("whats the death toll, hows it going, thats all") == ["death", "toll", "go"]
     assert Analyzer().terms("it wasnt broke and they dont care, arent they") == ["broke", "care"]
     assert Analyzer().terms("well, the shell said we'd") == ["well", "shell", "said"]  # words, not "we'll"
+
+
+def test_an_acronym_is_one_term_with_its_dots_or_without():
+    analyzer = Analyzer()
+    assert analyzer.terms("the U.N. and the UN, the U.K. and the UK") == ["un", "un", "uk", "uk"]
+    # "US" is the country, as "U.S." is; "us" is the pronoun, a stopword
+    assert analyzer.terms("US troops told us, U.S. officials said") == ["u.s", "troop", "told", "u.s", "offici", "said"]
+    assert [term for _, _, term in analyzer.term_spans("US troops told us")] == ["u.s", "troop", "told"]

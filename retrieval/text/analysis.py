@@ -17,9 +17,9 @@ import stopwordsiso
 from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGUAGES
 
 from retrieval.text import languages
-from retrieval.text.languages import fold, fold_letters, fold_marks
+from retrieval.text.languages import ENGLISH, fold, fold_letters, fold_marks
 
-ANALYZER_VERSION = 7
+ANALYZER_VERSION = 8
 """Bump when tokenizing changes, so stored tokens are re-analyzed (see `Analyzer.key`)."""
 
 # The Snowball project's English stop list, plus the fragments left by splitting contractions.
@@ -71,6 +71,10 @@ _WORD = re.compile(
     r"|(?<=\d)\d*(?:[.,]\d+)+"           # numbers with separators: 6.4, 155,221
     r"|[^\W_]*(?:['’][^\W_]+)*)"         # words, apostrophes inside: alliance's, don't
 )
+_DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")
+"""An acronym written with dots (its last one cut): "u.n", "e.u"."""
+_CAPITAL_US = re.compile(r"(?<![\w.])US(?![\w.])")
+"""The United States written "US": the term of "U.S.", not the stopword "us"."""
 TERM_CACHE = 1_000_000
 """Distinct words whose terms an analyzer remembers before it starts afresh."""
 
@@ -105,6 +109,8 @@ class Analyzer:
     def terms(self, text: str) -> list[str]:
         """Index terms: words without stopwords, stemmed; order and repeats kept."""
         known = self._terms
+        if self.code == ENGLISH and "US" in text:
+            text = _CAPITAL_US.sub("U.S.", text)
         words = _WORD.findall(fold_marks(text, self.code).casefold())
         try:
             return list(filter(None, map(known.__getitem__, words)))
@@ -124,7 +130,7 @@ class Analyzer:
         for match in _WORD.finditer(text):
             word = match.group()
             # an ASCII word is its own folded form: its term is looked up, not analyzed again
-            cached = known.get(word.casefold()) if word.isascii() else None
+            cached = known.get(word.casefold()) if word.isascii() and word != "US" else None
             if cached is None:
                 terms = self.terms(word)
             else:
@@ -139,6 +145,8 @@ class Analyzer:
         if self._contraction and word not in self.stopwords:
             word = self._contraction.sub("", word)
         folded = fold_letters(word, self.code)
+        if _DOTTED.fullmatch(folded) and (bare := folded.replace(".", "")) not in self.stopwords:
+            folded = bare  # "u.n", "u.k" are "un", "uk"; "u.s" stays, as "us" is a stopword
         if folded in self.stopwords:
             return ""
         if not folded.isalpha():

@@ -195,3 +195,8 @@ def test_related_words_are_not_searched_but_stand_for_the_questions_word():
     query = parse("Can Russia stop the jobless -block")
     assert query.related == {"prevent": "stop", "halt": "stop", "unemploy": "jobless"}
     assert not set(query.related) & set(query.terms)
+
+
+def test_the_us_typed_in_lower_case_is_the_country():
+    assert parse("when did the us rejoin the treaty").terms[:1] == ["u.s"]
+    assert "u.s" not in parse("tell us about the treaty").terms

@@ -98,3 +98,4 @@ def test_an_acronym_is_one_term_with_its_dots_or_without():
     # "US" is the country, as "U.S." is; "us" is the pronoun, a stopword
     assert analyzer.terms("US troops told us, U.S. officials said") == ["u.s", "troop", "told", "u.s", "offici", "said"]
     assert [term for _, _, term in analyzer.term_spans("US troops told us")] == ["u.s", "troop", "told"]
+    assert analyzer.terms("WHO experts, who met") == ["w.h.o", "expert", "met"]  # the organisation, the pronoun

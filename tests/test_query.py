@@ -197,6 +197,7 @@ def test_related_words_are_not_searched_but_stand_for_the_questions_word():
     assert not set(query.related) & set(query.terms)
 
 
-def test_the_us_typed_in_lower_case_is_the_country():
+def test_the_us_and_the_who_typed_in_lower_case_are_the_country_and_the_organisation():
     assert parse("when did the us rejoin the treaty").terms[:1] == ["u.s"]
+    assert parse("what did the who say about masks").terms[:1] == ["w.h.o"]
     assert "u.s" not in parse("tell us about the treaty").terms

@@ -79,8 +79,9 @@ _NAME = re.compile(r"\b[^\W\d_a-z][\w'’-]*|\b\w+[A-Z]\w*")  # Merkel, U.S, iPh
 _FILLER = re.compile(r"\b(?:how\s+(?:much|many|long|big|large|high|low|fast|far|often|soon)|"
                      r"happen(?:s|ed)?|going\s+to|tell\s+me|do\s+you\s+know|please)\b", re.IGNORECASE)
 """Words that shape a question rather than name what it is about (stopwords aside)."""
-_THE_US = re.compile(r"\b(the)\s+us\b(?![\w'’.])", re.IGNORECASE)
-""""the us", typed in lower case: the country, never the pronoun."""
+_THE_ACRONYM = re.compile(r"\b(the)\s+(us|who)\b(?![\w'’.])", re.IGNORECASE)
+""""the us", "the who" typed in lower case: the country and the organisation (see
+`analysis._DOTTED_FORMS`), never the pronouns."""
 ALIASES = (
     # Reuters writes its own abbreviations; people write the words
     ("quarter", "qtr"), ("quarterly", "qtly"), ("share", "shr"), ("million", "mln"),
@@ -127,7 +128,7 @@ def parse_query(text: str, analyzer: Analyzer, since: date | None = None,
         word_since, word_until, dates = _later(word_since, own_since), _earlier(word_until, own_until), dates + own_dates
     rest = _FILLER.sub(" ", rest)
     if analyzer.code == ENGLISH:
-        rest = _THE_US.sub(r"\1 U.S.", rest)
+        rest = _THE_ACRONYM.sub(lambda match: f"{match[1]} {match[2].upper()}", rest)
     searched = " ".join([rest, *phrases])
     terms = [t for t in analyzer.terms(searched) if t not in excluded]
     alternatives = {alias: term for term in terms for alias in _groups(analyzer, ALIASES).get(term, ())

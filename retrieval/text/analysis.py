@@ -19,7 +19,7 @@ from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGU
 from retrieval.text import languages
 from retrieval.text.languages import ENGLISH, fold, fold_letters, fold_marks
 
-ANALYZER_VERSION = 8
+ANALYZER_VERSION = 9
 """Bump when tokenizing changes, so stored tokens are re-analyzed (see `Analyzer.key`)."""
 
 # The Snowball project's English stop list, plus the fragments left by splitting contractions.
@@ -73,8 +73,10 @@ _WORD = re.compile(
 )
 _DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")
 """An acronym written with dots (its last one cut): "u.n", "e.u"."""
-_CAPITAL_US = re.compile(r"(?<![\w.])US(?![\w.])")
-"""The United States written "US": the term of "U.S.", not the stopword "us"."""
+_DOTTED_FORMS = {"US": "U.S.", "WHO": "W.H.O."}
+"""English acronyms that are stopwords in lower case, and the dotted form whose term they take:
+"US" is the United States, not "us"; "WHO" the World Health Organization, not "who"."""
+_CAPITAL_ACRONYMS = re.compile(rf"(?<![\w.])(?:{'|'.join(_DOTTED_FORMS)})(?![\w.])")
 TERM_CACHE = 1_000_000
 """Distinct words whose terms an analyzer remembers before it starts afresh."""
 
@@ -109,8 +111,8 @@ class Analyzer:
     def terms(self, text: str) -> list[str]:
         """Index terms: words without stopwords, stemmed; order and repeats kept."""
         known = self._terms
-        if self.code == ENGLISH and "US" in text:
-            text = _CAPITAL_US.sub("U.S.", text)
+        if self.code == ENGLISH and ("US" in text or "WHO" in text):
+            text = _CAPITAL_ACRONYMS.sub(lambda match: _DOTTED_FORMS[match.group()], text)
         words = _WORD.findall(fold_marks(text, self.code).casefold())
         try:
             return list(filter(None, map(known.__getitem__, words)))
@@ -130,7 +132,7 @@ class Analyzer:
         for match in _WORD.finditer(text):
             word = match.group()
             # an ASCII word is its own folded form: its term is looked up, not analyzed again
-            cached = known.get(word.casefold()) if word.isascii() and word != "US" else None
+            cached = known.get(word.casefold()) if word.isascii() and word not in _DOTTED_FORMS else None
             if cached is None:
                 terms = self.terms(word)
             else:

@@ -20,8 +20,13 @@ PLAIN_WORD = re.compile(
 
 
 def plain_terms(analyzer: Analyzer, text: str) -> list[str]:
+    if analyzer.code == "en":  # "US", "WHO" in capitals: the acronyms, not the stopwords
+        text = re.sub(r"(?<![\w.])(US|WHO)(?![\w.])", lambda match: ".".join(match[1]) + ".", text)
     words = [w.replace("’", "'").rstrip(".") for w in PLAIN_WORD.findall(fold(text, analyzer.code).casefold())]
     words = [w[:-2] if w.endswith("'s") else w for w in words]
+    # an acronym with dots is its letters, unless they spell a stopword ("u.n" is "un"; "u.s" stays)
+    words = [w.replace(".", "") if re.fullmatch(r"(?:[^\W\d_]\.)+[^\W\d_]", w) and w.replace(".", "") not in
+             analyzer.stopwords else w for w in words]
     if analyzer.code == "en":  # "there'd", "it'll": the word without what is contracted onto it
         words = [w if w in analyzer.stopwords else re.sub(r"'(?:d|ll|re|ve)$", "", w) for w in words]
     stemmer = Analyzer(analyzer.language)._stem

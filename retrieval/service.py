@@ -43,6 +43,7 @@ NEVER_MENTIONED = "The archive never mentions {words}, so it cannot answer that.
 LEFT_OUT = "The archive never mentions {words}: these stories match the rest of the question."
 NOT_NAMED = "No story that matches the rest of the question names {words} (stories in the archive that do: {count})."
 PASSED_OVER = "None of these stories names {words}; they match the rest of the question."
+FIGURE_NOT_GIVEN = "No story that matches the rest of the question gives the figure {figures}."
 WHEN = "Reported on {date}:"
 NO_MENTIONS = "No story in the archive mentions {subject}{period}."
 NEVER_CHARTED = "The archive never mentions {words}: there is no timeline to draw."
@@ -189,27 +190,35 @@ class ArchiveService:
             return AnswerKind.NEVER_MENTIONED, say(NEVER_MENTIONED, language, words=_quoted(unknown)), [], False
         query = known
         shown = range(offset, offset + k)
-        found, named, passed_over = await self.citing.cite(snapshot, query, offset + k + 1, shown)
-        kind, message = (AnswerKind.ANSWERED, None) if found else \
-            (AnswerKind.NOTHING_RELEVANT, say(NOTHING_RELEVANT, language, period=_period(query)))
-        if not found and since is None and until is None and (query.since or query.until):
-            found, named, passed_over = await self._from_other_dates(snapshot, query, offset + k + 1, shown)
-            if found:
-                kind, message = AnswerKind.OTHER_DATES, say(OTHER_DATES, language, period=_period(query))
-        if unknown and not found:
-            kind, message = AnswerKind.NEVER_MENTIONED, say(NEVER_MENTIONED, language, words=_quoted(unknown))
-        elif named and not found:
-            kind, message = AnswerKind.NOT_NAMED, self._not_named(snapshot, query, named)
-        citations = found[offset:offset + k]
+        found = await self.citing.cite(snapshot, query, offset + k + 1, shown)
+        kind, message = AnswerKind.ANSWERED, None
+        if not found.citations and since is None and until is None and (query.since or query.until):
+            found = await self._from_other_dates(snapshot, query, offset + k + 1, shown)
+            kind, message = AnswerKind.OTHER_DATES, say(OTHER_DATES, language, period=_period(query))
+        if not found.citations:
+            kind, message = self._unanswered(snapshot, query, found, unknown)
+        citations = found.citations[offset:offset + k]
         if citations and message is None and asks_when(query.text) and citations[0].date:
             message = say(WHEN, language, date=long_date(citations[0].date, language))
         unknown = unknown + _guesses_unheld(snapshot, query, citations[0] if citations else None)
         if citations and unknown:
             message = " ".join(filter(None, [say(LEFT_OUT, language, words=_quoted(unknown)), message]))
-        if citations and passed_over:
-            words = words_with(query.text, set(passed_over), self.analyzers.of(language))
+        if citations and found.passed_over:
+            words = words_with(query.text, set(found.passed_over), self.analyzers.of(language))
             message = " ".join(filter(None, [say(PASSED_OVER, language, words=_quoted(words)), message]))
-        return kind, message, citations, len(found) > offset + k
+        return kind, message, citations, len(found.citations) > offset + k
+
+    def _unanswered(self, snapshot: Snapshot, query: Query, found: Found, unknown: list[str]) -> tuple[AnswerKind, str]:
+        """Why nothing is cited: a word the archive never holds, a name or a figure no matching
+        story gives, or nothing relevant at all."""
+        language = query.language
+        if unknown:
+            return AnswerKind.NEVER_MENTIONED, say(NEVER_MENTIONED, language, words=_quoted(unknown))
+        if found.named:
+            return AnswerKind.NOT_NAMED, self._not_named(snapshot, query, found.named)
+        if found.figures:
+            return AnswerKind.NOT_NAMED, say(FIGURE_NOT_GIVEN, language, figures=_quoted(found.figures))
+        return AnswerKind.NOTHING_RELEVANT, say(NOTHING_RELEVANT, language, period=_period(query))
 
     async def _from_other_dates(self, snapshot: Snapshot, query: Query, wanted: int, shown: range) -> Found:
         """For a question dated in its own words, when no story of those dates matches: those

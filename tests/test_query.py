@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from retrieval.text.analysis import Analyzer
-from retrieval.answer.query import MAX_QUESTION_CHARS, DateError, parse_date_option, parse_query
+from retrieval.answer.query import MAX_QUESTION_CHARS, DateError, holds_figure, parse_date_option, parse_query
 
 ANALYZER = Analyzer()
 
@@ -201,3 +201,29 @@ def test_the_us_and_the_who_typed_in_lower_case_are_the_country_and_the_organisa
     assert parse("when did the us rejoin the treaty").terms[:1] == ["u.s"]
     assert parse("what did the who say about masks").terms[:1] == ["w.h.o"]
     assert "u.s" not in parse("tell us about the treaty").terms
+
+
+@pytest.mark.parametrize("text, figures", [
+    ("when did the index pass 4 trillion dollars", ["4 trillion"]),
+    ("who bought a 9% stake", ["9%"]),
+    ("a 3.5 per cent rise in May", ["3.5 per cent"]),
+    ("the $54.20 offer", ["54.20"]),
+    ("the 7.0 quake", ["7.0"]),
+    ("article 50 on 10 August, 3 ministers", []),  # counts, days and numbers are no figures
+])
+def test_the_figures_a_question_gives(text, figures):
+    assert parse(text).figures == figures
+
+
+@pytest.mark.parametrize("text, figure, held", [
+    ("it passed $4 trillion", "4 trillion", True),
+    ("a 4tn company", "4 trillion", True),
+    ("on August 4 it passed $2 trillion", "4 trillion", False),
+    ("a 9 percent stake", "9%", True),
+    ("a 9 pct stake", "9%", True),
+    ("a 9.2% stake", "9%", False),
+    ("19% of it", "9%", False),
+    ("100 mln dlrs", "100 million", True),
+])
+def test_a_figure_is_held_in_any_spelling_of_its_unit(text, figure, held):
+    assert holds_figure(text, figure) is held

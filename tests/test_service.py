@@ -147,6 +147,16 @@ async def test_a_story_filed_just_after_the_dates_asked_tells_of_their_last_days
     assert answer.kind is AnswerKind.OTHER_DATES
 
 
+async def test_a_story_of_another_figure_does_not_answer_the_figure_asked(cocoa_archive, tmp_path):
+    await add_story(cocoa_archive, tmp_path, "crop", "Ghana cocoa crop", "1987-04-01",
+                    "Ghana's cocoa crop was worth 2 billion dollars on April 4, the board said.")
+    other = await cocoa_archive.ask("when was ghana's cocoa crop worth 4 billion dollars")
+    assert other.citations == [] and other.kind is AnswerKind.NOT_NAMED
+    assert other.message == "No story that matches the rest of the question gives the figure “4 billion”."
+    given = await cocoa_archive.ask("when was ghana's cocoa crop worth 2 billion dollars")
+    assert given.kind is AnswerKind.ANSWERED and given.citations[0].story_id == "crop"
+
+
 @pytest.mark.parametrize("question", ["NATO before 2021", "NATO after 2021", "NATO in 1987"])
 async def test_a_date_in_words_that_no_story_names_finds_nothing(archive, question):
     answer = await archive.ask(question)

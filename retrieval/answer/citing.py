@@ -16,7 +16,7 @@ from typing import NamedTuple
 import numpy as np
 
 from retrieval.answer.kinds import asked_for
-from retrieval.answer.query import Query, words_with
+from retrieval.answer.query import Query, holds_figure, words_with
 from retrieval.answer.names import (FAINT, key_terms, name_sample, named_in, spelt_out, written_as_name,
                                     written_in_capitals)
 from retrieval.answer.quotes import Asking, Quote, answer_cue, choose_quote, contains_phrase, window_features
@@ -73,12 +73,13 @@ class Citing:
                 relevant = naming
             else:  # no story names them, and too few hold them to tell they are the names meant
                 lacking, passed_over = [], lacking
-        cited = await self._without_copies(snapshot, relevant, query.phrases, wanted, read)
+        cited = await self._without_copies(snapshot, relevant, query, wanted, read)
         asking = self._asking(snapshot, query, weights)
         return Found([self._citation(snapshot, relevant, story, query,
                                      self._quote(snapshot, relevant[story.rank], story, asking, analyzer)
                                      if n in shown else None)
-                      for n, story in enumerate(cited)], lacking, passed_over)
+                      for n, story in enumerate(cited)], lacking, passed_over,
+                     query.figures if relevant and not cited else [])
 
     def _relevant(self, snapshot: Snapshot, query: Query, wanted: int, weights: dict[str, float],
                   mentioning: Sequence[str], rankings: dict[int, tuple[list[RankedStory], bool]],
@@ -157,11 +158,12 @@ class Citing:
         return [written_as_name(t, (records[id_].body for id_ in dict.fromkeys(samples[t]) if id_ in records), analyzer)
                 for t in terms]
 
-    async def _without_copies(self, snapshot: Snapshot, relevant: list[RankedStory], phrases: Sequence[str],
+    async def _without_copies(self, snapshot: Snapshot, relevant: list[RankedStory], query: Query,
                               wanted: int, read: _Reads) -> list[_Cited]:
-        """The first `wanted` stories of `relevant` whose best passage holds every phrase, each
-        with the ranks of its copies: exact ones (same content, best passage at the same place),
-        whose bodies need not be read, and near ones (`Copies`), told apart by their text."""
+        """The first `wanted` stories of `relevant` whose best passage holds every phrase of
+        `query` and whose text every figure it gives, each with the ranks of its copies: exact
+        ones (same content, best passage at the same place), whose bodies need not be read, and
+        near ones (`Copies`), told apart by their text."""
         cited: list[_Cited] = []
         near = Copies()
         originals, exact = _exact_copies(snapshot, relevant)
@@ -172,7 +174,9 @@ class Citing:
             for rank in page:
                 record = records.get(snapshot.stories.ids[relevant[rank].story])
                 span = _span(snapshot, relevant[rank])
-                if record is None or not all(contains_phrase(record.body[span[0]:span[1]], p) for p in phrases):
+                if record is None or not all(contains_phrase(record.body[span[0]:span[1]], p) for p in query.phrases) \
+                        or not all(holds_figure(f"{record.title}\n{record.body}", f, query.language)
+                                   for f in query.figures):
                     continue
                 original = near.of(record.body, record.title)
                 if original is not None:
@@ -329,13 +333,15 @@ def _for_story(asking: Asking, title_terms: str) -> Asking:
 
 class Found(NamedTuple):
     """What `Citing.cite` found: the citations; the names it required them to name (the
-    question's names the best matching story lacked); and those it did not require, though the
+    question's names the best matching story lacked); those it did not require, though the
     citations lack them: no matching story names them, and the few stories holding them write
-    them as acronyms (`Citing._acronyms_only`)."""
+    them as acronyms (`Citing._acronyms_only`); and the figures no relevant story gave."""
 
     citations: list[Citation]
     named: list[str]
     passed_over: list[str]
+    figures: list[str]
+    """The figures the question gives, when relevant stories were found but none gave them."""
 
 
 @dataclass

@@ -53,6 +53,9 @@ class Query:
     ("gunman" is no misspelt Gunma), and a story without the variant does not mention the word."""
     language: str = "en"
     """The language it was analyzed in (ISO 639-1): its terms meet only that language's stories."""
+    figures: list[str] = field(default_factory=list)
+    """The figures the question gives, as written ("4 trillion", "9%", "$54.20", "7.0"): a story
+    that holds none of its forms tells of another figure (`holds_figure`)."""
 
     @property
     def is_empty(self) -> bool:
@@ -79,6 +82,14 @@ _NAME = re.compile(r"\b[^\W\d_a-z][\w'’-]*|\b\w+[A-Z]\w*")  # Merkel, U.S, iPh
 _FILLER = re.compile(r"\b(?:how\s+(?:much|many|long|big|large|high|low|fast|far|often|soon)|"
                      r"happen(?:s|ed)?|going\s+to|tell\s+me|do\s+you\s+know|please)\b", re.IGNORECASE)
 """Words that shape a question rather than name what it is about (stopwords aside)."""
+_UNIT = r"%|per\s*cent\b|percent\b|pct\b|thousand\b|million\b|mln\b|billion\b|bln\b|bn\b|trillion\b|tn\b"
+_FIGURE = re.compile(rf"(?<![\w.,])\d[\d,]*(?:\.\d+)?\s*(?:{_UNIT})|(?<=[$€£¥])\d[\d,]*(?:\.\d+)?(?![\w.,])|"
+                     r"(?<![\w.,])\d+\.\d+(?![\w.,])", re.IGNORECASE)
+"""A figure: a percentage, a number of thousands, millions or more, an amount of money, a decimal
+("9%", "4 trillion", "$54.20", "7.0"); not a bare count, a day or an article's number."""
+_FIGURE_PARTS = re.compile(rf"(\d[\d,]*(?:\.\d+)?)\s*({_UNIT})?", re.IGNORECASE)
+_UNITS = (("%", r"per\s*cent", "pct"), ("thousand",), ("million", "mln"), ("billion", "bln", "bn"), ("trillion", "tn"))
+"""The spellings of each unit a figure may carry, as patterns."""
 _THE_ACRONYM = re.compile(r"\b(the)\s+(us|who)\b(?![\w'’.])", re.IGNORECASE)
 """"the us", "the who" typed in lower case: the country and the organisation (see
 `analysis._DOTTED_FORMS`), never the pronouns."""
@@ -147,7 +158,25 @@ def parse_query(text: str, analyzer: Analyzer, since: date | None = None,
         date_terms=analyzer.terms(" ".join(dates)),
         related=related,
         language=analyzer.code,
+        figures=[match.group().strip() for match in _FIGURE.finditer(searched)],
     )
+
+
+def holds_figure(text: str, figure: str, language: str = ENGLISH) -> bool:
+    """Whether `text`, in `language`, writes `figure` (one of `Query.figures`, its digits
+    folded as the question's are), in any of its unit's spellings: "4 trillion" as "$4
+    trillion" or "4tn", "9%" as "9 percent"."""
+    if language != ENGLISH:
+        text = fold(text, language)  # Persian and Arabic-Indic digits
+    return bool(_figure_pattern(figure).search(text))
+
+
+@lru_cache(maxsize=256)
+def _figure_pattern(figure: str) -> re.Pattern:
+    number, unit = _FIGURE_PARTS.fullmatch(figure).groups()
+    spellings = next((group for group in _UNITS if unit and any(re.fullmatch(u, unit, re.IGNORECASE) for u in group)), ())
+    after = rf"\s*(?:{'|'.join(spellings)})(?!\w)" if spellings else ""
+    return re.compile(rf"(?<![\d.,]){re.escape(number)}(?!\d|[.,]\d){after}", re.IGNORECASE)
 
 
 @lru_cache(maxsize=16)

@@ -227,3 +227,15 @@ def test_the_figures_a_question_gives(text, figures):
 ])
 def test_a_figure_is_held_in_any_spelling_of_its_unit(text, figure, held):
     assert holds_figure(text, figure) is held
+
+
+@given(st.integers(0, 10**6), st.sampled_from([("%", "percent"), ("per cent", "pct"), ("billion", "bn"),
+                                               ("trillion", "tn"), ("million", "mln")]),
+       st.sampled_from(["", "$", "up "]))
+def test_a_figure_is_found_in_another_spelling_of_its_unit_and_not_in_another_number(number, spellings, before):
+    asked, written = spellings
+    figure = parse(f"did it reach {number} {asked}").figures
+    assert figure == [f"{number} {asked}"]
+    assert holds_figure(f"it rose {before}{number} {written} on Monday", figure[0])
+    assert not holds_figure(f"it rose {before}{number}1 {written} on Monday", figure[0])
+    assert not holds_figure(f"it rose {before}1{number} {written} on Monday", figure[0])

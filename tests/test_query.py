@@ -224,6 +224,11 @@ def test_the_figures_a_question_gives(text, figures):
     ("a 9.2% stake", "9%", False),
     ("19% of it", "9%", False),
     ("100 mln dlrs", "100 million", True),
+    ("a £1.5m fee", "1.5 million", True),
+    ("a magnitude 7 quake", "7.0", True),
+    ("at $54.2 a share", "54.20", True),
+    ("at $1000", "1,000", True),
+    ("a magnitude 7.1 quake", "7.0", False),
 ])
 def test_a_figure_is_held_in_any_spelling_of_its_unit(text, figure, held):
     assert holds_figure(text, figure) is held

@@ -88,8 +88,10 @@ _FIGURE = re.compile(rf"(?<![\w.,])\d[\d,]*(?:\.\d+)?\s*(?:{_UNIT})|(?<=[$€£�
 """A figure: a percentage, a number of thousands, millions or more, an amount of money, a decimal
 ("9%", "4 trillion", "$54.20", "7.0"); not a bare count, a day or an article's number."""
 _FIGURE_PARTS = re.compile(rf"(\d[\d,]*(?:\.\d+)?)\s*({_UNIT})?", re.IGNORECASE)
-_UNITS = (("%", r"per\s*cent", "pct"), ("thousand",), ("million", "mln"), ("billion", "bln", "bn"), ("trillion", "tn"))
-"""The spellings of each unit a figure may carry, as patterns."""
+_UNITS = (("%", r"per\s*cent", "pct"), ("thousand",), ("million", "mln", "m"), ("billion", "bln", "bn"),
+          ("trillion", "tn"))
+"""The spellings of each unit a figure may carry, as patterns ("m" only as a story writes it:
+"£1.5m")."""
 _THE_ACRONYM = re.compile(r"\b(the)\s+(us|who)\b(?![\w'’.])", re.IGNORECASE)
 """"the us", "the who" typed in lower case: the country and the organisation (see
 `analysis._DOTTED_FORMS`), never the pronouns."""
@@ -176,7 +178,10 @@ def _figure_pattern(figure: str) -> re.Pattern:
     number, unit = _FIGURE_PARTS.fullmatch(figure).groups()
     spellings = next((group for group in _UNITS if unit and any(re.fullmatch(u, unit, re.IGNORECASE) for u in group)), ())
     after = rf"\s*(?:{'|'.join(spellings)})(?!\w)" if spellings else ""
-    return re.compile(rf"(?<![\d.,]){re.escape(number)}(?!\d|[.,]\d){after}", re.IGNORECASE)
+    whole, _, fraction = number.replace(",", "").partition(".")
+    fraction = fraction.rstrip("0")  # 7.0 is 7, 54.20 is 54.2
+    value = ",?".join(whole) + (rf"\.{fraction}0*" if fraction else r"(?:\.0+)?")  # 1,000 is 1000
+    return re.compile(rf"(?<![\d.,]){value}(?!\d|[.,]\d){after}", re.IGNORECASE)
 
 
 @lru_cache(maxsize=16)

@@ -95,12 +95,14 @@ class AnswerKind(str, Enum):
     ANSWERED = "answered"
     """Citations from the dates asked for (or any date)."""
     OTHER_DATES = "other_dates"
-    """Nothing was reported in the dates asked for; citations from other dates that name them."""
+    """Nothing was reported in the dates asked for; citations from the days just after them, or
+    from other dates that name them."""
     NOTHING_RELEVANT = "nothing_relevant"
     NEVER_MENTIONED = "never_mentioned"
     """The question names a word the archive never holds."""
     NOT_NAMED = "not_named"
-    """The stories that match the question do not name a name it asks about."""
+    """The stories that match the question do not name a name it asks about, or do not give a
+    figure it gives ("4 trillion")."""
     NO_WORDS = "no_words"
     """Nothing searchable in the question."""
     EMPTY_ARCHIVE = "empty_archive"

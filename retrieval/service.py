@@ -221,10 +221,11 @@ class ArchiveService:
         return AnswerKind.NOTHING_RELEVANT, say(NOTHING_RELEVANT, language, period=_period(query))
 
     async def _from_other_dates(self, snapshot: Snapshot, query: Query, wanted: int, shown: range) -> Found:
-        """For a question dated in its own words, when no story of those dates matches: those
-        reported in the REPORTED_AFTER days after them, else those of any date that name the
-        date (it may be when things happened rather than when they were reported)."""
-        if query.until is not None:
+        """For a question dated in its own words, when no story of those dates matches: for a
+        day or a month, those reported in the REPORTED_AFTER days after it; else those of any
+        date that name the date (it may be when things happened rather than when they were
+        reported)."""
+        if _closed_and_short(query.since, query.until):
             after = query.until + timedelta(days=1)
             later = replace(query, since=after, until=after + timedelta(days=REPORTED_AFTER - 1))
             found = await self.citing.cite(snapshot, later, wanted, shown)
@@ -387,6 +388,13 @@ def _guesses_unheld(snapshot: Snapshot, query: Query, first: Citation | None) ->
             spellings[variant].append(other)
     return [word for variant, word in query.guessed.items()
             if not any(snapshot.holds(position, spelling) for spelling in spellings[variant])]
+
+
+def _closed_and_short(since: date | None, until: date | None) -> bool:
+    """Whether `since`-`until` is a day or a month (a year's last days tell little of it), with
+    days after it in the calendar."""
+    return since is not None and until is not None and (until - since).days < 31 \
+        and until < date.max - timedelta(days=REPORTED_AFTER)
 
 
 def _quoted(words: Sequence[str]) -> str:

@@ -20,13 +20,13 @@ PLAIN_WORD = re.compile(
 
 
 def plain_terms(analyzer: Analyzer, text: str) -> list[str]:
-    if analyzer.code == "en":  # "US", "WHO" in capitals: the acronyms, not the stopwords
-        text = re.sub(r"(?<![\w.])(US|WHO)(?![\w.])", lambda match: ".".join(match[1]) + ".", text)
+    if analyzer.code == "en" and not text.isupper():  # "US", "WHO": the acronyms, not the stopwords
+        text = re.sub(r"(?<![\w.])(US|WHO)(?!\w|\.\w)", lambda match: ".".join(match[1]) + ".", text)
     words = [w.replace("’", "'").rstrip(".") for w in PLAIN_WORD.findall(fold(text, analyzer.code).casefold())]
     words = [w[:-2] if w.endswith("'s") else w for w in words]
     # an acronym with dots is its letters, unless they spell a stopword ("u.n" is "un"; "u.s" stays)
-    words = [w.replace(".", "") if re.fullmatch(r"(?:[^\W\d_]\.)+[^\W\d_]", w) and w.replace(".", "") not in
-             analyzer.stopwords else w for w in words]
+    words = [w.replace(".", "") if re.fullmatch(r"(?:[^\W\d_]\.)+[^\W\d_]", w) and w not in ("a.m", "p.m")
+             and w.replace(".", "") not in analyzer.stopwords else w for w in words]
     if analyzer.code == "en":  # "there'd", "it'll": the word without what is contracted onto it
         words = [w if w in analyzer.stopwords else re.sub(r"'(?:d|ll|re|ve)$", "", w) for w in words]
     stemmer = Analyzer(analyzer.language)._stem
@@ -104,3 +104,13 @@ def test_an_acronym_is_one_term_with_its_dots_or_without():
     assert analyzer.terms("US troops told us, U.S. officials said") == ["u.s", "troop", "told", "u.s", "offici", "said"]
     assert [term for _, _, term in analyzer.term_spans("US troops told us")] == ["u.s", "troop", "told"]
     assert analyzer.terms("WHO experts, who met") == ["w.h.o", "expert", "met"]  # the organisation, the pronoun
+    assert analyzer.terms("troops in the US. The WHO's chief") == ["troop", "u.s", "w.h.o", "chief"]
+    assert analyzer.terms("WHO CAN STOP US") == ["stop"]  # a text in capitals: the pronouns
+    assert analyzer.terms("at 4 p.m. the PM spoke") == ["4", "p.m", "pm", "spoke"]
+
+
+def test_the_acronyms_are_marked_alike_whatever_was_analyzed_before():
+    analyzer = Analyzer()
+    analyzer.terms("who's there, us?")  # the pronouns' forms remembered first
+    assert [term for _, _, term in analyzer.term_spans("the WHO's chief met US troops")] == [
+        "w.h.o", "chief", "met", "u.s", "troop"]

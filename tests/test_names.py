@@ -74,12 +74,13 @@ async def test_a_word_the_archive_writes_only_as_a_rare_acronym_is_not_required(
 
 async def test_a_story_writing_out_the_initials_asked_names_them(archive, tmp_path):
     """"pm" is a name of the archive ("The PM of Ruritania"), and the story asked about writes it
-    out: "Prime Minister"."""
+    out as the archive's stories holding it do: "Prime Minister"."""
     path = tmp_path / "pm.jsonl"
     path.write_text("\n".join(json.dumps(story) for story in [
         {"id": "p1", "title": "Doe steps down", "date": "2021-11-02",
          "body": "Prime Minister Jane Doe resigned on Friday, citing her health."},
-        {"id": "p2", "title": "Visit", "date": "2021-11-03", "body": "The PM of Ruritania visited Oslo on a PM tour."},
+        {"id": "p2", "title": "Visit", "date": "2021-11-03",
+         "body": "The PM of Ruritania, Prime Minister John Roe, visited Oslo on a PM tour."},
     ]), encoding="utf-8")
     await archive.ingest([path])
     answer = await archive.ask("why did doe quit as pm")

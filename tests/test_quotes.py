@@ -83,6 +83,12 @@ def test_questions_asking_for_a_point_in_time(question, is_when):
     ("at the june summit what time did the leaders meet", Asked.TIME),  # a lead-in without a comma
     ("the bridge collapse - where did it happen", Asked.PLACE),
     ("which earlier outbreaks got the same WHO label", Asked.OTHER),  # WHO, the organisation
+    ("WHO warns about masks: what did it say", Asked.WORDS),
+    ("at 10:30, who spoke first", Asked.PERSON),  # the colon of a time is no lead-in's
+    ("on 9 may, 2015, where did the raid happen", Asked.PLACE),  # two lead-ins
+    ("on budget day when did the vote happen", Asked.TIME),
+    ("what happened to the ceo after the fine", Asked.OTHER),  # no amount asked
+    ("what did the company do with its budget", Asked.OTHER),
 ])
 def test_a_question_is_classed_by_what_it_asks_for(question, asked):
     assert asked_for(question) is asked

@@ -145,6 +145,16 @@ async def test_a_story_filed_just_after_the_dates_asked_tells_of_their_last_days
     answer = await cocoa_archive.ask("in march 1987 when did the ghana dockers end their strike")
     assert [c.story_id for c in answer.citations] == ["next"]
     assert answer.kind is AnswerKind.OTHER_DATES
+    again = await cocoa_archive.ask("in march 1987 when did the ghana dockers go on strike again")
+    assert "weeks" not in [c.story_id for c in again.citations]  # filed twenty days after: not of March
+
+
+@pytest.mark.parametrize("question", ["NATO before 25 October 2021", "NATO in December 9999", "NATO on 31 December 9999"])
+async def test_an_open_or_last_period_looks_at_no_days_after_it(archive, question):
+    """The story is of 25 October 2021: "before" it excludes it, and the calendar's last days
+    have none after them (no overflow)."""
+    answer = await archive.ask(question)
+    assert answer.citations == [] and answer.kind is AnswerKind.NOTHING_RELEVANT
 
 
 async def test_a_story_of_another_figure_does_not_answer_the_figure_asked(cocoa_archive, tmp_path):

@@ -17,7 +17,7 @@ import numpy as np
 
 from retrieval.answer.kinds import asked_for
 from retrieval.answer.query import Query, holds_figure, words_with
-from retrieval.answer.names import (FAINT, key_terms, name_sample, named_in, spelt_out, written_as_name,
+from retrieval.answer.names import (FAINT, key_terms, name_sample, named_in, spellings_out, written_as_name,
                                     written_in_capitals)
 from retrieval.answer.quotes import Asking, Quote, answer_cue, choose_quote, contains_phrase, window_features
 from retrieval.answer.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_stories, share_held
@@ -53,8 +53,9 @@ class Citing:
 
     async def cite(self, snapshot: Snapshot, query: Query, wanted: int, shown: range,
                    mentioning: Sequence[str] = ()) -> Found:
-        """The first `wanted` relevant stories that hold every term of `mentioning` and name
-        every name the question is about, copies of a cited story folded into its citation;
+        """The first `wanted` relevant stories that hold every term of `mentioning`, name every
+        name the question is about and give every figure it gives, copies of a cited story
+        folded into its citation;
         those at the positions `shown` quoted from their best passage, the others (only counted,
         or only there to fold copies into) with an empty quote. A story whose best passage
         lacks a phrase is left out."""
@@ -69,17 +70,17 @@ class Citing:
         passed_over: list[str] = []
         if lacking:
             naming = self._relevant(snapshot, query, wanted, weights, mentioning, rankings, required)
-            if naming or not await self._acronyms_only(snapshot, query, lacking, read):
+            if naming or not await self._acronyms_only(snapshot, query, lacking, analyzer, read):
                 relevant = naming
             else:  # no story names them, and too few hold them to tell they are the names meant
                 lacking, passed_over = [], lacking
-        cited = await self._without_copies(snapshot, relevant, query, wanted, read)
+        cited, figures_missed = await self._without_copies(snapshot, relevant, query, wanted, read)
         asking = self._asking(snapshot, query, weights)
         return Found([self._citation(snapshot, relevant, story, query,
                                      self._quote(snapshot, relevant[story.rank], story, asking, analyzer)
                                      if n in shown else None)
                       for n, story in enumerate(cited)], lacking, passed_over,
-                     query.figures if relevant and not cited else [])
+                     query.figures if figures_missed and not cited else [])
 
     def _relevant(self, snapshot: Snapshot, query: Query, wanted: int, weights: dict[str, float],
                   mentioning: Sequence[str], rankings: dict[int, tuple[list[RankedStory], bool]],
@@ -126,7 +127,7 @@ class Citing:
         record = (await read([best])).get(best) if asked else None
         text = f"{record.title}\n{record.body}" if record else ""
         held = set(analyzer.terms(text))
-        unnamed = [t for t in asked if not named_in(t, held) and not spelt_out(t, text)]
+        unnamed = [t for t in asked if not named_in(t, held) and not await _spelt_out(t, text, samples[t], read)]
         lacking = [t for t, name in zip(unnamed, await self._written_as_names(unnamed, samples, analyzer, read)) if name]
         if not lacking:
             return [], []
@@ -135,13 +136,14 @@ class Citing:
         held_names = [t for t, name in zip(others, await self._written_as_names(others, samples, analyzer, read)) if name]
         return lacking, lacking + held_names
 
-    async def _acronyms_only(self, snapshot: Snapshot, query: Query, names: list[str], read: _Reads) -> bool:
-        """Whether the question writes each of `names` in lower case only, and at most FAINT
-        stories hold it, only in capitals (`names.FAINT`)."""
-        analyzer = self.analyzers.of(query.language)
+    @staticmethod
+    async def _acronyms_only(snapshot: Snapshot, query: Query, names: list[str], analyzer: Analyzer,
+                             read: _Reads) -> bool:
+        """Whether the question writes none of `names` in capitals, and at most FAINT stories
+        hold each, only in capitals (`names.FAINT`)."""
         for name in names:
             written = words_with(query.text, {name}, analyzer)  # none for a respelling: another word was asked
-            if not written or any(word[:1].isupper() for word in written) or \
+            if not written or any(word.isupper() for word in written) or \
                     int(snapshot.stories_with(name).sum()) > FAINT:
                 return False
             records = await read(name_sample(snapshot, name))
@@ -159,12 +161,14 @@ class Citing:
                 for t in terms]
 
     async def _without_copies(self, snapshot: Snapshot, relevant: list[RankedStory], query: Query,
-                              wanted: int, read: _Reads) -> list[_Cited]:
+                              wanted: int, read: _Reads) -> tuple[list[_Cited], bool]:
         """The first `wanted` stories of `relevant` whose best passage holds every phrase of
         `query` and whose text every figure it gives, each with the ranks of its copies: exact
         ones (same content, best passage at the same place), whose bodies need not be read, and
-        near ones (`Copies`), told apart by their text."""
+        near ones (`Copies`), told apart by their text; and whether a story holding the phrases
+        was left out for lacking a figure."""
         cited: list[_Cited] = []
+        figures_missed = False
         near = Copies()
         originals, exact = _exact_copies(snapshot, relevant)
         for page in _pages(originals, _page_size(wanted)):
@@ -174,9 +178,10 @@ class Citing:
             for rank in page:
                 record = records.get(snapshot.stories.ids[relevant[rank].story])
                 span = _span(snapshot, relevant[rank])
-                if record is None or not all(contains_phrase(record.body[span[0]:span[1]], p) for p in query.phrases) \
-                        or not all(holds_figure(f"{record.title}\n{record.body}", f, query.language)
-                                   for f in query.figures):
+                if record is None or not all(contains_phrase(record.body[span[0]:span[1]], p) for p in query.phrases):
+                    continue
+                if not all(holds_figure(f"{record.title}\n{record.body}", f, query.language) for f in query.figures):
+                    figures_missed = True
                     continue
                 original = near.of(record.body, record.title)
                 if original is not None:
@@ -188,7 +193,7 @@ class Citing:
                 else:
                     continue
                 cited[original].copies.extend(exact.get(rank, ()))
-        return cited
+        return cited, figures_missed
 
     def _citation(self, snapshot: Snapshot, relevant: list[RankedStory], story: _Cited, query: Query,
                   quote: Quote | None) -> Citation:
@@ -236,6 +241,16 @@ class Citing:
         windows, features = window_features(record.body, sentences, asking, self.analyzers.of(query.language),
                                             focus, lead=True)
         return [(sentences[a][0], sentences[b][1]) for a, b in windows], features
+
+
+async def _spelt_out(term: str, text: str, sample: list[str], read: _Reads) -> bool:
+    """Whether `text` writes out `term`'s initials as stories holding the term do too ("Prime
+    Minister" where the archive's "PM" stories write it; not "Pay May")."""
+    runs = spellings_out(term, text)
+    if not runs:
+        return False
+    bodies = [record.body for record in (await read(sample)).values()]
+    return any(run in body for body in bodies for run in runs)
 
 
 async def _current_records(snapshot: Snapshot, ranked: list[RankedStory], read: _Reads) -> dict[str, StoryRecord]:

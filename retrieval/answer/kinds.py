@@ -36,16 +36,17 @@ class Asked(str, Enum):
 
 _SAY = r"(?:say|said|says|tell|told|describe|described|call|called|respond|responded|react|reacted|" \
        r"promise|promised|warn|warned|write|wrote|announce|announced|reply|replied|claim|claimed)"
-_FILLER = rf"(?:(?!{_SAY}\b)[\w'’-]+\s+){{0,6}}?"
-"""Up to six words, none a verb of saying, between "what" and the noun of an amount ("what was
-apple's all time high share price")."""
+_AMOUNT_LEAD = rf"(?:(?!(?:{_SAY}|do|does|did|happen\w*|after|before|with|about|to|from)\b)[\w'’-]+\s+){{0,6}}?"
+"""Up to six words between "what" and the noun of an amount ("what was apple's all time high
+share price"), none a verb of saying or doing, nor a preposition ("what happened to the ceo after
+the fine" asks for no amount)."""
 _WHICH = r"(?:which\s+(?:[\w'’-]+\s+){0,3}?|what\s+)"
 """"which" and up to three words before the noun that says what it asks for ("which crazy eddie
 executive", "which of trump's people"), or "what" right before it ("what city")."""
 _ENGLISH_RULES = (
     (Asked.AMOUNT, rf"^\W*(?:how\s+(?:much|many|long|far|old|big|large|high|low|fast|often|tall|deep|heavy|"
                    rf"strong|effective|severe)\b|"
-                   rf"what\s+{_FILLER}(?:share|percentage|percent|%|proportion|price|cost|amount|number|"
+                   rf"what\s+{_AMOUNT_LEAD}(?:share|percentage|percent|%|proportion|price|cost|amount|number|"
                    rf"toll|odds|rate|figure|sum|total|margin|score|age|size|count|tally|magnitude|valuation|"
                    rf"value|worth|fee|fine|salary|budget)\b|what\s*%)"),
     (Asked.WORDS, rf"^\W*(?:what|how)\b.{{0,80}}\b{_SAY}\b|\bwords\b|\bquote[ds]?\b"),
@@ -54,7 +55,7 @@ _ENGLISH_RULES = (
     (Asked.REASON, r"^\W*(?:why\b|what\s+(?:caused|led|prompted|made|drove)\b|for\s+what\s+reason)"),
     (Asked.PLACE, rf"^\W*(?:where\b|(?:in\s+)?{_WHICH}(?:city|cities|country|countries|town|"
                   rf"towns|place|places|region|regions|venue|venues|state|states|province|provinces)\b)"),
-    (Asked.PERSON, rf"^\W*(?:who\b|whom\b|whose\b|{_WHICH}(?:man|men|woman|women|person|people|"
+    (Asked.PERSON, rf"^\W*(?:(?-i:(?!WHO\b))who\b|whom\b|whose\b|{_WHICH}(?:man|men|woman|women|person|people|"
                    r"officials?|ministers?|leaders?|judges?|nurses?|doctors?|players?|managers?|coach|coaches|"
                    r"presidents?|ceos?|chiefs?|executives?|directors?|chairman|chairwoman|company|companies|firms?|"
                    r"banks?|groups?|party|parties|teams?|members?|politicians?|advisers?|aid\s+workers?|"
@@ -125,8 +126,8 @@ _RULES: dict[str, tuple[tuple[Asked, re.Pattern], ...]] = {
     for language, rules in {ENGLISH: _ENGLISH_RULES, **_OTHER_RULES}.items()}
 
 
-_LEAD_IN = re.compile(r"^[^,?]{0,60}?(?:[,:;]|\s[-–—])\s*(?=\w)|^(?:[\w'’.-]+\s+){1,6}?(?=(?-i:what|which|who|how)\s)",
-                      re.IGNORECASE)
+_LEAD_IN = re.compile(r"^[^,?]{0,60}?(?:[,;]|(?<!\d):(?!\d)|\s[-–—])\s*(?=\w)|"
+                      r"^(?:[\w'’.:-]+\s+){1,6}?(?=(?-i:what|which|who|how|when|where|why)\s)", re.IGNORECASE)
 """What comes before the question proper: a clause ("in may 2016, how long ...", "pistorius fired
 four times - where was reeva hit") or a few words of topic or date ("on brexit day jan 2020 what
 time ...")."""
@@ -141,11 +142,19 @@ def asked_for(question: str, language: str = ENGLISH) -> Asked:
     if language == ENGLISH:
         question = _CONTRACTED.sub(r"\1 is", question)
     # the other languages' rules find their question words wherever they stand
-    for text in (question, _LEAD_IN.sub("", question)) if language == ENGLISH else (question,):
+    for text in _without_lead_ins(question) if language == ENGLISH else (question,):
         for asked, pattern in rules:
             if pattern.search(text):
                 return asked
     return Asked.OTHER
+
+
+def _without_lead_ins(question: str, most: int = 3) -> list[str]:
+    """`question`, then it without one lead-in, two, up to `most` ("on 9 may, 2015, where ...")."""
+    texts = [question]
+    while len(texts) <= most and (shorter := _LEAD_IN.sub("", texts[-1], count=1)) != texts[-1]:
+        texts.append(shorter)
+    return texts
 
 
 _MONTHS = (r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sep(?:t|tember)?|"

@@ -35,7 +35,7 @@ FAINT = SAMPLE
 acronym, need not be named by the answer when no matching story names it: the archive's "GF" and
 "APP" (a company, a news agency) are not the question's "gf" and "app"."""
 ACRONYM = 5
-"""The longest word read as initials that a story may write out instead (`spelt_out`)."""
+"""The longest word read as initials that a story may write out instead (`spellings_out`)."""
 STEM = 5
 """A name's first letters that its other forms share (Egypt, Egyptian; Bolivia, Bolivian)."""
 NOUNS_CAPITALISED = frozenset({"de", "lb"})
@@ -88,19 +88,19 @@ def named_in(term: str, held: Collection[str]) -> bool:
     return term in held or (len(term) >= STEM and any(t.startswith(term[:STEM]) for t in held))
 
 
-def spelt_out(term: str, text: str) -> bool:
-    """Whether `text` writes out, each capitalised, the words whose initials a short `term`
-    spells: "Prime Minister" for "pm", "United Nations" for "un", "Bank for International
-    Settlements" for "bis" ("for", "of", "the" between them skipped)."""
-    pattern = _spelling_out(term.rpartition(":")[2])
-    return bool(pattern and pattern.search(text))
+def spellings_out(term: str, text: str) -> set[str]:
+    """The runs of capitalised words in `text` whose initials a short `term` spells: "Prime
+    Minister" for "pm", "Bank for International Settlements" for "bis" ("for", "of", "the"
+    between them skipped), on one line."""
+    pattern = _spelling_out(term.rpartition(":")[2].replace(".", ""))
+    return {match.group() for match in pattern.finditer(text)} if pattern else set()
 
 
 @lru_cache(maxsize=1024)
 def _spelling_out(letters: str) -> re.Pattern | None:
     if not (2 <= len(letters) <= ACRONYM and letters.isalpha()):
         return None
-    joined = r"\s+(?:(?:of|and|for|the|de|du|des|la|le)\s+)*".join(rf"{re.escape(c.upper())}[^\W\d_]+" for c in letters)
+    joined = r"[ \t]+(?:(?:of|for|the|de|du|des|la|le)[ \t]+)*".join(rf"{re.escape(c.upper())}[^\W\d_]+" for c in letters)
     return re.compile(rf"(?<!\w){joined}(?!\w)")
 
 

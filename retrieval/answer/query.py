@@ -75,7 +75,9 @@ _DATE_FILTER = re.compile(rf"\b(?:(?P<op>in|during|on|since|from|after|before|un
 zurich raid: ...", "on 9 september 2022"); a year alone names an event without one ("the 2018
 world cup")."""
 _WHEN_PLAIN = re.sub(r"\(\?P<\w+>", "(?:", _WHEN)
-_BETWEEN = re.compile(rf"\bbetween\s+(?P<a>{_WHEN_PLAIN})\s+and\s+(?P<b>{_WHEN_PLAIN})\b", re.IGNORECASE)
+_BETWEEN = re.compile(rf"\b(?:between\s+(?P<a>{_WHEN_PLAIN})\s+and|(?:from\s+)?(?P<c>{_WHEN_PLAIN})\s*(?:to|until|till|"
+                      rf"through|-|–))\s+(?P<b>{_WHEN_PLAIN})\b", re.IGNORECASE)
+"""A range: "between X and Y", "from X to Y", "X - Y"."""
 _PHRASE = re.compile(r'["“”„«»]([^"“”„«»]+)["“”„«»]')
 _EXCLUDE = re.compile(r"(?:(?<=\s)|^)-(?P<word>[^\W_][\w'’.-]*)")
 _NAME = re.compile(r"\b[^\W\d_a-z][\w'’-]*|\b\w+[A-Z]\w*")  # Merkel, U.S, iPhone, COVID
@@ -83,11 +85,11 @@ _FILLER = re.compile(r"\b(?:how\s+(?:much|many|long|big|large|high|low|fast|far|
                      r"happen(?:s|ed)?|going\s+to|tell\s+me|do\s+you\s+know|please)\b", re.IGNORECASE)
 """Words that shape a question rather than name what it is about (stopwords aside)."""
 _UNIT = r"%|per\s*cent\b|percent\b|pct\b|thousand\b|million\b|mln\b|billion\b|bln\b|bn\b|trillion\b|tn\b"
-_FIGURE = re.compile(rf"(?<![\w.,])\d[\d,]*(?:\.\d+)?\s*(?:{_UNIT})|(?<=[$€£¥])\d[\d,]*(?:\.\d+)?(?![\w.,])|"
-                     r"(?<![\w.,])\d+\.\d+(?![\w.,])", re.IGNORECASE)
+_FIGURE = re.compile(rf"(?<![\w.,])\d[\d,]*(?:\.\d+)?[\s-]*(?:{_UNIT})|(?<=[$€£¥])\d[\d,]*(?:\.\d+)?(?![\w,]|\.\d)|"
+                     r"(?<![\w.,])\d+\.\d+(?![\w,]|\.\d)", re.IGNORECASE)
 """A figure: a percentage, a number of thousands, millions or more, an amount of money, a decimal
 ("9%", "4 trillion", "$54.20", "7.0"); not a bare count, a day or an article's number."""
-_FIGURE_PARTS = re.compile(rf"(\d[\d,]*(?:\.\d+)?)\s*({_UNIT})?", re.IGNORECASE)
+_FIGURE_PARTS = re.compile(rf"(\d[\d,]*(?:\.\d+)?)[\s-]*({_UNIT})?", re.IGNORECASE)
 _UNITS = (("%", r"per\s*cent", "pct"), ("thousand",), ("million", "mln", "m"), ("billion", "bln", "bn"),
           ("trillion", "tn"))
 """The spellings of each unit a figure may carry, as patterns ("m" only as a story writes it:
@@ -177,7 +179,7 @@ def holds_figure(text: str, figure: str, language: str = ENGLISH) -> bool:
 def _figure_pattern(figure: str) -> re.Pattern:
     number, unit = _FIGURE_PARTS.fullmatch(figure).groups()
     spellings = next((group for group in _UNITS if unit and any(re.fullmatch(u, unit, re.IGNORECASE) for u in group)), ())
-    after = rf"\s*(?:{'|'.join(spellings)})(?!\w)" if spellings else ""
+    after = rf"[\s-]*(?:{'|'.join(spellings)})(?!\w)" if spellings else ""
     whole, _, fraction = number.replace(",", "").partition(".")
     fraction = fraction.rstrip("0")  # 7.0 is 7, 54.20 is 54.2
     value = ",?".join(whole) + (rf"\.{fraction}0*" if fraction else r"(?:\.0+)?")  # 1,000 is 1000
@@ -217,14 +219,16 @@ def _take_dates(text: str) -> tuple[str, date | None, date | None, list[str]]:
     since = until = None
     taken: list[str] = []
     if (match := _BETWEEN.search(text)):
-        a, b = _WHEN_ALONE.match(match["a"]), _WHEN_ALONE.match(match["b"])
+        a, b = _WHEN_ALONE.match(match["a"] or match["c"]), _WHEN_ALONE.match(match["b"])
         if a and b:
             with contextlib.suppress(DateError):  # an impossible date stays words
                 since, until = _period(a)[0], _period(b)[1]
                 text = text[:match.start()] + " " + text[match.end():]
-                taken += [match["a"], match["b"]]
-    for match in list(_DATE_FILTER.finditer(text)):
-        if match["op"] is None and match["month"] is None:
+                taken += [match["a"] or match["c"], match["b"]]
+    matches = list(_DATE_FILTER.finditer(text))
+    bare = [m for m in matches if m["op"] is None]
+    for match in matches:
+        if match["op"] is None and not _a_month_alone(match, bare):
             continue
         try:
             first, last = _period(match)
@@ -244,6 +248,16 @@ def _take_dates(text: str) -> tuple[str, date | None, date | None, list[str]]:
         text = text.replace(match.group(0), " ", 1)
         taken.append(match.group(0)[len(match["op"] or ""):])
     return text, since, until, taken
+
+
+def _a_month_alone(match: re.Match, bare: list[re.Match]) -> bool:
+    """Whether a date without a preposition narrows the dates: a month of a year between 1800 and
+    2099 ("may 2015 zurich raid"), the only such date of the question (two tell no range: "march
+    2020 lockdown oct 2021"). A year alone names an event ("the 2018 world cup")."""
+    return match["month"] is not None and bare == [match] and bool(_YEAR_OF_NEWS.fullmatch(match["year"]))
+
+
+_YEAR_OF_NEWS = re.compile(r"(?:1[89]|20)\d\d")
 
 
 def _take_dates_in(text: str, analyzer: Analyzer) -> tuple[str, date | None, date | None, list[str]]:

@@ -19,7 +19,7 @@ from simplemma.strategies.dictionaries.dictionary_factory import SUPPORTED_LANGU
 from retrieval.text import languages
 from retrieval.text.languages import ENGLISH, fold, fold_letters, fold_marks
 
-ANALYZER_VERSION = 9
+ANALYZER_VERSION = 10
 """Bump when tokenizing changes, so stored tokens are re-analyzed (see `Analyzer.key`)."""
 
 # The Snowball project's English stop list, plus the fragments left by splitting contractions.
@@ -76,7 +76,10 @@ _DOTTED = re.compile(r"(?:[^\W\d_]\.)+[^\W\d_]")
 _DOTTED_FORMS = {"US": "U.S.", "WHO": "W.H.O."}
 """English acronyms that are stopwords in lower case, and the dotted form whose term they take:
 "US" is the United States, not "us"; "WHO" the World Health Organization, not "who"."""
-_CAPITAL_ACRONYMS = re.compile(rf"(?<![\w.])(?:{'|'.join(_DOTTED_FORMS)})(?![\w.])")
+_CAPITAL_ACRONYMS = re.compile(rf"(?<![\w.])(?:{'|'.join(_DOTTED_FORMS)})(?!\w|\.\w)")
+"""Those acronyms as words of their own ("US", "US.", "WHO's"; not "USA", "U.S.")."""
+_KEEP_DOTTED = frozenset({"a.m", "p.m"})
+"""Dotted words that are no acronym to undot: times of day ("p.m." is not "PM")."""
 TERM_CACHE = 1_000_000
 """Distinct words whose terms an analyzer remembers before it starts afresh."""
 
@@ -110,9 +113,15 @@ class Analyzer:
 
     def terms(self, text: str) -> list[str]:
         """Index terms: words without stopwords, stemmed; order and repeats kept."""
+        return self._analyzed(_dotted(text) if self._reads_acronyms(text) else text)
+
+    def _reads_acronyms(self, text: str) -> bool:
+        """Whether "US" and "WHO" in `text` are acronyms (`_DOTTED_FORMS`): in English, unless the
+        whole text is in capitals ("WHO CAN STOP IT" asks who)."""
+        return self.code == ENGLISH and ("US" in text or "WHO" in text) and not text.isupper()
+
+    def _analyzed(self, text: str) -> list[str]:
         known = self._terms
-        if self.code == ENGLISH and ("US" in text or "WHO" in text):
-            text = _CAPITAL_ACRONYMS.sub(lambda match: _DOTTED_FORMS[match.group()], text)
         words = _WORD.findall(fold_marks(text, self.code).casefold())
         try:
             return list(filter(None, map(known.__getitem__, words)))
@@ -129,12 +138,17 @@ class Analyzer:
         its offsets those of `text` itself (the verbatim text, not its case folding)."""
         spans = []
         known = self._terms
+        acronyms = self._reads_acronyms(text)  # decided by the whole text, not by a word alone
         for match in _WORD.finditer(text):
             word = match.group()
+            if acronyms and _CAPITAL_ACRONYMS.match(word):
+                terms = self._analyzed(_dotted(word))
+                spans += [(match.start(), match.end(), term) for term in terms]
+                continue
             # an ASCII word is its own folded form: its term is looked up, not analyzed again
-            cached = known.get(word.casefold()) if word.isascii() and word not in _DOTTED_FORMS else None
+            cached = known.get(word.casefold()) if word.isascii() else None
             if cached is None:
-                terms = self.terms(word)
+                terms = self._analyzed(word)
             else:
                 terms = [cached] if cached else []  # "" marks a stopword
             spans += [(match.start(), match.end(), term) for term in terms]
@@ -147,7 +161,8 @@ class Analyzer:
         if self._contraction and word not in self.stopwords:
             word = self._contraction.sub("", word)
         folded = fold_letters(word, self.code)
-        if _DOTTED.fullmatch(folded) and (bare := folded.replace(".", "")) not in self.stopwords:
+        if _DOTTED.fullmatch(folded) and folded not in _KEEP_DOTTED and \
+                (bare := folded.replace(".", "")) not in self.stopwords:
             folded = bare  # "u.n", "u.k" are "un", "uk"; "u.s" stays, as "us" is a stopword
         if folded in self.stopwords:
             return ""
@@ -173,6 +188,11 @@ class Analyzer:
 
     def is_stopword(self, word: str) -> bool:
         return self._term(_normalize(fold(word, self.code).casefold())) == ""
+
+
+def _dotted(text: str) -> str:
+    """`text` with "US" and "WHO" written as "U.S." and "W.H.O." (`_DOTTED_FORMS`)."""
+    return _CAPITAL_ACRONYMS.sub(lambda match: _DOTTED_FORMS[match.group()], text)
 
 
 class Analyzers:

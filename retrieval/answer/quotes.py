@@ -176,7 +176,8 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
     local = _story_weights(terms, weights)
     local_total = sum(local.values()) or 1.0
     single = np.array(raw)
-    single = single / single.max() if single.max() > 0 else single
+    single = (single / single.max() if single.max() > 0 else single).tolist()
+    sets = [set(t) for t in terms]
     total = sum(weights.values()) or 1.0
     question_terms, title_terms = set(weights), asking.title_terms
     last = len(sentences) - 1
@@ -187,21 +188,21 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
     for (a, b), quoted_share in zip(pairs, quoted):
         pair = b > a
         held = _together(counts[a], counts[b]) if pair else counts[a]
-        own = terms[a] + terms[b] if pair else terms[a]
-        distinct = set(own) or {""}
+        length = len(terms[a]) + len(terms[b]) if pair else len(terms[a])
+        distinct = (sets[a] | sets[b] if pair else sets[a]) or {""}
         cover = sum(weights[t] for t in held) / total
         found = answers[a] + answers[b] if pair else answers[a]
         rows.append((
-            _bm25(held, len(own), weights, average, asking.params) if pair else raw[a], cover,
+            _bm25(held, length, weights, average, asking.params) if pair else raw[a], cover,
             bool(focus and focus[0] <= sentences[a][0] and sentences[b][1] <= focus[1]), lead and a == 0,
             found > 0, math.log1p(found), (found > 0) * cover,
             len(distinct - question_terms - title_terms) / len(distinct),
             len(distinct & title_terms) / len(distinct),
             single[a - 1] if a > 0 else 0.0, single[b + 1] if b < last else 0.0,
-            a / max(1, last), math.log1p(len(own)), cues[a] or cues[b], pair,
+            a / max(1, last), math.log1p(length), cues[a] or cues[b], pair,
             pair and bool(counts[a] or answers[a]) and bool(counts[b] or answers[b]),
             pair and "\n\n" in text[sentences[a][1]:sentences[b][0]],
-            _bm25(held, len(own), local, average, asking.params), sum(local[t] for t in held) / local_total,
+            _bm25(held, length, local, average, asking.params), sum(local[t] for t in held) / local_total,
             quoted_share,
         ))
     features = np.asarray(rows, dtype=float)

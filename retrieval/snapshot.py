@@ -35,6 +35,8 @@ FORMAT = 4
 TITLES = "titles_"
 """What the title index's saved arrays are named with (the passages' are named without)."""
 _PASSAGE_ARRAYS = ("passage_ids", "passage_story", "passage_start", "passage_end")
+_WARMED = ("_by_story", "newest_title", "languages", "story_years")
+"""What `Snapshot.warm_up` computes, cached on the snapshot."""
 
 log = logging.getLogger(__name__)
 
@@ -163,11 +165,17 @@ class Snapshot:
     def warm_up(self) -> None:
         """Compute what questions and the next reload use, and run a first search (the search
         loop is compiled on its first run), so that none of them waits for these on the event loop."""
-        for computed in ("_by_story", "newest_title", "languages", "story_years"):
+        for computed in _WARMED:
             getattr(self, computed)
         for index in (self.index, self.titles):
             index.search(index.postings.terms[:1], limit=1)
         Postings.from_texts(["warm up"]).plus(Postings.from_texts(["up"]))  # the loops a reload runs
+
+    def took_computed(self, same: Snapshot) -> None:
+        """Take what `warm_up` computed for `same`, a snapshot of the very same passages and
+        stories (this one its saved copy), instead of computing it again: the reload's last
+        answers need not wait behind the sort and the dates."""
+        self.__dict__.update({name: same.__dict__[name] for name in _WARMED if name in same.__dict__})
 
     def term_weights(self, terms: list[str]) -> dict[str, float]:
         """A positive weight per query term (idf as BM25Plus defines it over passages); a term
@@ -240,6 +248,7 @@ async def saved_copy(store: Store, snapshot: Snapshot, params: BM25Params) -> Sn
     saved = await _saved(store, params, snapshot.key, snapshot.generation)
     if saved is None:
         return snapshot
+    saved.took_computed(snapshot)
     await asyncio.to_thread(saved.warm_up)
     return saved
 

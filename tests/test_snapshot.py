@@ -343,3 +343,23 @@ async def test_after_a_reload_the_saved_copy_is_served_mapped(tmp_path):
     finally:
         await service.close()
 
+
+
+async def test_a_reload_decodes_only_the_new_terms_of_a_decoded_vocabulary(tmp_path):
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", [story(i, f"Cocoa arrivals in Bahia week {i}.") for i in range(5)])
+    service = await ArchiveService.open(tmp_path / "a.sqlite")
+    try:
+        await service.ingest([folder])
+        assert "cocoa" in service.snapshot.vocabulary  # decoded, as a question to respell does
+        write_jsonl(folder / "b.jsonl", [story(9, "Coffee quotas were suspended in Bahia.")])
+        await service.ingest([folder])
+        assert "vocabulary" in service.snapshot.__dict__, "taken over from the snapshot before"
+        assert service.snapshot.vocabulary == service.snapshot.index.postings.terms.tolist()
+        (folder / "a.jsonl").unlink()  # some terms go: decoded afresh, when asked for
+        await service.ingest([folder], prune=True)
+        assert "vocabulary" not in service.snapshot.__dict__
+        assert service.snapshot.vocabulary == service.snapshot.index.postings.terms.tolist()
+    finally:
+        await service.close()

@@ -1,9 +1,10 @@
 """Arrays of an anonymous memory mapping each, for the largest arrays a reload builds (the
 postings and their gains, gigabytes at ten million passages).
 
-Memory that numpy or numba take from malloc is given back holding the interpreter: freeing a GB of
-it takes ~75 ms in which no question is answered. A mapping of its own is unmapped when the last
-reference to its array goes, without holding it (Python's `mmap` lets go of the interpreter).
+numba's compiled loops take their arrays from malloc, in small pages, and give them back holding
+the interpreter: ~60 ms a GB in which no question is answered (bench/README.md, "Issue 18: eighth
+session"). A mapping of its own is unmapped when the last reference to its array goes, without
+holding it (Python's `mmap` lets go of the interpreter).
 """
 
 from __future__ import annotations

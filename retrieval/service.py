@@ -10,6 +10,7 @@ import contextlib
 import gc
 import logging
 import sys
+import threading
 import time
 from collections.abc import Awaitable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -57,6 +58,10 @@ RELOAD_SWITCH_INTERVAL = 0.0002
 """How long (s) a thread may keep the interpreter while another waits for it, during a reload
 (Python's default: 0.005). The reload's threads hand it back sooner, so answers wait less behind
 them (bench/README.md, "Answers during a reload")."""
+
+LET_GO_WAIT = 60.0
+"""How long (s) a replaced snapshot waits for the answers that still read it before it is
+dropped anyway (see `_let_go`)."""
 
 
 class ReloadInProgress(RuntimeError):
@@ -144,7 +149,10 @@ class ArchiveService:
                 except Exception:  # the next open indexes the passages instead
                     log.exception("could not save the new index in the archive file")
                 else:  # then the saved copy, mapped, in place of the one built in memory
-                    self.snapshot = await saved_copy(self.store, self.snapshot, self.settings.bm25)
+                    built = self.snapshot
+                    self.snapshot = await saved_copy(self.store, built, self.settings.bm25)
+                    if self.snapshot is not built:
+                        _let_go(built)
             return report
 
     async def follow(self) -> bool:
@@ -359,6 +367,22 @@ def _answers_first() -> Iterator[None]:
         if collecting:
             gc.enable()
         sys.setswitchinterval(previous)
+
+
+def _let_go(snapshot: Snapshot) -> None:
+    """Drop `snapshot`, replaced, on a thread of its own once nothing else holds it (an answer
+    begun before the swap may still read it): its gigabytes are unmapped there, not on the event
+    loop when that answer ends (bm25/mapped.py)."""
+    held = [snapshot]
+    del snapshot
+    threading.Thread(target=_drop_when_unheld, args=(held,), name="let-go", daemon=True).start()
+
+
+def _drop_when_unheld(held: list[Snapshot]) -> None:
+    deadline = time.monotonic() + LET_GO_WAIT
+    while sys.getrefcount(held[0]) > 2 and time.monotonic() < deadline:  # the list's, the argument's
+        time.sleep(0.02)
+    held.clear()
 
 
 def _exempt_what_lives() -> None:

@@ -35,6 +35,8 @@ FORMAT = 4
 TITLES = "titles_"
 """What the title index's saved arrays are named with (the passages' are named without)."""
 _PASSAGE_ARRAYS = ("passage_ids", "passage_story", "passage_start", "passage_end")
+_WARMED = ("_by_story", "newest_title", "languages", "story_years")
+"""What `Snapshot.warm_up` computes, cached on the snapshot."""
 
 log = logging.getLogger(__name__)
 
@@ -163,11 +165,28 @@ class Snapshot:
     def warm_up(self) -> None:
         """Compute what questions and the next reload use, and run a first search (the search
         loop is compiled on its first run), so that none of them waits for these on the event loop."""
-        for computed in ("_by_story", "newest_title", "languages", "story_years"):
+        for computed in _WARMED:
             getattr(self, computed)
         for index in (self.index, self.titles):
             index.search(index.postings.terms[:1], limit=1)
         Postings.from_texts(["warm up"]).plus(Postings.from_texts(["up"]))  # the loops a reload runs
+
+    def took_computed(self, same: Snapshot) -> None:
+        """Take what `warm_up` computed for `same`, a snapshot of the very same passages and
+        stories (this one its saved copy), and its vocabulary if it was decoded, instead of
+        computing them again: the reload's last answers need not wait behind the sort, the
+        dates or the decoding of millions of terms."""
+        self.__dict__.update({name: same.__dict__[name] for name in (*_WARMED, "vocabulary") if name in same.__dict__})
+
+    def took_vocabulary(self, previous: Snapshot) -> None:
+        """Decode the vocabulary from `previous`'s, if that was decoded and this snapshot's terms
+        begin with all of its terms (an update that removed none): only the terms after them are
+        decoded, on the updating thread. Else it is left to the first question to respell."""
+        if "vocabulary" not in previous.__dict__:
+            return
+        old, new = Strings.of(previous.index.postings.terms), Strings.of(self.index.postings.terms)
+        if new.starts_with(old):
+            self.__dict__["vocabulary"] = previous.vocabulary + new.taken(np.arange(len(old), len(new))).tolist()
 
     def term_weights(self, terms: list[str]) -> dict[str, float]:
         """A positive weight per query term (idf as BM25Plus defines it over passages); a term
@@ -240,6 +259,7 @@ async def saved_copy(store: Store, snapshot: Snapshot, params: BM25Params) -> Sn
     saved = await _saved(store, params, snapshot.key, snapshot.generation)
     if saved is None:
         return snapshot
+    saved.took_computed(snapshot)
     await asyncio.to_thread(saved.warm_up)
     return saved
 
@@ -410,7 +430,7 @@ def _updated(previous: Snapshot, gone: set[str], fresh: list[StoryHeaderRow], ke
         previous.titles.postings.without(kept).plus(Postings.from_texts(stories.title_terms[int(kept.sum()):])),
         params, languages))
     passage_story = np.concatenate([remap[previous.passage_story[keep]], _positions(new.story_ids, position)])
-    return Snapshot(
+    snapshot = Snapshot(
         index=BM25Index(previous.index.postings.without(keep).plus(new_postings), params,
                         _of_passages(languages, passage_story)),
         titles=titles,
@@ -420,6 +440,8 @@ def _updated(previous: Snapshot, gone: set[str], fresh: list[StoryHeaderRow], ke
         passage_start=np.concatenate([previous.passage_start[keep], new.starts]),
         passage_end=np.concatenate([previous.passage_end[keep], new.ends]),
         generation=generation, key=previous.key)
+    snapshot.took_vocabulary(previous)
+    return snapshot
 
 
 def _reordered(old: Stories, fresh: Stories, order: np.ndarray) -> Stories:

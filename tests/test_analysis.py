@@ -49,6 +49,17 @@ def test_a_shared_analyzer_gives_each_text_its_own_terms(texts):
     assert [shared.terms(t) for t in texts] == [Analyzer().terms(t) for t in texts]
 
 
+ASCII_TEXT = st.text(alphabet=st.sampled_from(list("aAbU.S's 1,2.9_-\n\t\"'dlrve!?;:()")) | st.characters(max_codepoint=127),
+                    max_size=80)
+
+
+@given(st.lists(ASCII_TEXT | TEXT, max_size=6))
+def test_joined_terms_are_the_terms_joined(texts):
+    shared = Analyzer()
+    for text in texts + texts:  # again, from the runs' cache
+        assert shared.joined_terms(text) == " ".join(Analyzer().terms(text))
+
+
 def test_a_pickled_analyzer_analyzes_alike():
     for analyzer in (Analyzer(), Analyzer("english", stopwords=False), Analyzer("porter")):
         copy = pickle.loads(pickle.dumps(analyzer))

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import sqlite3
+import threading
+import weakref
 from collections import Counter
 
 import numpy as np
@@ -12,8 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from retrieval.bm25.postings import Postings
+import retrieval.service as service_module
 from retrieval.service import ArchiveService
-from retrieval.snapshot import FORMAT, _built, _headers_of
+from retrieval.snapshot import FORMAT, _built, _headers_of, saved_copy
 from retrieval.storage.schema import PassageColumns
 
 QUESTIONS = ["cocoa Bahia arrivals", "NATO Ukraine Russia", "coffee export quota", "oil price", "story 4 cocoa"]
@@ -343,3 +347,47 @@ async def test_after_a_reload_the_saved_copy_is_served_mapped(tmp_path):
     finally:
         await service.close()
 
+
+
+async def test_a_reload_decodes_only_the_new_terms_of_a_decoded_vocabulary(tmp_path):
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", [story(i, f"Cocoa arrivals in Bahia week {i}.") for i in range(5)])
+    service = await ArchiveService.open(tmp_path / "a.sqlite")
+    try:
+        await service.ingest([folder])
+        assert "cocoa" in service.snapshot.vocabulary  # decoded, as a question to respell does
+        write_jsonl(folder / "b.jsonl", [story(9, "Coffee quotas were suspended in Bahia.")])
+        await service.ingest([folder])
+        assert "vocabulary" in service.snapshot.__dict__, "taken over from the snapshot before"
+        assert service.snapshot.vocabulary == service.snapshot.index.postings.terms.tolist()
+        (folder / "a.jsonl").unlink()  # some terms go: decoded afresh, when asked for
+        await service.ingest([folder], prune=True)
+        assert "vocabulary" not in service.snapshot.__dict__
+        assert service.snapshot.vocabulary == service.snapshot.index.postings.terms.tolist()
+    finally:
+        await service.close()
+
+
+async def test_a_reload_lets_the_snapshot_it_built_go_on_a_thread_of_its_own(tmp_path, monkeypatch):
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", [story(i, f"Cocoa arrivals in Bahia week {i}.") for i in range(5)])
+    service = await ArchiveService.open(tmp_path / "a.sqlite")
+    dropped = []
+
+    async def noting(store, snapshot, params):
+        weakref.finalize(snapshot, lambda: dropped.append(threading.current_thread().name))
+        return await saved_copy(store, snapshot, params)
+
+    monkeypatch.setattr(service_module, "saved_copy", noting)
+    try:
+        await service.ingest([folder])
+        for _ in range(100):
+            if dropped:
+                break
+            await asyncio.sleep(0.02)
+        assert dropped == ["let-go"]
+        assert isinstance(service.snapshot.index.gains.base, np.memmap), "the saved copy"
+    finally:
+        await service.close()

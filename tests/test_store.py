@@ -20,7 +20,7 @@ from retrieval.service import ArchiveService, RetrievalSettings
 from retrieval.ingest import intake
 from retrieval.bm25.postings import Postings
 from retrieval.ingest import ledger
-from retrieval.storage.schema import MIGRATIONS, PRAGMAS, PassageColumns
+from retrieval.storage.schema import MIGRATIONS, PRAGMAS, PassageColumns, StoryRow
 from retrieval.storage.store import Store
 
 ANALYZER = Analyzers()
@@ -590,3 +590,8 @@ async def test_skipping_unchanged_files_gives_the_archive_reading_them_all_gives
     finally:
         await skipping.close()
         await reading.close()
+
+
+def test_an_article_s_columns_are_the_first_of_its_story_row():
+    # the writer makes a StoryRow from an ArticleColumns by position
+    assert StoryRow._fields[:len(intake.ArticleColumns._fields)] == intake.ArticleColumns._fields

@@ -114,3 +114,10 @@ def test_story_columns_that_do_not_fit_together_are_refused():
     assert Stories.from_arrays({**arrays, "story_ids_bounds": np.asarray([0, 99], np.int64)}) is None
     without_table = {name: array for name, array in arrays.items() if name != "story_ids_table"}
     assert Stories.from_arrays(without_table) is None
+
+
+@given(st.lists(st.text(max_size=4), max_size=8), st.lists(st.text(max_size=4), max_size=8))
+def test_strings_start_with_those_they_were_made_from(first, then):
+    made = Strings.of(first).plus(Strings.of(then))
+    assert made.starts_with(Strings.of(first))
+    assert made.starts_with(Strings.of(then)) == ((first + then)[:len(then)] == then)

@@ -132,22 +132,28 @@ def inverted_lists(token_ids: np.ndarray, lengths: np.ndarray, terms: int) -> tu
 
 
 @numba.njit(cache=True, nogil=True)
-def appended(offsets: np.ndarray, docs: np.ndarray, tfs: np.ndarray, new_offsets: np.ndarray, new_docs: np.ndarray,
-             new_tfs: np.ndarray, target: np.ndarray, terms: int, shift: int) -> tuple:
-    """(offsets, docs, tfs) of the postings `offsets`, `docs`, `tfs` with the postings `new_*`
-    after them: the new term i's postings go after the old ones of term target[i] (below
-    `terms`, the number of terms after), with passage numbers shifted by `shift`."""
-    old_terms = len(offsets) - 1
+def appended_offsets(offsets: np.ndarray, new_offsets: np.ndarray, target: np.ndarray, terms: int) -> np.ndarray:
+    """The offsets of the postings `offsets` with the postings `new_offsets` after them, the new
+    term i's after the old ones of term target[i] (below `terms`, the number of terms after)."""
     counts = np.zeros(terms, np.int64)
-    for t in range(old_terms):
+    for t in range(len(offsets) - 1):
         counts[t] = offsets[t + 1] - offsets[t]
     for i in range(len(target)):
         counts[target[i]] += new_offsets[i + 1] - new_offsets[i]
     merged = np.zeros(terms + 1, np.int64)
     for t in range(terms):
         merged[t + 1] = merged[t] + counts[t]
-    out_docs = np.empty(merged[terms], np.int32)
-    out_tfs = np.empty(merged[terms], np.int32)
+    return merged
+
+
+@numba.njit(cache=True, nogil=True)
+def appended(offsets: np.ndarray, docs: np.ndarray, tfs: np.ndarray, new_offsets: np.ndarray, new_docs: np.ndarray,
+             new_tfs: np.ndarray, target: np.ndarray, shift: int, merged: np.ndarray, out_docs: np.ndarray,
+             out_tfs: np.ndarray) -> None:
+    """Writes into `out_docs`, `out_tfs` the postings `offsets`, `docs`, `tfs` with the postings
+    `new_*` after them, laid out by `merged` (`appended_offsets`): the new term i's postings go
+    after the old ones of term target[i], with passage numbers shifted by `shift`."""
+    old_terms = len(offsets) - 1
     for t in range(old_terms):
         at = merged[t]
         for p in range(offsets[t], offsets[t + 1]):
@@ -159,4 +165,3 @@ def appended(offsets: np.ndarray, docs: np.ndarray, tfs: np.ndarray, new_offsets
         for p in range(new_offsets[i], new_offsets[i + 1]):
             out_docs[at], out_tfs[at] = new_docs[p] + shift, new_tfs[p]
             at += 1
-    return merged, out_docs, out_tfs

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from retrieval.bm25 import scoring
+from retrieval.bm25 import mapped, scoring
 from retrieval.bm25.bounds import POSTINGS_PER_BLOCK, BlockMaxes
 from retrieval.bm25.scoring import NO_FILTER, WINDOW
 from retrieval.bm25.postings import Postings
@@ -165,7 +165,7 @@ class BM25Index:
                 keys, lengths = self._length_keys(avgdl)
                 length_part = k1 * (1 - b + b * lengths / avgdl)
                 return scoring.okapi_impacts(self.offsets, self.postings.docs, self.postings.tfs, idf, keys,
-                                             length_part, k1)
+                                             length_part, k1, mapped.empty(len(self.postings.docs), np.float64))
             q_freq = self.postings.tfs.astype(np.int64)
             idf = np.repeat(idf, df)
             doc_len = self.postings.doc_lengths[self.postings.docs].astype(np.int64)

@@ -13,7 +13,9 @@ from itertools import chain, islice
 
 import numpy as np
 
-from retrieval.bm25.building import DONE, EMPTY, FULL, appended, inverted_lists, rehashed, scan_terms
+from retrieval.bm25 import mapped
+from retrieval.bm25.building import (DONE, EMPTY, FULL, appended, appended_offsets, inverted_lists, rehashed,
+                                     scan_terms)
 from retrieval.bm25.strings import NOT_FOUND, Strings
 
 CHUNK = 50_000
@@ -97,8 +99,10 @@ class Postings:
         new = target == NOT_FOUND
         target[new] = np.arange(len(known), len(known) + int(new.sum()))
         terms = known.plus(Strings.of([term for term, fresh in zip(other.terms, new.tolist()) if fresh]))
-        offsets, docs, tfs = appended(self.offsets, self.docs, self.tfs, other.offsets, other.docs, other.tfs,
-                                      target, len(terms), len(self.doc_lengths))
+        offsets = appended_offsets(self.offsets, other.offsets, target, len(terms))
+        docs, tfs = mapped.empty(offsets[-1], np.int32), mapped.empty(offsets[-1], np.int32)
+        appended(self.offsets, self.docs, self.tfs, other.offsets, other.docs, other.tfs, target, len(self.doc_lengths),
+                 offsets, docs, tfs)
         return Postings(terms, offsets, docs, tfs, np.concatenate([self.doc_lengths, other.doc_lengths]))
 
 

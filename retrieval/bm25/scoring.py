@@ -243,10 +243,10 @@ def _collect(docs: np.ndarray, gains: np.ndarray, p: int, end: int, last: int, f
 
 @numba.njit(cache=True, nogil=True)
 def okapi_impacts(offsets: np.ndarray, docs: np.ndarray, tfs: np.ndarray, idf: np.ndarray, keys: np.ndarray,
-                  length_part: np.ndarray, k1: float) -> np.ndarray:
+                  length_part: np.ndarray, k1: float, impacts: np.ndarray) -> np.ndarray:
     """Each posting's `idf * (tf * (k1 + 1) / (tf + length_part[keys[doc]]))`, in rank_bm25's
-    order of operations (so bit for bit its value): term t's postings are offsets[t]:offsets[t+1]."""
-    impacts = np.empty(len(docs))
+    order of operations (so bit for bit its value), written into `impacts` (float64, one per
+    posting) and returned: term t's postings are offsets[t]:offsets[t+1]."""
     for t in range(len(offsets) - 1):
         for p in range(offsets[t], offsets[t + 1]):
             tf = float(tfs[p])

@@ -78,6 +78,12 @@ class Strings(Sequence[str]):
         items = text.split("\n")[:-1]
         return items if len(items) == len(self) else [self[i] for i in range(len(self))]
 
+    def starts_with(self, other: Strings) -> bool:
+        """Whether these strings begin with all of `other`'s, in their order."""
+        count, size = len(other), int(other.bounds[-1])
+        return (count <= len(self) and np.array_equal(self.bounds[:count + 1], other.bounds)
+                and np.array_equal(self.pool[:size], other.pool[:size]))
+
     def single_words(self) -> bool:
         """Whether each string is one word as `str.split` tells words: not empty, without
         whitespace (one decoding of the pool and one search of it, not a split per string)."""

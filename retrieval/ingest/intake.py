@@ -125,8 +125,8 @@ def analyze(article: Article, analyzers: Analyzers) -> tuple[str, str, list[tupl
     """An article's language, its title terms, and its passages' spans and terms."""
     language = analyzers.story_language(article.title, article.body, article.language)
     analyzer = analyzers.of(language)
-    return (language, " ".join(analyzer.terms(article.title)),
-            [(start, end, " ".join(analyzer.terms(article.body[start:end])))
+    return (language, analyzer.joined_terms(article.title),
+            [(start, end, analyzer.joined_terms(article.body[start:end]))
              for start, end in passage_spans(article.body)])
 
 

@@ -87,6 +87,11 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE stories ADD COLUMN language TEXT;
     """,
+    # the stories read from each file, counted at every ingest: without it a count read the whole
+    # table, bodies and all (3.8 s at ten million passages, twice a reload)
+    """
+    CREATE INDEX stories_by_origin ON stories(origin);
+    """,
 ]
 
 INBOX_MIGRATIONS: list[str] = [

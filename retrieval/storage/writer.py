@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from itertools import count
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,7 +17,7 @@ import numpy as np
 from retrieval.ingest import intake, ledger
 from retrieval.ingest.formats import Problem, archive_files
 from retrieval.ingest.ledger import IngestReport, Ledger, Progress, StoredStory
-from retrieval.storage.schema import (INSERT_PASSAGE, UPSERT_STORY, PassageColumns, PassageRow, StoryRow, chunks,
+from retrieval.storage.schema import (INSERT_PASSAGE, UPSERT_STORY, PassageColumns, StoryRow, chunks,
                                       utc_now)
 from retrieval.text.analysis import Analyzers
 
@@ -142,13 +143,15 @@ class Ingest:
             await self.db.executemany("DELETE FROM files WHERE path = ?", [(path,) for path in left])
             # new ones too: another process (a bot replica) may have written the same story since
             await self.db.executemany("DELETE FROM passages WHERE story_id = ?", [(s.id,) for s, _, _ in fresh])
+            # `ArticleColumns` are StoryRow's first columns, and plain tuples are PassageRows: no
+            # dict a story nor a named tuple a passage (ten million of them at the largest)
             await self.db.executemany(UPSERT_STORY, [
-                StoryRow(**s.row._asdict(), origin=origin, ingested_at=now, title_terms=s.title_terms,
+                StoryRow(*s.row, origin=origin, ingested_at=now, title_terms=s.title_terms,
                          source_hash=s.source, language=s.language) for s, origin, _ in fresh])
             first = int(await self.store.scalar("SELECT value FROM settings WHERE key = 'last_passage'")) + 1
             rows = [(s.id, seq, start, end, terms) for s, _, _ in fresh
                     for seq, (start, end, terms) in enumerate(s.passages)]
-            await self.db.executemany(INSERT_PASSAGE, [PassageRow(first + i, *row) for i, row in enumerate(rows)])
+            await self.db.executemany(INSERT_PASSAGE, [(passage, *row) for passage, row in zip(count(first), rows)])
             await self.db.execute("UPDATE settings SET value = ? WHERE key = 'last_passage'",
                                   (str(first + len(rows) - 1),))
             await self.store.bump_generation()

@@ -9,7 +9,7 @@ languages never share a term (and BM25 can count each language's passages apart)
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 
 import simplemma
 import snowballstemmer
@@ -81,7 +81,24 @@ _CAPITAL_ACRONYMS = re.compile(rf"(?<![\w.])(?:{'|'.join(_DOTTED_FORMS)})(?!\w|\
 _KEEP_DOTTED = frozenset({"a.m", "p.m"})
 """Dotted words that are no acronym to undot: times of day ("p.m." is not "PM")."""
 TERM_CACHE = 1_000_000
-"""Distinct words whose terms an analyzer remembers before it starts afresh."""
+"""Distinct words (and, apart, ASCII runs) whose terms an analyzer remembers before it starts afresh."""
+
+
+def _ascii_runs_table() -> bytes:
+    """A `bytes.translate` table for ASCII text: the characters a `_WORD` match can hold (letters,
+    digits, '.', ',' and the apostrophe) kept, capitals made small, every other one a space."""
+    kept = b"abcdefghijklmnopqrstuvwxyz0123456789.,'"
+    table = bytearray(b" " * 256)
+    for byte in kept:
+        table[byte] = byte
+    for capital in b"ABCDEFGHIJKLMNOPQRSTUVWXYZ":
+        table[capital] = capital + 32
+    return bytes(table)
+
+
+_ASCII_RUNS = _ascii_runs_table()
+"""In ASCII, casefold is lower and no `_WORD` match holds a character other than those kept here
+(its lookbehinds look at its own first character): a text's matches are its runs' matches."""
 
 
 class Analyzer:
@@ -99,6 +116,7 @@ class Analyzer:
         self._elision = re.compile(rf"^(?:{'|'.join(elided.split())})'(?=[^\W\d_])") if elided else None
         self._contraction = CONTRACTED.get(self.code)
         self._terms: dict[str, str] = {}  # word as matched -> its term, "" for a stopword
+        self._runs = _Remembered(self._joined_run)  # an ASCII run (see _ASCII_RUNS) -> its terms joined
         self.lemmatized = self.code in SUPPORTED_LANGUAGES and self.code not in NOT_LEMMATIZED
 
     @property
@@ -132,6 +150,23 @@ class Analyzer:
         if len(known) > TERM_CACHE:
             self._terms = {}  # a new dict, not clear(): another thread may be reading this one
         return list(filter(None, map(known.__getitem__, words)))
+
+    def joined_terms(self, text: str) -> str:
+        """`" ".join(self.terms(text))`: what the archive stores of a passage or a title. An ASCII
+        text is cut into runs by one `bytes.translate` and `split`, and each run's terms are
+        remembered, so that the word pattern runs only on runs not seen before."""
+        if not text.isascii():
+            return " ".join(self.terms(text))
+        if self._reads_acronyms(text):
+            text = _dotted(text)  # before the capitals are made small: "US" is "U.S."
+        known = self._runs
+        joined = " ".join(filter(None, map(known.__getitem__, text.encode("ascii").translate(_ASCII_RUNS).split())))
+        if len(known) > TERM_CACHE:
+            self._runs = _Remembered(self._joined_run)  # a new dict, not clear(), as in `terms`
+        return joined
+
+    def _joined_run(self, run: bytes) -> str:
+        return " ".join(self.terms(run.decode("ascii")))
 
     def term_spans(self, text: str) -> list[tuple[int, int, str]]:
         """Where `text` holds its terms: (start, end, term) for each word that is no stopword,
@@ -193,6 +228,19 @@ class Analyzer:
 def _dotted(text: str) -> str:
     """`text` with "US" and "WHO" written as "U.S." and "W.H.O." (`_DOTTED_FORMS`)."""
     return _CAPITAL_ACRONYMS.sub(lambda match: _DOTTED_FORMS[match.group()], text)
+
+
+class _Remembered(dict):
+    """A dict that computes a missing key's value with `compute` and keeps it: looked up through
+    `map`, the hits never leave compiled code and a miss costs one call."""
+
+    def __init__(self, compute: Callable[[bytes], str]) -> None:
+        super().__init__()
+        self.compute = compute
+
+    def __missing__(self, key: bytes) -> str:
+        value = self[key] = self.compute(key)
+        return value
 
 
 class Analyzers:

@@ -8,7 +8,6 @@ shown story (`_quote`, see `quotes`).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
@@ -16,7 +15,7 @@ from typing import NamedTuple
 import numpy as np
 
 from retrieval.answer.kinds import asked_for
-from retrieval.answer.query import Query, holds_figure, words_with
+from retrieval.answer.query import YEAR, Query, holds_figure, words_with
 from retrieval.answer.names import (FAINT, key_terms, name_sample, named_in, spellings_out, written_as_name,
                                     written_in_capitals)
 from retrieval.answer.quotes import Asking, Quote, answer_cue, choose_quote, contains_phrase, window_features
@@ -143,10 +142,10 @@ class Citing:
         hold each, only in capitals (`names.FAINT`)."""
         for name in names:
             written = words_with(query.text, {name}, analyzer)  # none for a respelling: another word was asked
-            if not written or any(word.isupper() for word in written) or \
-                    int(snapshot.stories_with(name).sum()) > FAINT:
+            holding = np.flatnonzero(snapshot.stories_with(name))
+            if not written or any(word.isupper() for word in written) or len(holding) > FAINT:
                 return False
-            records = await read(name_sample(snapshot, name))
+            records = await read(snapshot.stories.ids[s] for s in holding)  # all of them: FAINT at most
             if not written_in_capitals(name, (r.body for r in records.values()), analyzer):
                 return False
         return True
@@ -180,7 +179,7 @@ class Citing:
                 span = _span(snapshot, relevant[rank])
                 if record is None or not all(contains_phrase(record.body[span[0]:span[1]], p) for p in query.phrases):
                     continue
-                if not all(holds_figure(f"{record.title}\n{record.body}", f, query.language) for f in query.figures):
+                if query.figures and not _gives_figures(record, query):
                     figures_missed = True
                     continue
                 original = near.of(record.body, record.title)
@@ -241,6 +240,12 @@ class Citing:
         windows, features = window_features(record.body, sentences, asking, self.analyzers.of(query.language),
                                             focus, lead=True)
         return [(sentences[a][0], sentences[b][1]) for a, b in windows], features
+
+
+def _gives_figures(record: StoryRecord, query: Query) -> bool:
+    """Whether the story's title or body gives every figure the question gives."""
+    text = f"{record.title}\n{record.body}"
+    return all(holds_figure(text, figure, query.language) for figure in query.figures)
 
 
 async def _spelt_out(term: str, text: str, sample: list[str], read: _Reads) -> bool:
@@ -332,10 +337,7 @@ def _holding(snapshot: Snapshot, ranked: list[RankedStory], terms: Sequence[str]
 def _years(terms: Sequence[str]) -> list[tuple[str, int]]:
     """The terms that are years (1800-2099), with the year."""
     return [(term, int(bare)) for term in dict.fromkeys(terms)
-            if _YEAR.fullmatch(bare := term.rpartition(":")[2])]
-
-
-_YEAR = re.compile(r"(?:18|19|20)\d\d")
+            if YEAR.fullmatch(bare := term.rpartition(":")[2])]
 
 
 def _for_story(asking: Asking, title_terms: str) -> Asking:

@@ -94,6 +94,8 @@ _UNITS = (("%", r"per\s*cent", "pct"), ("thousand",), ("million", "mln", "m"), (
           ("trillion", "tn"))
 """The spellings of each unit a figure may carry, as patterns ("m" only as a story writes it:
 "£1.5m")."""
+YEAR = re.compile(r"(?:1[89]|20)\d\d")
+"""A year news is of, 1800-2099: a number that names one when it stands alone."""
 _THE_ACRONYM = re.compile(r"\b(the)\s+(us|who)\b(?![\w'’.])", re.IGNORECASE)
 """"the us", "the who" typed in lower case: the country and the organisation (see
 `analysis._DOTTED_FORMS`), never the pronouns."""
@@ -254,10 +256,7 @@ def _a_month_alone(match: re.Match, bare: list[re.Match]) -> bool:
     """Whether a date without a preposition narrows the dates: a month of a year between 1800 and
     2099 ("may 2015 zurich raid"), the only such date of the question (two tell no range: "march
     2020 lockdown oct 2021"). A year alone names an event ("the 2018 world cup")."""
-    return match["month"] is not None and bare == [match] and bool(_YEAR_OF_NEWS.fullmatch(match["year"]))
-
-
-_YEAR_OF_NEWS = re.compile(r"(?:1[89]|20)\d\d")
+    return match["month"] is not None and bare == [match] and bool(YEAR.fullmatch(match["year"]))
 
 
 def _take_dates_in(text: str, analyzer: Analyzer) -> tuple[str, date | None, date | None, list[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import sqlite3
@@ -143,13 +144,28 @@ async def test_a_reload_whose_snapshot_cannot_be_saved_still_answers_from_it(tmp
         await reopened.close()
 
 
-async def test_best_passages_of_stories_after_reloads(tmp_path):
+def bahia_weeks():
+    """Five stories of cocoa arrivals, a week each."""
+    return [story(i, f"Cocoa arrivals in Bahia week {i}.") for i in range(5)]
+
+
+@contextlib.asynccontextmanager
+async def ingested(tmp_path, stories):
+    """An archive in `tmp_path` with `stories` ingested from the folder `archive/` (as a.jsonl):
+    the service and the folder, the service closed after."""
     folder = tmp_path / "archive"
     folder.mkdir()
-    write_jsonl(folder / "a.jsonl", [story(i, "First part.\n\nSecond part.") for i in range(4)])
+    write_jsonl(folder / "a.jsonl", stories)
     service = await ArchiveService.open(tmp_path / "a.sqlite")
     try:
         await service.ingest([folder])
+        yield service, folder
+    finally:
+        await service.close()
+
+
+async def test_best_passages_of_stories_after_reloads(tmp_path):
+    async with ingested(tmp_path, [story(i, "First part.\n\nSecond part.") for i in range(4)]) as (service, folder):
         write_jsonl(folder / "a.jsonl", [story(i, "Changed.\n\nAgain." if i == 1 else "First part.\n\nSecond part.")
                                          for i in range(4)])
         await service.ingest([folder])  # story 1's passages move to the end
@@ -159,8 +175,6 @@ async def test_best_passages_of_stories_after_reloads(tmp_path):
             best, _, _ = snapshot.best_passages(terms, np.asarray(chosen, dtype=np.int64), None)
             expected = [snapshot.index.search(terms, snapshot.passage_story == s).docs[0] for s in chosen]
             assert best.tolist() == expected
-    finally:
-        await service.close()
 
 
 async def test_a_changed_analyzer_rebuilds_instead_of_loading(tmp_path):
@@ -231,20 +245,14 @@ def test_postings_of_texts_appended_to_equal_those_of_lists(old, new):
 
 
 async def test_changing_the_last_story_written_updates_the_snapshot_as_a_fresh_build_would(tmp_path):
-    folder = tmp_path / "archive"
-    folder.mkdir()
-    write_jsonl(folder / "a.jsonl", [story(i, f"Oil price rose {i} pct.\n\nCocoa arrivals in Bahia.") for i in range(3)])
-    service = await ArchiveService.open(tmp_path / "a.sqlite")
-    try:
-        await service.ingest([folder])
+    stories = [story(i, f"Oil price rose {i} pct.\n\nCocoa arrivals in Bahia.") for i in range(3)]
+    async with ingested(tmp_path, stories) as (service, folder):
         write_jsonl(folder / "a.jsonl", [story(i, f"Oil price rose {i} pct.\n\nCocoa arrivals in Bahia.")
                                          for i in range(2)] + [story(2, "NATO and Ukraine.")])
         await service.ingest([folder])
         assert rankings(service) == await fresh_rankings(service)
         assert service.snapshot.passages == 5
         assert [s.id for s in service.snapshot.stories] == ["s0", "s1", "s2"]
-    finally:
-        await service.close()
 
 
 def snapshot_folders(tmp_path):
@@ -325,12 +333,7 @@ async def test_a_snapshot_of_an_older_format_is_rebuilt_and_saved_anew(tmp_path)
 
 
 async def test_after_a_reload_the_saved_copy_is_served_mapped(tmp_path):
-    folder = tmp_path / "archive"
-    folder.mkdir()
-    write_jsonl(folder / "a.jsonl", [story(i, f"Cocoa arrivals in Bahia week {i}.") for i in range(5)])
-    service = await ArchiveService.open(tmp_path / "a.sqlite")
-    try:
-        await service.ingest([folder])
+    async with ingested(tmp_path, bahia_weeks()) as (service, folder):
         write_jsonl(folder / "b.jsonl", [story(9, "Coffee quotas were suspended in Bahia.")])
         await service.ingest([folder])
         snapshot = service.snapshot
@@ -344,18 +347,11 @@ async def test_after_a_reload_the_saved_copy_is_served_mapped(tmp_path):
         some = np.asarray([5, 0, 3, 0])
         assert snapshot.held_by(terms, some).tolist() == [snapshot.stories_with(t)[some].tolist() for t in terms]
         assert snapshot.held_by([], some).shape == (0, 4) and snapshot.held_by(terms, []).shape == (5, 0)
-    finally:
-        await service.close()
 
 
 
 async def test_a_reload_decodes_only_the_new_terms_of_a_decoded_vocabulary(tmp_path):
-    folder = tmp_path / "archive"
-    folder.mkdir()
-    write_jsonl(folder / "a.jsonl", [story(i, f"Cocoa arrivals in Bahia week {i}.") for i in range(5)])
-    service = await ArchiveService.open(tmp_path / "a.sqlite")
-    try:
-        await service.ingest([folder])
+    async with ingested(tmp_path, bahia_weeks()) as (service, folder):
         assert "cocoa" in service.snapshot.vocabulary  # decoded, as a question to respell does
         write_jsonl(folder / "b.jsonl", [story(9, "Coffee quotas were suspended in Bahia.")])
         await service.ingest([folder])
@@ -365,8 +361,6 @@ async def test_a_reload_decodes_only_the_new_terms_of_a_decoded_vocabulary(tmp_p
         await service.ingest([folder], prune=True)
         assert "vocabulary" not in service.snapshot.__dict__
         assert service.snapshot.vocabulary == service.snapshot.index.postings.terms.tolist()
-    finally:
-        await service.close()
 
 
 async def test_a_reload_lets_the_snapshot_it_built_go_on_a_thread_of_its_own(tmp_path, monkeypatch):

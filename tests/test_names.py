@@ -88,6 +88,24 @@ async def test_a_story_writing_out_the_initials_asked_names_them(archive, tmp_pa
     assert answer.message is None  # named: not passed over as a rare acronym
 
 
+async def test_a_story_writing_out_a_name_the_best_match_held_names_it(archive, tmp_path):
+    """The best match for "un ... headquarters" names the UN but not Haiti; the Haiti story
+    names the UN as the archive's other UN story writes it out: "United Nations"."""
+    path = tmp_path / "un.jsonl"
+    path.write_text("\n".join(json.dumps(story) for story in [
+        {"id": "u1", "title": "UN offices move", "date": "2010-01-02",
+         "body": "The UN said its headquarters in Geneva would move, a UN spokesman said."},
+        {"id": "u2", "title": "Aid for Chad", "date": "2010-01-05",
+         "body": "The United Nations (UN) sent food to Chad."},
+        {"id": "h1", "title": "Quake in Haiti", "date": "2010-01-13",
+         "body": "Rescuers rushed to Haiti.\n\nThe United Nations said its headquarters in Haiti had collapsed."},
+    ]), encoding="utf-8")
+    await archive.ingest([path])
+    answer = await archive.ask("what did the un say about its haiti headquarters")
+    assert answer.kind is AnswerKind.ANSWERED and [c.story_id for c in answer.citations] == ["h1"]
+    assert "headquarters in Haiti had collapsed" in answer.citations[0].quote
+
+
 async def test_the_story_naming_the_name_is_cited_before_one_matching_more_words(nordic_archive, tmp_path,
                                                                                  monkeypatch):
     path = tmp_path / "finland.jsonl"

@@ -8,7 +8,7 @@ shown story (`_quote`, see `quotes`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -16,7 +16,7 @@ import numpy as np
 
 from retrieval.answer.kinds import asked_for
 from retrieval.answer.query import YEAR, Query, holds_figure, words_with
-from retrieval.answer.names import (FAINT, key_terms, name_sample, named_in, spellings_out, written_as_name,
+from retrieval.answer.names import (FAINT, initials, key_terms, name_sample, named_in, spellings_out, written_as_name,
                                     written_in_capitals)
 from retrieval.answer.quotes import Asking, Quote, answer_cue, choose_quote, contains_phrase, window_features
 from retrieval.answer.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_stories, share_held
@@ -35,6 +35,10 @@ PAGE = 20
 QUOTE_REACH = 3000
 """How far (characters) from its best passage a story is searched for the quote: every sentence
 of a news story, the neighbourhood of the best passage in a long filing (a table, a transcript)."""
+WRITTEN_OUT = 16
+"""How many stories holding a name that may be initials are read for the words it stands for:
+more than a name's usual sample, since an acronym stands for several ("UN": the United Nations,
+Unilever's ticker)."""
 MAX_PAGE = 20 * 4 ** 3
 """Past this many passages per story wanted, what is left ranks too low to be relevant."""
 
@@ -83,9 +87,10 @@ class Citing:
 
     def _relevant(self, snapshot: Snapshot, query: Query, wanted: int, weights: dict[str, float],
                   mentioning: Sequence[str], rankings: dict[int, tuple[list[RankedStory], bool]],
-                  naming: Sequence[str] = ()) -> list[RankedStory]:
+                  naming: Mapping[str, Sequence[Sequence[str]]] = {}) -> list[RankedStory]:
         """The ranked stories above the relevance floor that hold every term of `mentioning` and
-        of `naming` (every name asked, when the best match lacked one): enough for `wanted`
+        name every name of `naming` (every name asked, when the best match lacked one; each with
+        the terms of the words it stands for, which name it too): enough for `wanted`
         citations once copies are folded, the search widened until it finds them or nothing more
         can be relevant. A story naming every name asked is judged by the question words it
         holds anywhere, not only in its best passage and title: it is about what was asked, and
@@ -101,7 +106,7 @@ class Citing:
                 rankings[limit] = rank_stories(snapshot, query, required, limit, weights)
             ranked, complete = rankings[limit]
             shares = _story_shares(snapshot, query, weights, ranked) if naming else [0.0] * len(ranked)
-            holding = _holding(snapshot, ranked, [*mentioning, *naming], years)
+            holding = _holding(snapshot, ranked, [*mentioning, *naming], years, naming)
             relevant = [r for r, share, held in zip(ranked, shares, holding)
                         if max(r.coverage, share) >= RELEVANCE_FLOOR and held]
             if len(relevant) >= wanted or complete or limit >= MAX_PAGE * wanted:
@@ -109,13 +114,15 @@ class Citing:
             limit *= 4
 
     async def _names_lacking(self, snapshot: Snapshot, query: Query, ranked: list[RankedStory],
-                             weights: dict[str, float], read: _Reads) -> tuple[list[str], list[str]]:
+                             weights: dict[str, float], read: _Reads) -> tuple[list[str], dict[str, list[list[str]]]]:
         """The names the question is about (`names.key_terms` the archive writes as names) that
         the best of the `ranked` stories does not name; and, when there are any, every name the
-        question is about, which the stories cited instead must all hold: a story naming the
-        name the best one lacked but none of those it held tells of something else."""
+        question is about, which the stories cited instead must all name: a story naming the
+        name the best one lacked but none of those it held tells of something else. Each of
+        these comes with the terms of the words it stands for where the archive writes them out
+        (`_written_out`): a story holding them names it too."""
         if not ranked:
-            return [], []
+            return [], {}
         analyzer = self.analyzers.of(query.language)
         best = snapshot.stories.ids[ranked[0].story]
         keys = key_terms([t for t in query.terms if t not in query.alternatives and t not in query.guessed],
@@ -129,11 +136,12 @@ class Citing:
         unnamed = [t for t in asked if not named_in(t, held) and not await _spelt_out(t, text, samples[t], read)]
         lacking = [t for t, name in zip(unnamed, await self._written_as_names(unnamed, samples, analyzer, read)) if name]
         if not lacking:
-            return [], []
+            return [], {}
         others = [t for t in keys if t not in asked]
         samples = {t: name_sample(snapshot, t) for t in others}
         held_names = [t for t, name in zip(others, await self._written_as_names(others, samples, analyzer, read)) if name]
-        return lacking, lacking + held_names
+        required = lacking + held_names
+        return lacking, await _written_out(snapshot, required, analyzer, read)
 
     @staticmethod
     async def _acronyms_only(snapshot: Snapshot, query: Query, names: list[str], analyzer: Analyzer,
@@ -248,6 +256,17 @@ def _gives_figures(record: StoryRecord, query: Query) -> bool:
     return all(holds_figure(text, figure, query.language) for figure in query.figures)
 
 
+async def _written_out(snapshot: Snapshot, names: list[str], analyzer: Analyzer,
+                       read: _Reads) -> dict[str, list[list[str]]]:
+    """Each of `names` with the terms of the words its initials stand for where a sample of
+    the stories holding it (WRITTEN_OUT of them) write them out: "United Nations" of "UN"."""
+    samples = {name: name_sample(snapshot, name, WRITTEN_OUT) if initials(name) else [] for name in names}
+    records = await read([id_ for ids in samples.values() for id_ in ids])
+    return {name: [analyzer.terms(run) for run in sorted(set().union(*(
+        spellings_out(name, records[id_].body) for id_ in ids if id_ in records)))]
+        for name, ids in samples.items()}
+
+
 async def _spelt_out(term: str, text: str, sample: list[str], read: _Reads) -> bool:
     """Whether `text` writes out `term`'s initials as stories holding the term do too ("Prime
     Minister" where the archive's "PM" stories write it; not "Pay May")."""
@@ -317,15 +336,20 @@ def _story_shares(snapshot: Snapshot, query: Query, weights: dict[str, float],
 
 
 def _holding(snapshot: Snapshot, ranked: list[RankedStory], terms: Sequence[str],
-             years: Sequence[tuple[str, int]]) -> np.ndarray | list[bool]:
-    """Per ranked story: whether it holds every one of `terms` and, for each (term, year) of
-    `years`, is dated in that year or holds the term; all True when neither is asked. Read for
-    the ranked stories only, not as a mask of the archive's."""
+             years: Sequence[tuple[str, int]],
+             written_out: Mapping[str, Sequence[Sequence[str]]] = {}) -> np.ndarray | list[bool]:
+    """Per ranked story: whether it holds every one of `terms` (or, for a term of
+    `written_out`, all the terms of one of the ways it is written out) and, for each (term,
+    year) of `years`, is dated in that year or holds the term; all True when neither is asked.
+    Read for the ranked stories only, not as a mask of the archive's."""
     if not terms and not years:
         return [True] * len(ranked)
     stories = np.asarray([r.story for r in ranked], dtype=np.int64)
     terms = list(dict.fromkeys(terms))
     holding = snapshot.held_by(terms + [term for term, _ in years], stories)
+    for row, term in enumerate(terms):
+        for form in written_out.get(term, ()):
+            holding[row] |= snapshot.held_by(form, stories).all(axis=0)
     held = holding[:len(terms)].all(axis=0)
     for (_, year), holds in zip(years, holding[len(terms):]):
         # a story neither dated in a year the question names nor naming it tells of another

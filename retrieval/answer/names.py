@@ -55,9 +55,9 @@ def key_terms(terms: Iterable[str], weights: Mapping[str, float], analyzer: Anal
             and t not in _calendar_terms(analyzer)]
 
 
-def name_sample(snapshot: Snapshot, term: str) -> list[str]:
-    """The ids of a few stories holding `term`, spread over the archive: what `written_as_name` reads."""
-    return [snapshot.stories.ids[s] for s in _sample(snapshot.stories_with(term))]
+def name_sample(snapshot: Snapshot, term: str, size: int = SAMPLE) -> list[str]:
+    """The ids of `size` stories holding `term`, spread over the archive: what `written_as_name` reads."""
+    return [snapshot.stories.ids[s] for s in _sample(snapshot.stories_with(term), size)]
 
 
 def written_as_name(term: str, bodies: Iterable[str], analyzer: Analyzer) -> bool:
@@ -88,12 +88,21 @@ def named_in(term: str, held: Collection[str]) -> bool:
     return term in held or (len(term) >= STEM and any(t.startswith(term[:STEM]) for t in held))
 
 
+def initials(term: str) -> bool:
+    """Whether `term` may be initials a story writes out (`spellings_out`)."""
+    return _spelling_out(_letters(term)) is not None
+
+
 def spellings_out(term: str, text: str) -> set[str]:
     """The runs of capitalised words in `text` whose initials a short `term` spells: "Prime
     Minister" for "pm", "Bank for International Settlements" for "bis" ("for", "of", "the"
     between them skipped), on one line."""
-    pattern = _spelling_out(term.rpartition(":")[2].replace(".", ""))
+    pattern = _spelling_out(_letters(term))
     return {match.group() for match in pattern.finditer(text)} if pattern else set()
+
+
+def _letters(term: str) -> str:
+    return term.rpartition(":")[2].replace(".", "")
 
 
 @lru_cache(maxsize=1024)

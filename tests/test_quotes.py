@@ -169,6 +169,16 @@ def test_a_which_question_quotes_the_sentence_with_the_name():
     assert "Mary Okafor" in quote(text, "Which judge dismissed the fraud case?")
 
 
+def test_what_someone_said_quotes_their_words_after_the_sentence_naming_them():
+    text = ("Rain fell on the capital all week.\n\n"
+            "Prime Minister Ana Ruiz said on Monday that the flooding of the capital, the worst in a century, "
+            "had left her \u201cshaken\u201d.\n\n"
+            "\u201cWe will rebuild every home, and we will start tomorrow.\u201d\n\n"
+            "Rescue teams worked through the night.")
+    said = quote(text, "What did Ruiz say about the flooding of the capital?")
+    assert said.startswith("Prime Minister Ana Ruiz said") and said.endswith("start tomorrow.\u201d")
+
+
 def test_an_exact_phrase_wins():
     text = "Cocoa rose on Monday. Cocoa fell sharply on Tuesday. Traders said little."
     assert "fell sharply" in quote(text, 'cocoa "fell sharply"', phrases=("fell sharply",))

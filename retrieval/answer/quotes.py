@@ -31,6 +31,8 @@ SHORT_QUOTE = 80
 """A one-sentence quote shorter than this takes the next sentence too, for context."""
 LONG_QUOTE = 500
 """A sentence longer than this (tables, run-ons) is quoted around its first matching word."""
+SPOKEN = 0.5
+"""A sentence with this share inside quotation marks or more gives someone's words."""
 PHRASE_BONUS = 100.0
 """Added to a sentence's score for each of the question's "exact phrases" it holds."""
 PAIR_COST = 2.5
@@ -116,8 +118,9 @@ class Quote(NamedTuple):
 
 def choose_quote(text: str, span: Span, asking: Asking, analyzer: Analyzer, focus: Span | None = None) -> Quote:
     """What to quote of `text[span]`: the sentence, or two running sentences, that the quote
-    model scores best for `asking` (phrases first), with the next sentence when it is short;
-    `focus` is the passage that ranked best."""
+    model scores best for `asking` (phrases first), with the next sentence when it is short, or
+    when the question asks for someone's words and the next gives them (SPOKEN) where the one
+    chosen only tells of them; `focus` is the passage that ranked best."""
     sentences = sentence_spans(text, *span) or [span]
     windows, features = window_features(text, sentences, asking, analyzer, focus, lead=span[0] == 0)
     scores = features @ quote_model().weights - PAIR_COST * features[:, FEATURES.index("two_sentences")]
@@ -126,6 +129,10 @@ def choose_quote(text: str, span: Span, asking: Asking, analyzer: Analyzer, focu
                    for a, b in windows]
     best = int(np.argmax(scores))
     first, last = windows[best]
+    quoted = features[:, FEATURES.index("quoted")]
+    if asking.asked is Asked.WORDS and first == last and last + 1 < len(sentences) \
+            and quoted[best] < SPOKEN and quoted[windows.index((last + 1, last + 1))] >= SPOKEN:
+        last += 1  # the sentence that tells who spoke, and the words themselves after it
     if first == last and last + 1 < len(sentences) and sentences[last][1] - sentences[first][0] < SHORT_QUOTE:
         last += 1
     start, end = _balance_quotes(text, sentences[first][0], sentences[last][1])

@@ -72,7 +72,10 @@ class Citing:
         lacking, required = await self._names_lacking(snapshot, query, relevant, weights, read)
         passed_over: list[str] = []
         if lacking:
-            naming = self._relevant(snapshot, query, wanted, weights, mentioning, rankings, required)
+            naming = self._relevant(snapshot, query, wanted, weights, mentioning, rankings, dict.fromkeys(required, ()))
+            if not naming:  # a story may name them in the words their initials stand for
+                written_out = await _written_out(snapshot, required, analyzer, read)
+                naming = self._relevant(snapshot, query, wanted, weights, mentioning, rankings, written_out)
             if naming or not await self._acronyms_only(snapshot, query, lacking, analyzer, read):
                 relevant = naming
             else:  # no story names them, and too few hold them to tell they are the names meant
@@ -114,15 +117,13 @@ class Citing:
             limit *= 4
 
     async def _names_lacking(self, snapshot: Snapshot, query: Query, ranked: list[RankedStory],
-                             weights: dict[str, float], read: _Reads) -> tuple[list[str], dict[str, list[list[str]]]]:
+                             weights: dict[str, float], read: _Reads) -> tuple[list[str], list[str]]:
         """The names the question is about (`names.key_terms` the archive writes as names) that
         the best of the `ranked` stories does not name; and, when there are any, every name the
         question is about, which the stories cited instead must all name: a story naming the
-        name the best one lacked but none of those it held tells of something else. Each of
-        these comes with the terms of the words it stands for where the archive writes them out
-        (`_written_out`): a story holding them names it too."""
+        name the best one lacked but none of those it held tells of something else."""
         if not ranked:
-            return [], {}
+            return [], []
         analyzer = self.analyzers.of(query.language)
         best = snapshot.stories.ids[ranked[0].story]
         keys = key_terms([t for t in query.terms if t not in query.alternatives and t not in query.guessed],
@@ -136,12 +137,11 @@ class Citing:
         unnamed = [t for t in asked if not named_in(t, held) and not await _spelt_out(t, text, samples[t], read)]
         lacking = [t for t, name in zip(unnamed, await self._written_as_names(unnamed, samples, analyzer, read)) if name]
         if not lacking:
-            return [], {}
+            return [], []
         others = [t for t in keys if t not in asked]
         samples = {t: name_sample(snapshot, t) for t in others}
         held_names = [t for t, name in zip(others, await self._written_as_names(others, samples, analyzer, read)) if name]
-        required = lacking + held_names
-        return lacking, await _written_out(snapshot, required, analyzer, read)
+        return lacking, lacking + held_names
 
     @staticmethod
     async def _acronyms_only(snapshot: Snapshot, query: Query, names: list[str], analyzer: Analyzer,

@@ -76,7 +76,11 @@ async def api():
 
 async def add_story(service: ArchiveService, folder: Path, story_id: str, title: str, day: str, body: str) -> None:
     """Ingest one story into `service`, as a JSON Lines record in a file of its own in `folder`."""
-    path = folder / f"{story_id}.jsonl"
-    path.write_text(json.dumps({"id": story_id, "title": title, "date": day, "body": body}, ensure_ascii=False),
-                    encoding="utf-8")
+    await add_stories(service, folder, story_id, [{"id": story_id, "title": title, "date": day, "body": body}])
+
+
+async def add_stories(service: ArchiveService, folder: Path, name: str, stories: list[dict]) -> None:
+    """Ingest `stories` (JSON Lines records) into `service`, from the file `name`.jsonl in `folder`."""
+    path = folder / f"{name}.jsonl"
+    path.write_text("\n".join(json.dumps(story, ensure_ascii=False) for story in stories), encoding="utf-8")
     await service.ingest([path])

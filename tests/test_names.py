@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from conftest import add_story
+from conftest import add_stories, add_story
 from retrieval.answer import citing, names
 from retrieval.answer.names import KEY_SHARE, key_terms, written_as_name
 from retrieval.models import AnswerKind
@@ -75,14 +75,12 @@ async def test_a_word_the_archive_writes_only_as_a_rare_acronym_is_not_required(
 async def test_a_story_writing_out_the_initials_asked_names_them(archive, tmp_path):
     """"pm" is a name of the archive ("The PM of Ruritania"), and the story asked about writes it
     out as the archive's stories holding it do: "Prime Minister"."""
-    path = tmp_path / "pm.jsonl"
-    path.write_text("\n".join(json.dumps(story) for story in [
+    await add_stories(archive, tmp_path, "pm", [
         {"id": "p1", "title": "Doe steps down", "date": "2021-11-02",
          "body": "Prime Minister Jane Doe resigned on Friday, citing her health."},
         {"id": "p2", "title": "Visit", "date": "2021-11-03",
          "body": "The PM of Ruritania, Prime Minister John Roe, visited Oslo on a PM tour."},
-    ]), encoding="utf-8")
-    await archive.ingest([path])
+    ])
     answer = await archive.ask("why did doe quit as pm")
     assert answer.kind is AnswerKind.ANSWERED and answer.citations[0].story_id == "p1"
     assert answer.message is None  # named: not passed over as a rare acronym
@@ -91,16 +89,14 @@ async def test_a_story_writing_out_the_initials_asked_names_them(archive, tmp_pa
 async def test_a_story_writing_out_a_name_the_best_match_held_names_it(archive, tmp_path):
     """The best match for "un ... headquarters" names the UN but not Haiti; the Haiti story
     names the UN as the archive's other UN story writes it out: "United Nations"."""
-    path = tmp_path / "un.jsonl"
-    path.write_text("\n".join(json.dumps(story) for story in [
+    await add_stories(archive, tmp_path, "un", [
         {"id": "u1", "title": "UN offices move", "date": "2010-01-02",
          "body": "The UN said its headquarters in Geneva would move, a UN spokesman said."},
         {"id": "u2", "title": "Aid for Chad", "date": "2010-01-05",
          "body": "The United Nations (UN) sent food to Chad."},
         {"id": "h1", "title": "Quake in Haiti", "date": "2010-01-13",
          "body": "Rescuers rushed to Haiti.\n\nThe United Nations said its headquarters in Haiti had collapsed."},
-    ]), encoding="utf-8")
-    await archive.ingest([path])
+    ])
     answer = await archive.ask("what did the un say about its haiti headquarters")
     assert answer.kind is AnswerKind.ANSWERED and [c.story_id for c in answer.citations] == ["h1"]
     assert "headquarters in Haiti had collapsed" in answer.citations[0].quote

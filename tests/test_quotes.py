@@ -169,14 +169,28 @@ def test_a_which_question_quotes_the_sentence_with_the_name():
     assert "Mary Okafor" in quote(text, "Which judge dismissed the fraud case?")
 
 
+RUIZ = ("Rain fell on the capital all week.\n\n"
+        "Prime Minister Ana Ruiz said on Monday that the flooding of the capital, the worst in a century, "
+        "had left her \u201cshaken\u201d.\n\n")
+
+
 def test_what_someone_said_quotes_their_words_after_the_sentence_naming_them():
-    text = ("Rain fell on the capital all week.\n\n"
-            "Prime Minister Ana Ruiz said on Monday that the flooding of the capital, the worst in a century, "
-            "had left her \u201cshaken\u201d.\n\n"
-            "\u201cWe will rebuild every home, and we will start tomorrow.\u201d\n\n"
-            "Rescue teams worked through the night.")
+    text = RUIZ + "\u201cWe will rebuild every home, and we will start tomorrow.\u201d\n\nRescue teams worked through the night."
     said = quote(text, "What did Ruiz say about the flooding of the capital?")
     assert said.startswith("Prime Minister Ana Ruiz said") and said.endswith("start tomorrow.\u201d")
+
+
+@pytest.mark.parametrize("after, question", [
+    ("\u201cThe government ignored every warning,\u201d said opposition leader Marta Gil.",  # another speaker
+     "What did Ruiz say about the flooding of the capital?"),
+    ("\u201cWe will rebuild every home, and we will start tomorrow.\u201d",  # no one's words asked
+     "What happened to the flooding of the capital?"),
+    ("\u201cWe will rebuild every home, " + "street by street, " * 25 + "and start tomorrow.\u201d",  # too long with it
+     "What did Ruiz say about the flooding of the capital?"),
+])
+def test_the_sentence_after_is_quoted_only_when_it_gives_the_words_asked(after, question):
+    text = (RUIZ + after + "\n\nRescue teams worked through the night.")
+    assert quote(text, question) == RUIZ.split("\n\n")[1]
 
 
 def test_an_exact_phrase_wins():

@@ -24,7 +24,7 @@ import numpy as np
 from retrieval.answer.kinds import CLOCK, Asked, answers_held
 from retrieval.bm25.index import BM25Params
 from retrieval.text.analysis import Analyzer
-from retrieval.text.quotations import quoted_shares
+from retrieval.text.quotations import quoted_shares, unquoted
 from retrieval.text.sentences import Span, sentence_spans
 
 SHORT_QUOTE = 80
@@ -129,9 +129,7 @@ def choose_quote(text: str, span: Span, asking: Asking, analyzer: Analyzer, focu
                    for a, b in windows]
     best = int(np.argmax(scores))
     first, last = windows[best]
-    quoted = features[:, FEATURES.index("quoted")]
-    if asking.asked is Asked.WORDS and first == last and last + 1 < len(sentences) \
-            and quoted[best] < SPOKEN and quoted[windows.index((last + 1, last + 1))] >= SPOKEN:
+    if asking.asked is Asked.WORDS and first == last and _words_follow(text, sentences, last, features, asking):
         last += 1  # the sentence that tells who spoke, and the words themselves after it
     if first == last and last + 1 < len(sentences) and sentences[last][1] - sentences[first][0] < SHORT_QUOTE:
         last += 1
@@ -139,6 +137,28 @@ def choose_quote(text: str, span: Span, asking: Asking, analyzer: Analyzer, focu
     if end - start > LONG_QUOTE:
         start, end = _around_match(text, start, end, asking.weights, analyzer)
     return Quote(start, end, float(scores[best]), bool(features[best, FEATURES.index("answer_type")]))
+
+
+def _words_follow(text: str, sentences: list[Span], chosen: int, features: np.ndarray, asking: Asking) -> bool:
+    """Whether the sentence after the one `chosen` (which only tells of someone's words: under
+    SPOKEN of it quoted) gives the words themselves: SPOKEN of it or more inside quotation
+    marks, the two within LONG_QUOTE, and said by no one else (what it says outside the marks
+    names no speaker, or names one with a word of the question or a pronoun)."""
+    after = chosen + 1
+    if after >= len(sentences) or sentences[after][1] - sentences[chosen][0] > LONG_QUOTE:
+        return False
+    quoted = features[:, FEATURES.index("quoted")]
+    if not quoted[2 * chosen] < SPOKEN <= quoted[2 * after]:  # window 2i is sentence i alone
+        return False
+    outside = unquoted(text, *sentences[after])
+    return not _SAID.search(outside) or bool({w.casefold() for w in _WORD.findall(outside)} & (asking.words | _PRONOUNS))
+
+
+_SAID = re.compile(r"\b(?:said|says|say|told|tells|added|adds|according to|wrote|writes)\b", re.IGNORECASE)
+_WORD = re.compile(r"\w+")
+_PRONOUNS = frozenset({"he", "she", "they", "we", "i", "it"})
+"""Who a sentence of someone's words may name for its speaker and still go on with the one the
+sentence before it named."""
 
 
 Window = tuple[int, int]

@@ -41,6 +41,17 @@ def quoted_shares(text: str, windows: Sequence[tuple[int, int]]) -> list[float]:
     return [_overlap(inside, starts, s, e) / (e - s) if e > s else 0.0 for s, e in windows]
 
 
+def unquoted(text: str, start: int, end: int) -> str:
+    """What of `text[start:end]` lies outside quotation marks (as `quoted_shares` reads them),
+    its pieces joined by spaces."""
+    pieces, since = [], start
+    for first, last in _quoted_stretches(text, start, end):
+        pieces.append(text[since:first])
+        since = last
+    pieces.append(text[since:end])
+    return " ".join(pieces)
+
+
 _MARK_OR_BLANK_LINE = re.compile(rf"{_MARK.pattern}|\n[^\S\n]*\n")
 
 

@@ -88,14 +88,19 @@ async def test_a_story_writing_out_the_initials_asked_names_them(archive, tmp_pa
 
 async def test_a_story_writing_out_a_name_the_best_match_held_names_it(archive, tmp_path):
     """The best match for "un ... headquarters" names the UN but not Haiti; the Haiti story
-    names the UN as the archive's other UN story writes it out: "United Nations"."""
+    names the UN as two of the archive's UN stories write it out, "United Nations"; a story
+    holding "United States" and "national" does not."""
     await add_stories(archive, tmp_path, "un", [
         {"id": "u1", "title": "UN offices move", "date": "2010-01-02",
          "body": "The UN said its headquarters in Geneva would move, a UN spokesman said."},
         {"id": "u2", "title": "Aid for Chad", "date": "2010-01-05",
          "body": "The United Nations (UN) sent food to Chad."},
+        {"id": "u3", "title": "Mali visit", "date": "2010-01-06",
+         "body": "A United Nations team (UN) visited Mali."},
         {"id": "h1", "title": "Quake in Haiti", "date": "2010-01-13",
          "body": "Rescuers rushed to Haiti.\n\nThe United Nations said its headquarters in Haiti had collapsed."},
+        {"id": "h2", "title": "Haiti embassy", "date": "2010-01-14",
+         "body": "The United States said its national headquarters in Haiti had collapsed."},
     ])
     answer = await archive.ask("what did the un say about its haiti headquarters")
     assert answer.kind is AnswerKind.ANSWERED and [c.story_id for c in answer.citations] == ["h1"]

@@ -8,6 +8,7 @@ shown story (`_quote`, see `quotes`).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
@@ -16,7 +17,7 @@ import numpy as np
 
 from retrieval.answer.kinds import asked_for
 from retrieval.answer.query import YEAR, Query, holds_figure, words_with
-from retrieval.answer.names import (FAINT, initials, key_terms, name_sample, named_in, spellings_out, written_as_name,
+from retrieval.answer.names import (FAINT, key_terms, may_be_initials, name_sample, named_in, spellings_out, written_as_name,
                                     written_in_capitals)
 from retrieval.answer.quotes import Asking, Quote, answer_cue, choose_quote, contains_phrase, window_features
 from retrieval.answer.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_stories, share_held
@@ -74,8 +75,7 @@ class Citing:
         if lacking:
             naming = self._relevant(snapshot, query, wanted, weights, mentioning, rankings, dict.fromkeys(required, ()))
             if not naming:  # a story may name them in the words their initials stand for
-                written_out = await _written_out(snapshot, required, analyzer, read)
-                naming = self._relevant(snapshot, query, wanted, weights, mentioning, rankings, written_out)
+                naming = await self._writing_out(snapshot, query, wanted, weights, mentioning, rankings, required, read)
             if naming or not await self._acronyms_only(snapshot, query, lacking, analyzer, read):
                 relevant = naming
             else:  # no story names them, and too few hold them to tell they are the names meant
@@ -90,7 +90,7 @@ class Citing:
 
     def _relevant(self, snapshot: Snapshot, query: Query, wanted: int, weights: dict[str, float],
                   mentioning: Sequence[str], rankings: dict[int, tuple[list[RankedStory], bool]],
-                  naming: Mapping[str, Sequence[Sequence[str]]] = {}) -> list[RankedStory]:
+                  naming: Mapping[str, Sequence[Sequence[str]]] | None = None) -> list[RankedStory]:
         """The ranked stories above the relevance floor that hold every term of `mentioning` and
         name every name of `naming` (every name asked, when the best match lacked one; each with
         the terms of the words it stands for, which name it too): enough for `wanted`
@@ -109,12 +109,36 @@ class Citing:
                 rankings[limit] = rank_stories(snapshot, query, required, limit, weights)
             ranked, complete = rankings[limit]
             shares = _story_shares(snapshot, query, weights, ranked) if naming else [0.0] * len(ranked)
-            holding = _holding(snapshot, ranked, [*mentioning, *naming], years, naming)
+            holding = _holding(snapshot, ranked, [*mentioning, *(naming or ())], years, naming)
             relevant = [r for r, share, held in zip(ranked, shares, holding)
                         if max(r.coverage, share) >= RELEVANCE_FLOOR and held]
             if len(relevant) >= wanted or complete or limit >= MAX_PAGE * wanted:
                 return relevant
             limit *= 4
+
+    async def _writing_out(self, snapshot: Snapshot, query: Query, wanted: int, weights: dict[str, float],
+                           mentioning: Sequence[str], rankings: dict[int, tuple[list[RankedStory], bool]],
+                           names: list[str], read: _Reads) -> list[RankedStory]:
+        """The relevant stories (`_relevant`) that name each of `names`, or write out the words its
+        initials stand for as the archive's stories holding it do (`_written_out`): found by
+        their terms, kept when their text holds the words as written ("United States" and
+        "national" are no "United Nations")."""
+        analyzer = self.analyzers.of(query.language)
+        # a spelling out of fewer than two terms is a sentence's opening ("In Canada" for "ic")
+        phrases = {name: [phrase for phrase in written if len(analyzer.terms(phrase)) >= 2]
+                   for name, written in (await _written_out(snapshot, names, read)).items()}
+        if not any(phrases.values()):
+            return []
+        forms = {name: [analyzer.terms(phrase) for phrase in written] for name, written in phrases.items()}
+        found = self._relevant(snapshot, query, wanted, weights, mentioning, rankings, forms)
+        records = await read(snapshot.stories.ids[r.story] for r in found)
+
+        def names_all(story: RankedStory) -> bool:
+            record = records.get(snapshot.stories.ids[story.story])
+            text = f"{record.title}\n{record.body}" if record else ""
+            return all(snapshot.holds(story.story, name) or any(phrase in text for phrase in phrases[name])
+                       for name in names)
+        return [story for story in found if names_all(story)]
 
     async def _names_lacking(self, snapshot: Snapshot, query: Query, ranked: list[RankedStory],
                              weights: dict[str, float], read: _Reads) -> tuple[list[str], list[str]]:
@@ -256,15 +280,21 @@ def _gives_figures(record: StoryRecord, query: Query) -> bool:
     return all(holds_figure(text, figure, query.language) for figure in query.figures)
 
 
-async def _written_out(snapshot: Snapshot, names: list[str], analyzer: Analyzer,
-                       read: _Reads) -> dict[str, list[list[str]]]:
-    """Each of `names` with the terms of the words its initials stand for where a sample of
-    the stories holding it (WRITTEN_OUT of them) write them out: "United Nations" of "UN"."""
-    samples = {name: name_sample(snapshot, name, WRITTEN_OUT) if initials(name) else [] for name in names}
+async def _written_out(snapshot: Snapshot, names: list[str], read: _Reads) -> dict[str, list[str]]:
+    """Each of `names` with the words its initials stand for, as at least two of a sample of
+    the stories holding it (WRITTEN_OUT of them) write them out ("United Nations" of "UN"):
+    none for a name that cannot be initials."""
+    samples = {name: name_sample(snapshot, name, WRITTEN_OUT) if may_be_initials(name) else [] for name in names}
     records = await read([id_ for ids in samples.values() for id_ in ids])
-    return {name: [analyzer.terms(run) for run in sorted(set().union(*(
-        spellings_out(name, records[id_].body) for id_ in ids if id_ in records)))]
-        for name, ids in samples.items()}
+    return {name: _agreed([spellings_out(name, records[id_].body) for id_ in ids if id_ in records])
+            for name, ids in samples.items()}
+
+
+def _agreed(spellings: list[set[str]]) -> list[str]:
+    """The spellings out that two stories or more write: what one alone writes may be any
+    capitalised words with those first letters."""
+    counts = Counter(run for runs in spellings for run in runs)
+    return sorted(run for run, count in counts.items() if count >= 2)
 
 
 async def _spelt_out(term: str, text: str, sample: list[str], read: _Reads) -> bool:
@@ -337,7 +367,7 @@ def _story_shares(snapshot: Snapshot, query: Query, weights: dict[str, float],
 
 def _holding(snapshot: Snapshot, ranked: list[RankedStory], terms: Sequence[str],
              years: Sequence[tuple[str, int]],
-             written_out: Mapping[str, Sequence[Sequence[str]]] = {}) -> np.ndarray | list[bool]:
+             written_out: Mapping[str, Sequence[Sequence[str]]] | None = None) -> np.ndarray | list[bool]:
     """Per ranked story: whether it holds every one of `terms` (or, for a term of
     `written_out`, all the terms of one of the ways it is written out) and, for each (term,
     year) of `years`, is dated in that year or holds the term; all True when neither is asked.
@@ -348,7 +378,7 @@ def _holding(snapshot: Snapshot, ranked: list[RankedStory], terms: Sequence[str]
     terms = list(dict.fromkeys(terms))
     holding = snapshot.held_by(terms + [term for term, _ in years], stories)
     for row, term in enumerate(terms):
-        for form in written_out.get(term, ()):
+        for form in (written_out or {}).get(term, ()):
             holding[row] |= snapshot.held_by(form, stories).all(axis=0)
     held = holding[:len(terms)].all(axis=0)
     for (_, year), holds in zip(years, holding[len(terms):]):

@@ -88,7 +88,7 @@ def named_in(term: str, held: Collection[str]) -> bool:
     return term in held or (len(term) >= STEM and any(t.startswith(term[:STEM]) for t in held))
 
 
-def initials(term: str) -> bool:
+def may_be_initials(term: str) -> bool:
     """Whether `term` may be initials a story writes out (`spellings_out`)."""
     return _spelling_out(_letters(term)) is not None
 

@@ -7,8 +7,8 @@ session"). A mapping of its own is unmapped when the last reference to its array
 holding it (Python's `mmap` lets go of the interpreter).
 
 Inside `files_in(folder)` each mapping is a `.npy` file of its own in the folder, mapped shared:
-a snapshot saved after the build links the file where it would write the array again (3.3 GB at
-ten million passages), and its pages are the ones the build wrote.
+a snapshot saved after the build links the file where it would write the array again (2.5 of
+the snapshot's 3.3 GB at ten million passages), and its pages are the ones the build wrote.
 """
 
 from __future__ import annotations

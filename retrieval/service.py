@@ -24,6 +24,7 @@ from retrieval.answer.query import Query, parse_query, words_with
 from retrieval.answer.quotes import asks_when
 from retrieval.answer.spelling import respelled
 from retrieval.answer.timeline import count_periods, mentioning, peaks
+from retrieval.bm25 import mapped
 from retrieval.bm25.index import BM25Params
 from retrieval.ingest.ledger import IngestReport, Progress
 from retrieval.messages import long_date, say
@@ -105,9 +106,11 @@ class ArchiveService:
         try:
             analyzers = settings.analyzers()
             await store.ensure_analyzer(analyzers)
-            snapshot, unsaved = await _warmed(analyzers, load_snapshot(store, settings.bm25, analyzers.key))
+            with _saved_in_place(store):
+                snapshot, unsaved = await _warmed(analyzers, load_snapshot(store, settings.bm25, analyzers.key))
+                if unsaved:
+                    await save_snapshot(store, snapshot)
             if unsaved:
-                await save_snapshot(store, snapshot)
                 snapshot = await saved_copy(store, snapshot, settings.bm25)
         except BaseException:
             await store.close()
@@ -141,18 +144,16 @@ class ArchiveService:
     async def _reload(self, paths: Sequence[str | Path], prune: bool, progress: Progress | None) -> IngestReport:
         with _answers_first():
             report = await self.store.ingest(paths, self.analyzers, prune=prune, progress=progress)
-            self.snapshot, unsaved = await _warmed(self.analyzers, load_snapshot(
-                self.store, self.settings.bm25, self.analyzers.key, previous=self.snapshot))
-            if unsaved:  # after the swap: answers need not wait for the file
-                try:
-                    await save_snapshot(self.store, self.snapshot)
-                except Exception:  # the next open indexes the passages instead
-                    log.exception("could not save the new index in the archive file")
-                else:  # then the saved copy, mapped, in place of the one built in memory
-                    built = self.snapshot
-                    self.snapshot = await saved_copy(self.store, built, self.settings.bm25)
-                    if self.snapshot is not built:
-                        _let_go(built)
+            with _saved_in_place(self.store):
+                self.snapshot, unsaved = await _warmed(self.analyzers, load_snapshot(
+                    self.store, self.settings.bm25, self.analyzers.key, previous=self.snapshot))
+                # after the swap: answers need not wait for the file
+                saved = unsaved and await _saved_or_logged(self.store, self.snapshot)
+            if saved:  # then the saved copy, mapped, in place of the one built in memory
+                built = self.snapshot
+                self.snapshot = await saved_copy(self.store, built, self.settings.bm25)
+                if self.snapshot is not built:
+                    _let_go(built)
             return report
 
     async def follow(self) -> bool:
@@ -367,6 +368,25 @@ def _answers_first() -> Iterator[None]:
         if collecting:
             gc.enable()
         sys.setswitchinterval(previous)
+
+
+async def _saved_or_logged(store: Store, snapshot: Snapshot) -> bool:
+    """Save `snapshot` with the archive; whether it was saved (a failure is logged: the next open
+    indexes the passages instead)."""
+    try:
+        await save_snapshot(store, snapshot)
+    except Exception:
+        log.exception("could not save the new index in the archive file")
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def _saved_in_place(store: Store) -> Iterator[None]:
+    """Inside, the largest arrays a snapshot build makes are files beside the archive, which
+    saving the snapshot links instead of writing them again (bm25/mapped.py)."""
+    with store.scratch() as folder, mapped.files_in(folder):
+        yield
 
 
 def _let_go(snapshot: Snapshot) -> None:

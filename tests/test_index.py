@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import example, given, settings
@@ -9,7 +11,6 @@ from hypothesis import strategies as st
 
 from retrieval.text.analysis import Analyzer
 from retrieval.ingest.formats import read_file
-from retrieval.bm25 import index as index_module
 from retrieval.bm25.index import VARIANTS, BM25Index, BM25Params
 from retrieval.bm25.postings import Postings
 from retrieval.bm25.scoring import WINDOW
@@ -77,11 +78,21 @@ def test_okapi_gains_through_the_length_table_equal_rank_bm25s_expression(longes
     assert BM25Index(postings, params).gains.tolist() == okapi_gains(postings, params).tolist()
 
 
-def test_idf_converted_a_piece_at_a_time_equals_it_converted_whole(monkeypatch):
-    corpus = [[f"t{i}" for i in range(j)] for j in range(12)]
-    whole = BM25Index.build(corpus).idf
-    monkeypatch.setattr(index_module, "PIECE", 5)
-    assert BM25Index.build(corpus).idf.tolist() == whole.tolist()
+@given(st.lists(st.integers(0, 40), max_size=60), st.integers(0, 5), st.sampled_from(VARIANTS))
+def test_idf_once_per_document_frequency_equals_it_term_by_term(df, more, variant):
+    df, n = np.asarray(df, dtype=np.int64), max(df, default=0) + more
+    params = BM25Params(variant=variant)
+    if variant == "okapi":
+        idf = [math.log(n - f + 0.5) - math.log(f + 0.5) for f in df.tolist()]
+        eps = params.epsilon * (math.fsum(idf) / len(idf)) if idf else 0.0
+        expected = [eps if value < 0 else value for value in idf]
+    elif variant == "l":
+        expected = [math.log(n + 1) - math.log(f + 0.5) for f in df.tolist()]
+    else:
+        df[df == 0] = 1  # BM25Plus's idf is of terms some passage holds
+        expected = [math.log((n + 1) / f) for f in df.tolist()]
+    index = BM25Index(Postings.from_documents([]), params)
+    assert index._idf(df, n).tolist() == [value or 0 for value in expected]
 
 
 def test_an_empty_index_finds_nothing():

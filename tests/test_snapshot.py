@@ -10,15 +10,18 @@ import sqlite3
 import threading
 import weakref
 from collections import Counter
+from pathlib import Path
 
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from retrieval.bm25 import mapped
 from retrieval.bm25.postings import Postings
 import retrieval.service as service_module
 from retrieval.service import ArchiveService
 from retrieval.snapshot import FORMAT, _built, _headers_of, saved_copy
+from retrieval.storage import arrays as array_files
 from retrieval.storage.schema import PassageColumns
 
 QUESTIONS = ["cocoa Bahia arrivals", "NATO Ukraine Russia", "coffee export quota", "oil price", "story 4 cocoa"]
@@ -385,3 +388,35 @@ async def test_a_reload_lets_the_snapshot_it_built_go_on_a_thread_of_its_own(tmp
         assert isinstance(service.snapshot.index.gains.base, np.memmap), "the saved copy"
     finally:
         await service.close()
+
+
+async def test_a_build_and_a_reload_link_their_largest_arrays_into_the_saved_folder(tmp_path, monkeypatch):
+    written = []
+    real_save = array_files._save
+    monkeypatch.setattr(array_files, "_save", lambda file, array: (written.append(file.name), real_save(file, array)))
+    async with ingested(tmp_path, bahia_weeks()) as (service, folder):
+        write_jsonl(folder / "b.jsonl", [story(9, "Coffee quotas were suspended in Bahia.")])
+        await service.ingest([folder])
+        (saved,) = snapshot_folders(tmp_path)  # the scratch folders are gone too
+        assert rankings(service) == await fresh_rankings(service)
+    by_save = {}  # the files each save wrote, by its generation: the empty archive's, the build's, the reload's
+    for name in written:
+        by_save.setdefault(int(Path(name).parent.name.split("-")[1]), set()).add(Path(name).name)
+    _, build, reload = (by_save[generation] for generation in sorted(by_save))
+    assert "gains.npy" not in build and {"docs.npy", "passage_story.npy"} <= build, "the build's gains linked"
+    assert not reload & {"docs.npy", "tfs.npy", "gains.npy", "titles_docs.npy"}, "the reload's postings linked"
+    assert (tmp_path / saved / "docs.npy").stat().st_nlink == 1
+
+
+def test_an_array_whose_mapped_file_is_gone_is_written(tmp_path):
+    archive = tmp_path / "a.sqlite"
+    with array_files.scratch(archive) as scratch, mapped.files_in(scratch):
+        linked, gone, empty = mapped.empty(5, np.int32), mapped.empty(3, np.float64), mapped.empty(0, np.int32)
+        linked[:], gone[:] = np.arange(5), 0.5
+        Path(gone.base.filename).unlink()
+        description = array_files.write(archive, 1, {"linked": linked, "gone": gone, "empty": empty})
+        assert (tmp_path / description["folder"] / "linked.npy").stat().st_nlink == 2  # and the scratch file
+    saved = array_files.mapped(archive, description)
+    assert saved["linked"].tolist() == list(range(5)) and saved["gone"].tolist() == [0.5] * 3
+    assert saved["empty"].tolist() == []
+    assert [path.name for path in tmp_path.iterdir()] == [description["folder"]]

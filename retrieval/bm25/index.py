@@ -10,7 +10,8 @@ BM25Okapi and BM25L.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from fractions import Fraction
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -137,22 +138,31 @@ class BM25Index:
         return idf, doc_avgdl
 
     def _idf(self, df: np.ndarray, n: int) -> np.ndarray:
-        """Per term, as rank_bm25's _calc_idf computes it over `n` passages."""
+        """Per term, as rank_bm25's _calc_idf computes it over `n` passages: computed once per
+        document frequency (thousands of them, where the terms are millions), so the same values."""
+        terms = np.bincount(df)  # how many terms have each document frequency
+        frequencies = np.flatnonzero(terms)
+        by_frequency = np.zeros(len(terms))
+        by_frequency[frequencies] = self._idf_of(frequencies.tolist(), terms[frequencies].tolist(), n)
+        return by_frequency[df]
+
+    def _idf_of(self, frequencies: list[int], terms: list[int], n: int) -> list[float]:
+        """The idf of a term of each of `frequencies`, of which `terms` has how many terms each."""
         p = self.params
         if p.variant == "okapi":
-            idf = [math.log(n - f + 0.5) - math.log(f + 0.5) for f in _listed(df)]
+            idf = [math.log(n - f + 0.5) - math.log(f + 0.5) for f in frequencies]
             if idf:
-                # fsum, not rank_bm25's running sum: the same to ~1e-16, and independent of the
-                # order terms were first seen in, which reloads change; fed by a generator, so
-                # that the interpreter is handed over while it sums millions of terms
-                eps = p.epsilon * (math.fsum(value for value in idf) / len(idf))
+                # the mean as fsum takes it over every term (exactly rounded), not rank_bm25's running
+                # sum: the same to ~1e-16, and independent of the order terms were first seen in,
+                # which reloads change; summed exactly, each value times its terms, and rounded once
+                total = sum(Fraction(value) * count for value, count in zip(idf, terms))
+                eps = p.epsilon * (float(total) / sum(terms))
                 idf = [eps if value < 0 else value for value in idf]
         elif p.variant == "l":
-            idf = [math.log(n + 1) - math.log(f + 0.5) for f in _listed(df)]
+            idf = [math.log(n + 1) - math.log(f + 0.5) for f in frequencies]
         else:
-            idf = [math.log((n + 1) / f) for f in _listed(df)]
-        idf = [value or 0 for value in idf]  # rank_bm25: `self.idf.get(q) or 0`
-        return _array_of(idf)
+            idf = [math.log((n + 1) / f) for f in frequencies]
+        return [value or 0 for value in idf]  # rank_bm25: `self.idf.get(q) or 0`
 
     def _impacts(self, df: np.ndarray, idf: np.ndarray, avgdl: float | np.ndarray) -> np.ndarray:
         """Each posting's contribution, written exactly as rank_bm25's get_scores writes it
@@ -261,19 +271,3 @@ class BM25Index:
         scores = sums + self._base_of(terms)
         order = np.lexsort((docs, -scores))
         return Hits(docs[order], scores[order])
-
-
-PIECE = 65536
-"""Terms converted between numpy and Python at a time: a conversion holds the interpreter."""
-
-
-def _listed(values: np.ndarray) -> Iterator[int | float]:
-    """The values of `values` as Python numbers, converted a piece at a time."""
-    for start in range(0, len(values), PIECE):
-        yield from values[start:start + PIECE].tolist()
-
-
-def _array_of(values: list[float]) -> np.ndarray:
-    """`values` as a float64 array, converted a piece at a time."""
-    return np.concatenate([np.asarray(values[start:start + PIECE], dtype=np.float64)
-                           for start in range(0, len(values), PIECE)] or [np.zeros(0)])

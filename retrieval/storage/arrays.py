@@ -7,15 +7,21 @@ final name is whole; its name carries the archive's generation and a random toke
 archive's snapshot row records. The files are not synced to disk (hundreds of MB flushed at once
 hold up the answers' reads meanwhile): after a crash a folder may be short, which `mapped` tells
 by the sizes, and the archive is indexed again. Blocking: call from a thread.
+
+An array that is the whole of a `.npy` file mapped shared (as bm25/mapped.py makes a build's
+largest arrays, in a `scratch` folder) is linked into the folder, not written: the file's pages are
+already the array's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
 import secrets
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -37,14 +43,29 @@ def write(archive: Path, generation: int, arrays: dict[str, np.ndarray]) -> dict
     temporary.mkdir()
     try:
         for key, array in arrays.items():
-            with open(temporary / f"{key}.npy", "wb") as file:
-                _save(file, array)
+            if not _linked(array, temporary / f"{key}.npy"):
+                with open(temporary / f"{key}.npy", "wb") as file:
+                    _save(file, array)
         os.rename(temporary, archive.with_name(name))
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         raise
     return {"folder": name, "arrays": {key: {"dtype": array.dtype.str, "shape": list(array.shape)}
                                        for key, array in arrays.items()}}
+
+
+@contextlib.contextmanager
+def scratch(archive: Path) -> Iterator[Path]:
+    """A new folder beside `archive` for the files of arrays being built that `write` may link,
+    removed after. Named as an unfinished folder of generation 0, so that a save removes it (its
+    files live on while mapped, and a `write` that finds one gone writes the array instead), and
+    one a crash left is removed by the next save."""
+    folder = archive.with_name(f".{archive.name}.snapshot-0-{secrets.token_hex(8)}.tmp")
+    folder.mkdir()
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def mapped(archive: Path, description: dict[str, object]) -> dict[str, np.ndarray] | None:
@@ -77,6 +98,20 @@ def remove_others(archive: Path, kept: str) -> None:
         if (match and match["archive"] == archive.name and path.name != kept
                 and (not match["temporary"] or int(match["generation"]) < generation)):
             shutil.rmtree(path, ignore_errors=True)
+
+
+def _linked(array: np.ndarray, target: Path) -> bool:
+    """Whether `array` is the whole of a `.npy` file mapped shared, now linked as `target` too."""
+    source = array.base
+    if not (isinstance(source, np.memmap) and source.mode in ("r+", "w+") and source.filename
+            and source.shape == array.shape and source.dtype == array.dtype
+            and source.ctypes.data == array.ctypes.data):
+        return False
+    try:
+        os.link(source.filename, target)
+    except OSError:  # gone (another save removed the scratch folder), or another file system
+        return False
+    return True
 
 
 def _save(file: BinaryIO, array: np.ndarray) -> None:

@@ -10,7 +10,7 @@ import contextlib
 import json
 import shutil
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -189,6 +189,17 @@ class Store:
         if self.file is not None:
             async with self.saving:
                 await asyncio.to_thread(_save_index, self.file, generation, blobs, arrays)
+
+    @contextlib.contextmanager
+    def scratch(self) -> Iterator[Path | None]:
+        """A folder beside the archive file for the files of arrays being built, which
+        `save_index` links instead of writing them again (`arrays.scratch`); None for an archive
+        in memory."""
+        if self.file is None:
+            yield None
+            return
+        with array_files.scratch(self.file) as folder:
+            yield folder
 
     # reading --------------------------------------------------------------------------------
 

@@ -420,3 +420,19 @@ def test_an_array_whose_mapped_file_is_gone_is_written(tmp_path):
     assert saved["linked"].tolist() == list(range(5)) and saved["gone"].tolist() == [0.5] * 3
     assert saved["empty"].tolist() == []
     assert [path.name for path in tmp_path.iterdir()] == [description["folder"]]
+
+
+def test_arrays_stay_in_memory_where_their_files_cannot_be_made(tmp_path, monkeypatch):
+    """A full disk found when the file's blocks are taken, not later by a write to the mapping
+    (which would kill the process); a folder that cannot be made beside the archive."""
+    def full(fd, offset, length):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(mapped.os, "posix_fallocate", full)
+    with array_files.scratch(tmp_path / "a.sqlite") as scratch, mapped.files_in(scratch):
+        array = mapped.empty(4, np.int64)
+        array[:] = 7
+        assert not isinstance(array.base, np.memmap) and list(scratch.iterdir()) == []
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file, not a folder", encoding="utf-8")
+    with array_files.scratch(blocked / "a.sqlite") as scratch:
+        assert scratch is None

@@ -17,6 +17,7 @@ import contextlib
 import contextvars
 import itertools
 import mmap
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,11 +40,23 @@ def files_in(folder: Path | None) -> Iterator[None]:
 
 def empty(length: int, dtype: type) -> np.ndarray:
     """An array of `length` items of `dtype`, not initialized (zeros, in a file), in a mapping
-    of its own."""
+    of its own; anonymous when the file's blocks cannot be taken (a full disk)."""
     folder, length = _FOLDER.get(), int(length)
     if folder is None or not length:  # a file of no bytes cannot be mapped
-        size = length * np.dtype(dtype).itemsize
-        return np.frombuffer(mmap.mmap(-1, max(size, 1)), dtype=dtype, count=length)
+        return _anonymous(length, dtype)
+    path = folder / f"{next(_NUMBERS)}.npy"
+    file = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=(length,))
+    try:  # the blocks taken now: a full disk met later, by a write to the mapping, kills the process
+        with open(path, "r+b") as handle:
+            os.posix_fallocate(handle.fileno(), 0, os.path.getsize(path))
+    except OSError:
+        del file
+        path.unlink(missing_ok=True)
+        return _anonymous(length, dtype)
     # a plain ndarray over the file's `np.memmap` (numba's loops are compiled for plain ones)
-    return np.asarray(np.lib.format.open_memmap(folder / f"{next(_NUMBERS)}.npy", mode="w+", dtype=dtype,
-                                                shape=(length,)))
+    return np.asarray(file)
+
+
+def _anonymous(length: int, dtype: type) -> np.ndarray:
+    size = length * np.dtype(dtype).itemsize
+    return np.frombuffer(mmap.mmap(-1, max(size, 1)), dtype=dtype, count=length)

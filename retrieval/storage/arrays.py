@@ -55,13 +55,17 @@ def write(archive: Path, generation: int, arrays: dict[str, np.ndarray]) -> dict
 
 
 @contextlib.contextmanager
-def scratch(archive: Path) -> Iterator[Path]:
+def scratch(archive: Path) -> Iterator[Path | None]:
     """A new folder beside `archive` for the files of arrays being built that `write` may link,
     removed after. Named as an unfinished folder of generation 0, so that a save removes it (its
     files live on while mapped, and a `write` that finds one gone writes the array instead), and
-    one a crash left is removed by the next save."""
+    one a crash left is removed by the next save. None where no folder can be made there."""
     folder = archive.with_name(f".{archive.name}.snapshot-0-{secrets.token_hex(8)}.tmp")
-    folder.mkdir()
+    try:
+        folder.mkdir()
+    except OSError:  # a folder that cannot be written to: the arrays stay in memory
+        yield None
+        return
     try:
         yield folder
     finally:

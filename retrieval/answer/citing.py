@@ -16,9 +16,9 @@ from typing import NamedTuple
 import numpy as np
 
 from retrieval.answer.kinds import asked_for
-from retrieval.answer.query import YEAR, Query, holds_figure, words_with
 from retrieval.answer.names import (FAINT, key_terms, may_be_initials, name_sample, named_in, spellings_out, written_as_name,
                                     written_in_capitals)
+from retrieval.answer.query import YEAR, Query, holds_figure, words_with
 from retrieval.answer.quotes import Asking, Quote, answer_cue, choose_quote, contains_phrase, window_features
 from retrieval.answer.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_stories, share_held
 from retrieval.bm25.index import BM25Params

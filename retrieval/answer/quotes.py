@@ -107,13 +107,10 @@ class Asking:
 
 
 class Quote(NamedTuple):
-    """The span of a story's body to quote, the model's score of it, and whether it holds what
-    the question asks for."""
+    """The span of a story's body to quote."""
 
     start: int
     end: int
-    score: float
-    holds_answer: bool
 
 
 def choose_quote(text: str, span: Span, asking: Asking, analyzer: Analyzer, focus: Span | None = None) -> Quote:
@@ -136,7 +133,7 @@ def choose_quote(text: str, span: Span, asking: Asking, analyzer: Analyzer, focu
     start, end = _balance_quotes(text, sentences[first][0], sentences[last][1])
     if end - start > LONG_QUOTE:
         start, end = _around_match(text, start, end, asking.weights, analyzer)
-    return Quote(start, end, float(scores[best]), bool(features[best, FEATURES.index("answer_type")]))
+    return Quote(start, end)
 
 
 def _words_follow(text: str, sentences: list[Span], chosen: int, features: np.ndarray, asking: Asking) -> bool:

@@ -124,18 +124,18 @@ class Citing:
         their terms, kept when their text holds the words as written ("United States" and
         "national" are no "United Nations")."""
         analyzer = self.analyzers.of(query.language)
+        written = await _written_out(snapshot, names, read)
+        terms = {phrase: analyzer.terms(phrase) for phrases in written.values() for phrase in phrases}
         # a spelling out of fewer than two terms is a sentence's opening ("In Canada" for "ic")
-        phrases = {name: [phrase for phrase in written if len(analyzer.terms(phrase)) >= 2]
-                   for name, written in (await _written_out(snapshot, names, read)).items()}
+        phrases = {name: [phrase for phrase in ways if len(terms[phrase]) >= 2] for name, ways in written.items()}
         if not any(phrases.values()):
             return []
-        forms = {name: [analyzer.terms(phrase) for phrase in written] for name, written in phrases.items()}
+        forms = {name: [terms[phrase] for phrase in ways] for name, ways in phrases.items()}
         found = self._relevant(snapshot, query, wanted, weights, mentioning, rankings, forms)
         records = await read(snapshot.stories.ids[r.story] for r in found)
 
         def names_all(story: RankedStory) -> bool:
-            record = records.get(snapshot.stories.ids[story.story])
-            text = f"{record.title}\n{record.body}" if record else ""
+            text = _text(records.get(snapshot.stories.ids[story.story]))
             return all(snapshot.holds(story.story, name) or any(phrase in text for phrase in phrases[name])
                        for name in names)
         return [story for story in found if names_all(story)]
@@ -155,8 +155,7 @@ class Citing:
         asked = [t for t in keys if not snapshot.holds(ranked[0].story, t)]
         samples = {t: name_sample(snapshot, t) for t in asked}
         read.expect(id_ for ids in samples.values() for id_ in ids)  # read with the best story, not after it
-        record = (await read([best])).get(best) if asked else None
-        text = f"{record.title}\n{record.body}" if record else ""
+        text = _text((await read([best])).get(best) if asked else None)
         held = set(analyzer.terms(text))
         unnamed = [t for t in asked if not named_in(t, held) and not await _spelt_out(t, text, samples[t], read)]
         lacking = [t for t, name in zip(unnamed, await self._written_as_names(unnamed, samples, analyzer, read)) if name]
@@ -276,8 +275,13 @@ class Citing:
 
 def _gives_figures(record: StoryRecord, query: Query) -> bool:
     """Whether the story's title or body gives every figure the question gives."""
-    text = f"{record.title}\n{record.body}"
+    text = _text(record)
     return all(holds_figure(text, figure, query.language) for figure in query.figures)
+
+
+def _text(record: StoryRecord | None) -> str:
+    """A story's title and body, where what a question asks is looked for ("" for none read)."""
+    return f"{record.title}\n{record.body}" if record else ""
 
 
 async def _written_out(snapshot: Snapshot, names: list[str], read: _Reads) -> dict[str, list[str]]:

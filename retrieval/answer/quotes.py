@@ -126,7 +126,8 @@ def choose_quote(text: str, span: Span, asking: Asking, analyzer: Analyzer, focu
                    for a, b in windows]
     best = int(np.argmax(scores))
     first, last = windows[best]
-    if asking.asked is Asked.WORDS and first == last and _words_follow(text, sentences, last, features, asking):
+    if asking.asked is Asked.WORDS and first == last and _words_follow(text, sentences, last, features, asking,
+                                                                        analyzer):
         last += 1  # the sentence that tells who spoke, and the words themselves after it
     if first == last and last + 1 < len(sentences) and sentences[last][1] - sentences[first][0] < SHORT_QUOTE:
         last += 1
@@ -136,7 +137,8 @@ def choose_quote(text: str, span: Span, asking: Asking, analyzer: Analyzer, focu
     return Quote(start, end)
 
 
-def _words_follow(text: str, sentences: list[Span], chosen: int, features: np.ndarray, asking: Asking) -> bool:
+def _words_follow(text: str, sentences: list[Span], chosen: int, features: np.ndarray, asking: Asking,
+                  analyzer: Analyzer) -> bool:
     """Whether the sentence after the one `chosen` (which only tells of someone's words: under
     SPOKEN of it quoted) gives the words themselves: SPOKEN of it or more inside quotation
     marks, the two within LONG_QUOTE, and said by no one else (what it says outside the marks
@@ -148,11 +150,10 @@ def _words_follow(text: str, sentences: list[Span], chosen: int, features: np.nd
     if not quoted[2 * chosen] < SPOKEN <= quoted[2 * after]:  # window 2i is sentence i alone
         return False
     outside = unquoted(text, *sentences[after])
-    return not _SAID.search(outside) or bool({w.casefold() for w in _WORD.findall(outside)} & (asking.words | _PRONOUNS))
+    return not _SAID.search(outside) or bool(set(analyzer.words(outside)) & (asking.words | _PRONOUNS))
 
 
 _SAID = re.compile(r"\b(?:said|says|say|told|tells|added|adds|according to|wrote|writes)\b", re.IGNORECASE)
-_WORD = re.compile(r"\w+")
 _PRONOUNS = frozenset({"he", "she", "they", "we", "i", "it"})
 """Who a sentence of someone's words may name for its speaker and still go on with the one the
 sentence before it named."""

@@ -101,8 +101,8 @@ class AnswerKind(str, Enum):
     NEVER_MENTIONED = "never_mentioned"
     """The question names a word the archive never holds."""
     NOT_NAMED = "not_named"
-    """The stories that match the question do not name a name it asks about, or do not give a
-    figure it gives ("4 trillion")."""
+    """The stories that match the question do not name a name it asks about, do not give a
+    figure it gives ("4 trillion"), or do not tell of what it asks about ("about China")."""
     NO_WORDS = "no_words"
     """Nothing searchable in the question."""
     EMPTY_ARCHIVE = "empty_archive"

@@ -222,6 +222,25 @@ def test_the_figures_a_question_gives(text, figures):
     assert parse(text).figures == figures
 
 
+@pytest.mark.parametrize("text, topic", [
+    ("what did trump say about china in his speech", ["china"]),
+    ("What did the Kremlin say about NATO?", ["nato"]),
+    ("what did shear say about the deal to bring altman back", ["deal", "bring", "altman", "back"]),
+    ("what did the board say about quitting, in may 2016", ["quit"]),
+    ("what did he say about 100 people", []),  # an approximate figure, not a subject
+    ("what did he say about it", []),  # nothing searched
+    ("what did the minister say", []),
+])
+def test_what_a_question_asks_about(text, topic):
+    assert parse(text).topic == topic
+
+
+@given(st.text(alphabet="abc about in ,?", max_size=40))
+def test_what_a_question_asks_about_is_among_its_terms(text):
+    query = parse(text)
+    assert set(query.topic) <= set(query.terms)
+
+
 @pytest.mark.parametrize("text, figure, held", [
     ("it passed $4 trillion", "4 trillion", True),
     ("a 4tn company", "4 trillion", True),

@@ -167,6 +167,18 @@ async def test_a_story_of_another_figure_does_not_answer_the_figure_asked(cocoa_
     assert given.kind is AnswerKind.ANSWERED and given.citations[0].story_id == "crop"
 
 
+async def test_a_story_that_tells_nothing_of_what_was_asked_about_does_not_answer(cocoa_archive, tmp_path):
+    """The story matches the speaker and the occasion, but says nothing of the subject asked."""
+    await add_story(cocoa_archive, tmp_path, "talk", "Ghana minister speaks at cocoa summit", "1987-04-01",
+                    "Ghana's finance minister told the cocoa summit that the new crop was the best in years.")
+    await add_story(cocoa_archive, tmp_path, "dry", "Brazil coffee", "1987-04-02", "Brazil's growers fear a drought.")
+    other = await cocoa_archive.ask("what did ghana's finance minister say about drought at the cocoa summit")
+    assert other.citations == [] and other.kind is AnswerKind.NOT_NAMED
+    assert other.message == "No story that matches the rest of the question tells of “drought”."
+    told = await cocoa_archive.ask("what did ghana's finance minister say about the crop at the cocoa summit")
+    assert told.kind is AnswerKind.ANSWERED and told.citations[0].story_id == "talk"
+
+
 @pytest.mark.parametrize("question", ["NATO before 2021", "NATO after 2021", "NATO in 1987"])
 async def test_a_date_in_words_that_no_story_names_finds_nothing(archive, question):
     answer = await archive.ask(question)

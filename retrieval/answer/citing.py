@@ -58,11 +58,24 @@ class Citing:
     async def cite(self, snapshot: Snapshot, query: Query, wanted: int, shown: range,
                    mentioning: Sequence[str] = ()) -> Found:
         """The first `wanted` relevant stories that hold every term of `mentioning`, name every
-        name the question is about and give every figure it gives, copies of a cited story
-        folded into its citation;
+        name the question is about, give every figure it gives and hold a word of what it asks
+        about, copies of a cited story folded into its citation;
         those at the positions `shown` quoted from their best passage, the others (only counted,
         or only there to fold copies into) with an empty quote. A story whose best passage
-        lacks a phrase is left out."""
+        lacks a phrase is left out. When none is found but some would be, were it not for what
+        the question asks about, that is what `Found.untold` says; when none would be either,
+        `Found` says why as it would without it."""
+        found = await self._found(snapshot, query, wanted, shown, mentioning)
+        if not found.citations and query.topic:
+            # asked without its subject: stories found then tell of all but the subject; none
+            # found, and the reason is the rest of the question's
+            told = await self._found(snapshot, replace(query, topic=[]), wanted, range(0), mentioning)
+            return Found([], [], [], [], query.topic) if told.citations else told
+        return found
+
+    async def _found(self, snapshot: Snapshot, query: Query, wanted: int, shown: range,
+                     mentioning: Sequence[str]) -> Found:
+        """`cite`'s citations, or why there are none."""
         weights = snapshot.term_weights(query.terms + query.date_terms + query.missing)
         rankings: dict[int, tuple[list[RankedStory], bool]] = {}
         relevant = self._relevant(snapshot, query, wanted, weights, mentioning, rankings)
@@ -86,12 +99,13 @@ class Citing:
                                      self._quote(snapshot, relevant[story.rank], story, asking, analyzer)
                                      if n in shown else None)
                       for n, story in enumerate(cited)], lacking, passed_over,
-                     query.figures if figures_missed and not cited else [])
+                     query.figures if figures_missed and not cited else [], [])
 
     def _relevant(self, snapshot: Snapshot, query: Query, wanted: int, weights: dict[str, float],
                   mentioning: Sequence[str], rankings: dict[int, tuple[list[RankedStory], bool]],
                   naming: Mapping[str, Sequence[Sequence[str]]] | None = None) -> list[RankedStory]:
-        """The ranked stories above the relevance floor that hold every term of `mentioning` and
+        """The ranked stories above the relevance floor that hold every term of `mentioning`, a
+        term of what the question asks about (`Query.topic`, when it says) and
         name every name of `naming` (every name asked, when the best match lacked one; each with
         the terms of the words it stands for, which name it too): enough for `wanted`
         citations once copies are folded, the search widened until it finds them or nothing more
@@ -110,6 +124,8 @@ class Citing:
             ranked, complete = rankings[limit]
             shares = _story_shares(snapshot, query, weights, ranked) if naming else [0.0] * len(ranked)
             holding = _holding(snapshot, ranked, [*mentioning, *(naming or ())], years, naming)
+            if query.topic:
+                holding &= _holding_any(snapshot, ranked, query)
             relevant = [r for r, share, held in zip(ranked, shares, holding)
                         if max(r.coverage, share) >= RELEVANCE_FLOOR and held]
             if len(relevant) >= wanted or complete or limit >= MAX_PAGE * wanted:
@@ -392,6 +408,15 @@ def _holding(snapshot: Snapshot, ranked: list[RankedStory], terms: Sequence[str]
     return held
 
 
+def _holding_any(snapshot: Snapshot, ranked: list[RankedStory], query: Query) -> np.ndarray:
+    """Per ranked story: whether it holds a term of what the question asks about
+    (`Query.topic`), or one of its alternatives or related words."""
+    words = [*query.topic, *(word for word, term in [*query.alternatives.items(), *query.related.items()]
+                             if term in query.topic)]
+    stories = np.asarray([r.story for r in ranked], dtype=np.int64)
+    return snapshot.held_by(words, stories).any(axis=0)
+
+
 def _years(terms: Sequence[str]) -> list[tuple[str, int]]:
     """The terms that are years (1800-2099), with the year."""
     return [(term, int(bare)) for term in dict.fromkeys(terms)
@@ -417,6 +442,9 @@ class Found(NamedTuple):
     passed_over: list[str]
     figures: list[str]
     """The figures the question gives, when relevant stories were found but none gave them."""
+    untold: list[str]
+    """The terms of what the question asks about (`Query.topic`), when stories match the rest
+    of the question but none holds them."""
 
 
 @dataclass

@@ -56,6 +56,9 @@ class Query:
     figures: list[str] = field(default_factory=list)
     """The figures the question gives, as written ("4 trillion", "9%", "$54.20", "7.0"): a story
     that holds none of its forms tells of another figure (`holds_figure`)."""
+    topic: list[str] = field(default_factory=list)
+    """The terms of what the question asks about ("what did X say about the euro crisis"): a
+    story holding none of them (nor a word related to one) tells of something else."""
 
     @property
     def is_empty(self) -> bool:
@@ -123,6 +126,12 @@ RELATED = (
 covers that word (see `ranking`), and a sentence holding one is evidence for the quote, weighing no
 more than the word asked (see `service`). They are not searched: as search terms they ranked
 stories worse."""
+_ABOUT = re.compile(r"\babout\s+(?![\d$€£¥])(?P<topic>.+?)(?=\s+(?:in|on|at|for|with|after|before|when|while|"
+                    r"during|from|and|or|but|if|since|as|because|than|by|through|via)\b|[,.;:?!]|$)",
+                    re.IGNORECASE)
+"""What an English question asks about: the words after "about" up to a preposition, a
+conjunction or a punctuation mark ("about china in his speech" is about China); not an
+approximate figure ("about 100 people")."""
 _WHEN_ALONE = re.compile(rf"^\s*{_WHEN}\s*$", re.IGNORECASE)
 _MONTH_YEAR = re.compile(r"(?:(?P<day>\d{1,2})\.?\s+(?:de\s+)?)?(?P<words>[^\W\d_]+(?:\s+[^\W\d_]+)?)"
                          r"\s+(?:del?\s+)?(?P<year>\d{4})(?!\d)")
@@ -165,7 +174,15 @@ def parse_query(text: str, analyzer: Analyzer, since: date | None = None,
         related=related,
         language=analyzer.code,
         figures=[match.group().strip() for match in _FIGURE.finditer(searched)],
+        topic=_topic(rest, terms, analyzer),
     )
+
+
+def _topic(text: str, terms: list[str], analyzer: Analyzer) -> list[str]:
+    """The searched `terms` of what `text` asks about (`_ABOUT`, English only)."""
+    if analyzer.code != ENGLISH or not (match := _ABOUT.search(text)):
+        return []
+    return [term for term in dict.fromkeys(analyzer.terms(match["topic"])) if term in terms]
 
 
 def holds_figure(text: str, figure: str, language: str = ENGLISH) -> bool:

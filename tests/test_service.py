@@ -177,6 +177,8 @@ async def test_a_story_that_tells_nothing_of_what_was_asked_about_does_not_answe
     assert other.message == "No story that matches the rest of the question tells of “drought”."
     told = await cocoa_archive.ask("what did ghana's finance minister say about the crop at the cocoa summit")
     assert told.kind is AnswerKind.ANSWERED and told.citations[0].story_id == "talk"
+    nothing = await cocoa_archive.ask("what did ghana's finance minister say about the crop on 1 january 2030")
+    assert nothing.citations == [] and nothing.kind is AnswerKind.NOTHING_RELEVANT  # no story of those days
 
 
 @pytest.mark.parametrize("question", ["NATO before 2021", "NATO after 2021", "NATO in 1987"])

@@ -387,13 +387,13 @@ def _story_shares(snapshot: Snapshot, query: Query, weights: dict[str, float],
 
 def _holding(snapshot: Snapshot, ranked: list[RankedStory], terms: Sequence[str],
              years: Sequence[tuple[str, int]],
-             written_out: Mapping[str, Sequence[Sequence[str]]] | None = None) -> np.ndarray | list[bool]:
+             written_out: Mapping[str, Sequence[Sequence[str]]] | None = None) -> np.ndarray:
     """Per ranked story: whether it holds every one of `terms` (or, for a term of
     `written_out`, all the terms of one of the ways it is written out) and, for each (term,
     year) of `years`, is dated in that year or holds the term; all True when neither is asked.
     Read for the ranked stories only, not as a mask of the archive's."""
     if not terms and not years:
-        return [True] * len(ranked)
+        return np.ones(len(ranked), dtype=bool)
     stories = np.asarray([r.story for r in ranked], dtype=np.int64)
     terms = list(dict.fromkeys(terms))
     holding = snapshot.held_by(terms + [term for term, _ in years], stories)

@@ -227,6 +227,7 @@ def test_the_figures_a_question_gives(text, figures):
     ("What did the Kremlin say about NATO?", ["nato"]),
     ("what did shear say about the deal to bring altman back", ["deal", "bring", "altman", "back"]),
     ("what did the board say about quitting, in may 2016", ["quit"]),
+    ("what did she promise about ties with the us after the vote", ["tie", "u.s"]),
     ("what has the bank said regarding rates?", ["rate"]),
     ("what did he say about 100 people", []),  # an approximate figure, not a subject
     ("what did he say about it", []),  # nothing searched

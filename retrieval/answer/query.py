@@ -126,12 +126,12 @@ RELATED = (
 covers that word (see `ranking`), and a sentence holding one is evidence for the quote, weighing no
 more than the word asked (see `service`). They are not searched: as search terms they ranked
 stories worse."""
-_ABOUT = re.compile(r"\b(?:about|regarding)\s+(?![\d$€£¥])(?P<topic>.+?)(?=\s+(?:in|on|at|for|with|after|before|when|while|"
-                    r"during|from|and|or|but|if|since|as|because|than|by|through|via)\b|[,.;:?!]|$)",
-                    re.IGNORECASE)
-"""What an English question asks about: the words after "about" (or "regarding") up to a
-preposition, a conjunction or a punctuation mark ("about china in his speech" is about China);
-not an approximate figure ("about 100 people")."""
+_ABOUT = re.compile(r"\b(?:about|regarding)\s+(?![\d$€£¥])(?P<topic>.+?)(?=\s+(?:in|on|at|during|after|before|when|"
+                    r"while|since|because|if|but)\b|[,.;:?!]|$)", re.IGNORECASE)
+"""What an English question asks about: the words after "about" (or "regarding") up to a word
+that tells of when, where or why it was said, or a punctuation mark ("about china in his speech"
+is about China; "about ties with the us", "about the deal to bring altman back" and "about
+inflation and rates" are whole); not an approximate figure ("about 100 people")."""
 _WHEN_ALONE = re.compile(rf"^\s*{_WHEN}\s*$", re.IGNORECASE)
 _MONTH_YEAR = re.compile(r"(?:(?P<day>\d{1,2})\.?\s+(?:de\s+)?)?(?P<words>[^\W\d_]+(?:\s+[^\W\d_]+)?)"
                          r"\s+(?:del?\s+)?(?P<year>\d{4})(?!\d)")

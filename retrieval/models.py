@@ -102,7 +102,8 @@ class AnswerKind(str, Enum):
     """The question names a word the archive never holds."""
     NOT_NAMED = "not_named"
     """The stories that match the question do not name a name it asks about, do not give a
-    figure it gives ("4 trillion"), or do not tell of what it asks about ("about China")."""
+    figure it gives ("4 trillion"), do not tell of what it asks about ("about China"), or do not
+    give the words of whom it asks them of ("what did Tim Cook say")."""
     NO_WORDS = "no_words"
     """Nothing searchable in the question."""
     EMPTY_ARCHIVE = "empty_archive"

@@ -47,6 +47,7 @@ NOT_NAMED = "No story that matches the rest of the question names {words} (stori
 PASSED_OVER = "None of these stories names {words}; they match the rest of the question."
 FIGURE_NOT_GIVEN = "No story that matches the rest of the question gives the figure {figures}."
 TOPIC_UNTOLD = "No story that matches the rest of the question tells of {words}."
+WORDS_UNHEARD = "No story that matches the rest of the question gives the words of {words}."
 WHEN = "Reported on {date}:"
 NO_MENTIONS = "No story in the archive mentions {subject}{period}."
 NEVER_CHARTED = "The archive never mentions {words}: there is no timeline to draw."
@@ -219,8 +220,9 @@ class ArchiveService:
         return kind, message, citations, len(found.citations) > offset + k
 
     def _unanswered(self, snapshot: Snapshot, query: Query, found: Found, unknown: list[str]) -> tuple[AnswerKind, str]:
-        """Why nothing is cited: a word the archive never holds, a name, a figure or what the
-        question asks about that no matching story gives, or nothing relevant at all."""
+        """Why nothing is cited: a word the archive never holds, a name, a figure, what the
+        question asks about or whose words it asks for that no matching story gives, or nothing
+        relevant at all."""
         language = query.language
         if unknown:
             return AnswerKind.NEVER_MENTIONED, say(NEVER_MENTIONED, language, words=_quoted(unknown))
@@ -231,6 +233,8 @@ class ArchiveService:
         if found.untold:
             words = words_with(query.text, set(found.untold), self.analyzers.of(language))
             return AnswerKind.NOT_NAMED, say(TOPIC_UNTOLD, language, words=_quoted(words or found.untold))
+        if found.unheard:
+            return AnswerKind.NOT_NAMED, say(WORDS_UNHEARD, language, words=_quoted(found.unheard))
         return AnswerKind.NOTHING_RELEVANT, say(NOTHING_RELEVANT, language, period=_period(query))
 
     async def _from_other_dates(self, snapshot: Snapshot, query: Query, wanted: int, shown: range) -> Found:

@@ -232,7 +232,8 @@ def test_every_catalog_translates_every_message_with_its_placeholders():
     messages = [service.NO_WORDS, service.NOTHING_RELEVANT, service.OTHER_DATES, service.NEVER_MENTIONED,
                 service.LEFT_OUT, service.WHEN, service.EMPTY_ARCHIVE, service.OTHER_LANGUAGE,
                 service.NO_MENTIONS, service.NEVER_CHARTED, service.NOT_NAMED, service.PASSED_OVER,
-                service.FIGURE_NOT_GIVEN, service.TOPIC_UNTOLD]
+                service.FIGURE_NOT_GIVEN, service.TOPIC_UNTOLD,
+                service.WORDS_UNHEARD]
     assert set(languages_translated()) >= {"ru", "ar", "fa", "ur", "fr", "es", "de"}
     for language in languages_translated():
         for message in messages:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.answer.kinds import Asked, answers_held, asked_for
+from retrieval.answer.kinds import Asked, answers_held, asked_for, gives_words_of, speaker
 from retrieval.answer.quotes import FEATURES, Asking, _story_weights, answer_cue, asks_when, choose_quote, quote_model
 from retrieval.text.analysis import Analyzer
 
@@ -151,6 +151,29 @@ def test_a_question_is_classed_in_its_own_language(question, language, asked):
 ])
 def test_a_sentence_holds_the_answer_when_it_adds_what_was_asked(asked, sentence, question, held):
     assert (answers_held(asked, sentence, frozenset(ANALYZER.words(question))) > 0) is held
+
+
+@pytest.mark.parametrize("question, who", [
+    ("what did the kremlin spokesman say about the talks", "the kremlin spokesman"),
+    ("how did boris describe the deal in his video", "boris"),
+    ("in march 2023 what did the ubs chairman say about the takeover", "the ubs chairman"),
+    ("What's Macron promised about Notre Dame?", "Macron"),
+    ("what did he tell reporters", "he"),
+    ("who said it", None),
+    ("when did the kremlin say it", None),
+])
+def test_whose_words_a_question_asks_for(question, who):
+    assert speaker(question) == who
+
+
+@pytest.mark.parametrize("story, gives", [
+    ("Boris Johnson arrived on Thursday.\n\nTalks began.\n\nMr Johnson said it was good.", True),  # named in full once
+    ("Tim Cook became chief in 2011. \"We are proud,\" the statement read.", True),  # words follow
+    ("The company grew as chief executive Tim Cook expanded its services.", False),
+    ("Analysts said the shares would rise. Tim Cook runs the company.", False),  # another's words
+])
+def test_a_story_gives_the_words_of_whom_it_names_speaking(story, gives):
+    assert gives_words_of(story, frozenset(ANALYZER.terms("tim cook boris")), ANALYZER) is gives
 
 
 def test_the_quote_answers_instead_of_restating_the_question():

@@ -181,6 +181,18 @@ async def test_a_story_that_tells_nothing_of_what_was_asked_about_does_not_answe
     assert nothing.citations == [] and nothing.kind is AnswerKind.NOTHING_RELEVANT  # no story of those days
 
 
+async def test_what_someone_said_is_answered_only_by_a_story_giving_their_words(cocoa_archive, tmp_path):
+    await add_story(cocoa_archive, tmp_path, "board", "Ghana cocoa board meets", "1987-04-01",
+                    "Ghana's cocoa board met Kwame Mensah, its new chairman, on Monday to discuss the crop.")
+    silent = await cocoa_archive.ask("what did kwame mensah say about the ghana cocoa crop")
+    assert silent.citations == [] and silent.kind is AnswerKind.NOT_NAMED
+    assert silent.message == "No story that matches the rest of the question gives the words of “kwame mensah”."
+    await add_story(cocoa_archive, tmp_path, "speaks", "Ghana cocoa chairman speaks", "1987-04-02",
+                    "Kwame Mensah told reporters the Ghana cocoa crop would be the best in a decade.")
+    heard = await cocoa_archive.ask("what did kwame mensah say about the ghana cocoa crop")
+    assert [c.story_id for c in heard.citations] == ["speaks"]
+
+
 @pytest.mark.parametrize("question", ["NATO before 2021", "NATO after 2021", "NATO in 1987"])
 async def test_a_date_in_words_that_no_story_names_finds_nothing(archive, question):
     answer = await archive.ask(question)

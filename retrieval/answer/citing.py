@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from retrieval.answer.kinds import asked_for
+from retrieval.answer.kinds import asked_for, gives_words_of, speaker
 from retrieval.answer.names import (FAINT, key_terms, may_be_initials, name_sample, named_in, spellings_out, written_as_name,
                                     written_in_capitals)
 from retrieval.answer.query import YEAR, Query, holds_figure, words_with
@@ -42,6 +42,9 @@ more than a name's usual sample, since an acronym stands for several ("UN": the 
 Unilever's ticker)."""
 MAX_PAGE = 20 * 4 ** 3
 """Past this many passages per story wanted, what is left ranks too low to be relevant."""
+
+_FIGURES, _WORDS = "figures", "words"
+"""What a relevant story was left out for lacking (`Citing._without_copies`)."""
 
 ReadStories = Callable[[Iterable[str]], Awaitable[dict[str, StoryRecord]]]
 """Reads stored stories by id (`Store.stories`)."""
@@ -70,7 +73,7 @@ class Citing:
             # asked without its subject: stories found then tell of all but the subject; none
             # found, and the reason is the rest of the question's
             told = await self._found(snapshot, replace(query, topic=[]), wanted, range(0), mentioning)
-            return Found([], [], [], [], query.topic) if told.citations else told
+            return Found([], [], [], [], query.topic, []) if told.citations else told
         return found
 
     async def _found(self, snapshot: Snapshot, query: Query, wanted: int, shown: range,
@@ -93,13 +96,18 @@ class Citing:
                 relevant = naming
             else:  # no story names them, and too few hold them to tell they are the names meant
                 lacking, passed_over = [], lacking
-        cited, figures_missed = await self._without_copies(snapshot, relevant, query, wanted, read)
+        said_by = speaker(query.text, query.language)
+        # of the speaker's words, those searched: one the archive never holds, or holds spelt
+        # otherwise, is left to the note saying so
+        speaking = frozenset(analyzer.terms(said_by)) & set(query.terms) if said_by else frozenset()
+        cited, missed = await self._without_copies(snapshot, relevant, query, wanted, read, speaking)
         asking = self._asking(snapshot, query, weights)
         return Found([self._citation(snapshot, relevant, story, query,
                                      self._quote(snapshot, relevant[story.rank], story, asking, analyzer)
                                      if n in shown else None)
                       for n, story in enumerate(cited)], lacking, passed_over,
-                     query.figures if figures_missed and not cited else [], [])
+                     query.figures if missed == {_FIGURES} and not cited else [], [],
+                     [said_by] if _WORDS in missed and not cited else [])
 
     def _relevant(self, snapshot: Snapshot, query: Query, wanted: int, weights: dict[str, float],
                   mentioning: Sequence[str], rankings: dict[int, tuple[list[RankedStory], bool]],
@@ -207,14 +215,16 @@ class Citing:
                 for t in terms]
 
     async def _without_copies(self, snapshot: Snapshot, relevant: list[RankedStory], query: Query,
-                              wanted: int, read: _Reads) -> tuple[list[_Cited], bool]:
+                              wanted: int, read: _Reads, speaking: frozenset[str]) -> tuple[list[_Cited], set[str]]:
         """The first `wanted` stories of `relevant` whose best passage holds every phrase of
-        `query` and whose text every figure it gives, each with the ranks of its copies: exact
-        ones (same content, best passage at the same place), whose bodies need not be read, and
-        near ones (`Copies`), told apart by their text; and whether a story holding the phrases
-        was left out for lacking a figure."""
+        `query`, whose text every figure it gives and, when it asks for the words of someone
+        it names by the terms `speaking`, gives their words (`gives_words_of`); each with the
+        ranks of its copies: exact ones (same content, best passage at the same place), whose
+        bodies need not be read, and near ones (`Copies`), told apart by their text; and what
+        the stories holding the phrases but left out lacked (_FIGURES, _WORDS)."""
+        analyzer = self.analyzers.of(query.language)
         cited: list[_Cited] = []
-        figures_missed = False
+        missed: set[str] = set()
         near = Copies()
         originals, exact = _exact_copies(snapshot, relevant)
         for page in _pages(originals, _page_size(wanted)):
@@ -227,7 +237,10 @@ class Citing:
                 if record is None or not all(contains_phrase(record.body[span[0]:span[1]], p) for p in query.phrases):
                     continue
                 if query.figures and not _gives_figures(record, query):
-                    figures_missed = True
+                    missed.add(_FIGURES)
+                    continue
+                if speaking and not _gives_words(_text(record), speaking, analyzer):
+                    missed.add(_WORDS)
                     continue
                 original = near.of(record.body, record.title)
                 if original is not None:
@@ -239,7 +252,7 @@ class Citing:
                 else:
                     continue
                 cited[original].copies.extend(exact.get(rank, ()))
-        return cited, figures_missed
+        return cited, missed
 
     def _citation(self, snapshot: Snapshot, relevant: list[RankedStory], story: _Cited, query: Query,
                   quote: Quote | None) -> Citation:
@@ -293,6 +306,14 @@ def _gives_figures(record: StoryRecord, query: Query) -> bool:
     """Whether the story's title or body gives every figure the question gives."""
     text = _text(record)
     return all(holds_figure(text, figure, query.language) for figure in query.figures)
+
+
+def _gives_words(text: str, speaking: frozenset[str], analyzer: Analyzer) -> bool:
+    """Whether a story's `text` gives the words of whom the question names by the terms
+    `speaking`, named as the question does or in the words their initials stand for ("United
+    Nations" for "the un")."""
+    written = {term for name in speaking for run in spellings_out(name, text) for term in analyzer.terms(run)}
+    return gives_words_of(text, speaking | written, analyzer)
 
 
 def _text(record: StoryRecord | None) -> str:
@@ -441,10 +462,14 @@ class Found(NamedTuple):
     named: list[str]
     passed_over: list[str]
     figures: list[str]
-    """The figures the question gives, when relevant stories were found but none gave them."""
+    """The figures the question gives, when relevant stories were found but none gave them
+    (and none was left out for lacking only the words asked for)."""
     untold: list[str]
     """The terms of what the question asks about (`Query.topic`), when stories match the rest
     of the question but none holds them."""
+    unheard: list[str]
+    """Whose words the question asks for (`kinds.speaker`), when relevant stories were found
+    but none gives them."""
 
 
 @dataclass

@@ -17,8 +17,10 @@ import re
 from enum import Enum
 from functools import lru_cache
 
+from retrieval.text.analysis import Analyzer
 from retrieval.text.dates import calendar_names
 from retrieval.text.languages import ENGLISH, fold
+from retrieval.text.sentences import sentence_spans
 
 
 class Asked(str, Enum):
@@ -147,6 +149,43 @@ def asked_for(question: str, language: str = ENGLISH) -> Asked:
             if pattern.search(text):
                 return asked
     return Asked.OTHER
+
+
+_SPEAKER = re.compile(rf"^\W*(?:what|how)\s+(?:did|does|do|has|have|had|is|was|were|are|will|would)\s+"
+                      rf"(?P<speaker>(?:[\w'’.-]+\s+){{0,5}}?[\w'’.-]+)\s+{_SAY}\b", re.IGNORECASE)
+"""A what-did-X-say question and its X: "what did the kremlin spokesman say about ...", "how did
+musk describe ..."."""
+_GIVES_WORDS = re.compile(r"[\"“”«»„]|\b(?:said|says|say|told|tells|tell|added|adds|according\s+to|wrote|writes|"
+                          r"stated|declared|announced|warned|promised|described|called|urged|insisted|explained|"
+                          r"noted|argued|replied|responded|tweeted|posted|vowed|pledged|admitted|acknowledged|"
+                          r"asked|praised|thanked|statement|speech|address|remarks|interview|message)\b",
+                          re.IGNORECASE)
+"""What tells that a sentence gives someone's words: quotation marks, a verb of saying, or the
+words for a speech."""
+_CAPITALISED_RUN = re.compile(r"(?<![\w'’])[^\W\d_a-z][\w'’.-]*(?:[ \t]+[^\W\d_a-z][\w'’.-]*)*")
+
+
+def speaker(question: str, language: str = ENGLISH) -> str | None:
+    """Whose words an English what-did-X-say question asks for, as it writes them ("the kremlin
+    spokesman"); None for any other question or language."""
+    if language != ENGLISH:
+        return None
+    for text in _without_lead_ins(_CONTRACTED.sub(r"\1 is", question.strip())):
+        if (match := _SPEAKER.match(text)):
+            return match["speaker"]
+    return None
+
+
+def gives_words_of(text: str, names: frozenset[str], analyzer: Analyzer) -> bool:
+    """Whether `text` (a story) gives the words of someone the question names by the terms
+    `names`: a sentence names them (a word of theirs, or of the run of capitalised words the
+    story writes it in: "Mr Johnson" after "Boris Johnson") and gives words (`_GIVES_WORDS`),
+    or the sentence after it does."""
+    names = names | {term for run in _CAPITALISED_RUN.findall(text) if names & set(terms := analyzer.terms(run))
+                     for term in terms}
+    sentences = [text[start:end] for start, end in sentence_spans(text)]
+    return any(names & set(analyzer.terms(sentence)) and any(_GIVES_WORDS.search(s) for s in sentences[i:i + 2])
+               for i, sentence in enumerate(sentences))
 
 
 def _without_lead_ins(question: str, most: int = 3) -> list[str]:

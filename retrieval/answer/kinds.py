@@ -155,10 +155,11 @@ _SPEAKER = re.compile(rf"^\W*(?:what|how)\s+(?:did|does|do|has|have|had|is|was|w
                       rf"(?P<speaker>(?:[\w'’.-]+\s+){{0,5}}?[\w'’.-]+)\s+{_SAY}\b", re.IGNORECASE)
 """A what-did-X-say question and its X: "what did the kremlin spokesman say about ...", "how did
 musk describe ..."."""
-_GIVES_WORDS = re.compile(r"[\"“”«»„]|\b(?:said|says|say|told|tells|tell|added|adds|according\s+to|wrote|writes|"
-                          r"stated|declared|announced|warned|promised|described|called|urged|insisted|explained|"
-                          r"noted|argued|replied|responded|tweeted|posted|vowed|pledged|admitted|acknowledged|"
-                          r"asked|praised|thanked|statement|speech|address|remarks|interview|message)\b",
+SAYING = (r"said|says|say|told|tells|tell|added|adds|according\s+to|wrote|writes|stated|declared|announced|warned|"
+          r"promised|described|called|urged|insisted|explained|noted|argued|replied|responded|tweeted|posted|vowed|"
+          r"pledged|admitted|acknowledged|asked|praised|thanked")
+"""The verbs by which a story gives someone's words."""
+_GIVES_WORDS = re.compile(rf"[\"“”«»„]|\b(?:{SAYING}|statement|speech|address|remarks|interview|message)\b",
                           re.IGNORECASE)
 """What tells that a sentence gives someone's words: quotation marks, a verb of saying, or the
 words for a speech."""

@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from retrieval.answer.kinds import CLOCK, Asked, answers_held
+from retrieval.answer.kinds import CLOCK, SAYING, Asked, answers_held
 from retrieval.bm25.index import BM25Params
 from retrieval.text.analysis import Analyzer
 from retrieval.text.quotations import quoted_shares, unquoted
@@ -153,7 +153,7 @@ def _words_follow(text: str, sentences: list[Span], chosen: int, features: np.nd
     return not _SAID.search(outside) or bool(set(analyzer.words(outside)) & (asking.words | _PRONOUNS))
 
 
-_SAID = re.compile(r"\b(?:said|says|say|told|tells|added|adds|according to|wrote|writes)\b", re.IGNORECASE)
+_SAID = re.compile(rf"\b(?:{SAYING})\b", re.IGNORECASE)
 _PRONOUNS = frozenset({"he", "she", "they", "we", "i", "it"})
 """Who a sentence of someone's words may name for its speaker and still go on with the one the
 sentence before it named."""

@@ -161,6 +161,7 @@ def test_a_sentence_holds_the_answer_when_it_adds_what_was_asked(asked, sentence
     ("what did he tell reporters", "he"),
     ("who said it", None),
     ("when did the kremlin say it", None),
+    ("how did the stock market react to the cut", None),  # a reaction may be words or deeds
 ])
 def test_whose_words_a_question_asks_for(question, who):
     assert speaker(question) == who

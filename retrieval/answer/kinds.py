@@ -36,8 +36,12 @@ class Asked(str, Enum):
     OTHER = "other"
 
 
-_SAY = r"(?:say|said|says|tell|told|describe|described|call|called|respond|responded|react|reacted|" \
-       r"promise|promised|warn|warned|write|wrote|announce|announced|reply|replied|claim|claimed)"
+_SPEAK = r"(?:say|said|says|tell|told|describe|described|call|called|promise|promised|warn|warned|write|wrote|" \
+         r"announce|announced|reply|replied|claim|claimed)"
+"""Verbs a question asks someone's words with."""
+_SAY = rf"(?:{_SPEAK}|respond|responded|react|reacted)"
+"""Verbs a question asks for someone's words or deeds with ("how did the bank react": a
+statement, or a rate cut)."""
 _AMOUNT_LEAD = rf"(?:(?!(?:{_SAY}|do|does|did|happen\w*|after|before|with|about|to|from)\b)[\w'’-]+\s+){{0,6}}?"
 """Up to six words between "what" and the noun of an amount ("what was apple's all time high
 share price"), none a verb of saying or doing, nor a preposition ("what happened to the ceo after
@@ -152,7 +156,7 @@ def asked_for(question: str, language: str = ENGLISH) -> Asked:
 
 
 _SPEAKER = re.compile(rf"^\W*(?:what|how)\s+(?:did|does|do|has|have|had|is|was|were|are|will|would)\s+"
-                      rf"(?P<speaker>(?:[\w'’.-]+\s+){{0,5}}?[\w'’.-]+)\s+{_SAY}\b", re.IGNORECASE)
+                      rf"(?P<speaker>(?:[\w'’.-]+\s+){{0,5}}?[\w'’.-]+)\s+{_SPEAK}\b", re.IGNORECASE)
 """A what-did-X-say question and its X: "what did the kremlin spokesman say about ...", "how did
 musk describe ..."."""
 SAYING = (r"said|says|say|told|tells|tell|added|adds|according\s+to|wrote|writes|stated|declared|announced|warned|"
@@ -182,8 +186,11 @@ def gives_words_of(text: str, names: frozenset[str], analyzer: Analyzer) -> bool
     `names`: a sentence names them (a word of theirs, or of the run of capitalised words the
     story writes it in: "Mr Johnson" after "Boris Johnson") and gives words (`_GIVES_WORDS`),
     or the sentence after it does."""
-    names = names | {term for run in _CAPITALISED_RUN.findall(text) if names & set(terms := analyzer.terms(run))
-                     for term in terms}
+    if not names & set(analyzer.terms(text)):
+        return False
+    # a run of one word adds no name: only runs of several are read
+    names = names | {term for run in _CAPITALISED_RUN.findall(text) if " " in run or "\t" in run
+                     if names & set(terms := analyzer.terms(run)) for term in terms}
     sentences = [text[start:end] for start, end in sentence_spans(text)]
     return any(names & set(analyzer.terms(sentence)) and any(_GIVES_WORDS.search(s) for s in sentences[i:i + 2])
                for i, sentence in enumerate(sentences))

@@ -204,8 +204,11 @@ class ArchiveService:
         found = await self.citing.cite(snapshot, query, offset + k + 1, shown)
         kind, message = AnswerKind.ANSWERED, None
         if not found.citations and since is None and until is None and (query.since or query.until):
-            found = await self._from_other_dates(snapshot, query, offset + k + 1, shown)
-            kind, message = AnswerKind.OTHER_DATES, say(OTHER_DATES, language, period=_period(query))
+            other = await self._from_other_dates(snapshot, query, offset + k + 1, shown)
+            # stories of the dates asked that match but lack what is asked say more than others'
+            if other.citations or not (found.named or found.figures or found.untold or found.unheard):
+                found = other
+                kind, message = AnswerKind.OTHER_DATES, say(OTHER_DATES, language, period=_period(query))
         if not found.citations:
             kind, message = self._unanswered(snapshot, query, found, unknown)
         citations = found.citations[offset:offset + k]
@@ -234,7 +237,8 @@ class ArchiveService:
             words = words_with(query.text, set(found.untold), self.analyzers.of(language))
             return AnswerKind.NOT_NAMED, say(TOPIC_UNTOLD, language, words=_quoted(words or found.untold))
         if found.unheard:
-            return AnswerKind.NOT_NAMED, say(WORDS_UNHEARD, language, words=_quoted(found.unheard))
+            words = words_with(query.text, set(found.unheard), self.analyzers.of(language))
+            return AnswerKind.NOT_NAMED, say(WORDS_UNHEARD, language, words=_quoted([" ".join(words or found.unheard)]))
         return AnswerKind.NOTHING_RELEVANT, say(NOTHING_RELEVANT, language, period=_period(query))
 
     async def _from_other_dates(self, snapshot: Snapshot, query: Query, wanted: int, shown: range) -> Found:

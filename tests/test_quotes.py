@@ -162,6 +162,9 @@ def test_a_sentence_holds_the_answer_when_it_adds_what_was_asked(asked, sentence
     ("who said it", None),
     ("when did the kremlin say it", None),
     ("how did the stock market react to the cut", None),  # a reaction may be words or deeds
+    ("what was the ship called", None),  # passives ask for no one's words
+    ("how was the crash described", None),
+    ("what is the president going to say", None),
 ])
 def test_whose_words_a_question_asks_for(question, who):
     assert speaker(question) == who
@@ -172,6 +175,7 @@ def test_whose_words_a_question_asks_for(question, who):
     ("Tim Cook became chief in 2011. \"We are proud,\" the statement read.", True),  # words follow
     ("The company grew as chief executive Tim Cook expanded its services.", False),
     ("Analysts said the shares would rise. Tim Cook runs the company.", False),  # another's words
+    ("Apple is run by Tim Cook. Shares rose.\n\nLater, analysts said they would rise.", False),  # a run ends at a stop
 ])
 def test_a_story_gives_the_words_of_whom_it_names_speaking(story, gives):
     assert gives_words_of(story, frozenset(ANALYZER.terms("tim cook boris")), ANALYZER) is gives

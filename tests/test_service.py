@@ -177,6 +177,11 @@ async def test_a_story_that_tells_nothing_of_what_was_asked_about_does_not_answe
     assert other.message == "No story that matches the rest of the question tells of “drought”."
     told = await cocoa_archive.ask("what did ghana's finance minister say about the crop at the cocoa summit")
     assert told.kind is AnswerKind.ANSWERED and told.citations[0].story_id == "talk"
+    dated = await cocoa_archive.ask("what did ghana's finance minister say about drought at the cocoa summit on "
+                                    "1 april 1987")
+    assert dated.message == other.message  # what the stories of the day lack, not "nothing that day"
+    typo = await cocoa_archive.ask("what did ghana's finance minister say about the crpo at the cocoa summit")
+    assert [c.story_id for c in typo.citations] == ["talk"]  # the subject respelled as the search is
     nothing = await cocoa_archive.ask("what did ghana's finance minister say about the crop on 1 january 2030")
     assert nothing.citations == [] and nothing.kind is AnswerKind.NOTHING_RELEVANT  # no story of those days
 
@@ -191,6 +196,11 @@ async def test_what_someone_said_is_answered_only_by_a_story_giving_their_words(
                     "Kwame Mensah told reporters the Ghana cocoa crop would be the best in a decade.")
     heard = await cocoa_archive.ask("what did kwame mensah say about the ghana cocoa crop")
     assert [c.story_id for c in heard.citations] == ["speaks"]
+    await add_story(cocoa_archive, tmp_path, "sums", "Ghana cocoa sums", "1987-04-03",
+                    "Kwame Mensah met bankers in Accra over the Ghana cocoa board's arrears.")
+    unpaid = await cocoa_archive.ask("what did kwame mensah say to reporters about the arrears")
+    # the story of the arrears gives none of his words: that, not the arrears, is what it lacks
+    assert unpaid.message == "No story that matches the rest of the question gives the words of “kwame mensah”."
 
 
 @pytest.mark.parametrize("question", ["NATO before 2021", "NATO after 2021", "NATO in 1987"])

@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from retrieval.answer.kinds import asked_for, gives_words_of, speaker
+from retrieval.answer.kinds import asked_for, gives_words_of
 from retrieval.answer.names import (FAINT, key_terms, may_be_initials, name_sample, named_in, spellings_out, written_as_name,
                                     written_in_capitals)
 from retrieval.answer.query import YEAR, Query, holds_figure, words_with
@@ -65,11 +65,12 @@ class Citing:
         about, copies of a cited story folded into its citation;
         those at the positions `shown` quoted from their best passage, the others (only counted,
         or only there to fold copies into) with an empty quote. A story whose best passage
-        lacks a phrase is left out. When none is found but some would be, were it not for what
-        the question asks about, that is what `Found.untold` says; when none would be either,
+        lacks a phrase is left out. When none is found, but some would be were it not for what
+        the question asks about, that is what `Found.untold` says (unless stories of it were
+        found that lack only the words asked for: `Found.unheard`); when none would be either,
         `Found` says why as it would without it."""
         found = await self._found(snapshot, query, wanted, shown, mentioning)
-        if not found.citations and query.topic:
+        if not found.citations and query.topic and not found.unheard:
             # asked without its subject: stories found then tell of all but the subject; none
             # found, and the reason is the rest of the question's
             told = await self._found(snapshot, replace(query, topic=[]), wanted, range(0), mentioning)
@@ -96,18 +97,14 @@ class Citing:
                 relevant = naming
             else:  # no story names them, and too few hold them to tell they are the names meant
                 lacking, passed_over = [], lacking
-        said_by = speaker(query.text, query.language)
-        # of the speaker's words, those searched: one the archive never holds, or holds spelt
-        # otherwise, is left to the note saying so
-        speaking = frozenset(analyzer.terms(said_by)) & set(query.terms) if said_by else frozenset()
-        cited, missed = await self._without_copies(snapshot, relevant, query, wanted, read, speaking)
+        cited, missed = await self._without_copies(snapshot, relevant, query, wanted, read)
         asking = self._asking(snapshot, query, weights)
         return Found([self._citation(snapshot, relevant, story, query,
                                      self._quote(snapshot, relevant[story.rank], story, asking, analyzer)
                                      if n in shown else None)
                       for n, story in enumerate(cited)], lacking, passed_over,
                      query.figures if missed == {_FIGURES} and not cited else [], [],
-                     [said_by] if _WORDS in missed and not cited else [])
+                     query.speaker if _WORDS in missed and not cited else [])
 
     def _relevant(self, snapshot: Snapshot, query: Query, wanted: int, weights: dict[str, float],
                   mentioning: Sequence[str], rankings: dict[int, tuple[list[RankedStory], bool]],
@@ -215,10 +212,10 @@ class Citing:
                 for t in terms]
 
     async def _without_copies(self, snapshot: Snapshot, relevant: list[RankedStory], query: Query,
-                              wanted: int, read: _Reads, speaking: frozenset[str]) -> tuple[list[_Cited], set[str]]:
+                              wanted: int, read: _Reads) -> tuple[list[_Cited], set[str]]:
         """The first `wanted` stories of `relevant` whose best passage holds every phrase of
-        `query`, whose text every figure it gives and, when it asks for the words of someone
-        it names by the terms `speaking`, gives their words (`gives_words_of`); each with the
+        `query`, whose text every figure it gives and, when it asks for someone's words
+        (`Query.speaker`), gives them (`gives_words_of`); each with the
         ranks of its copies: exact ones (same content, best passage at the same place), whose
         bodies need not be read, and near ones (`Copies`), told apart by their text; and what
         the stories holding the phrases but left out lacked (_FIGURES, _WORDS)."""
@@ -239,7 +236,7 @@ class Citing:
                 if query.figures and not _gives_figures(record, query):
                     missed.add(_FIGURES)
                     continue
-                if speaking and not _gives_words(_text(record), speaking, analyzer):
+                if query.speaker and not _gives_words(record.body, frozenset(query.speaker), analyzer):
                     missed.add(_WORDS)
                     continue
                 original = near.of(record.body, record.title)
@@ -309,7 +306,7 @@ def _gives_figures(record: StoryRecord, query: Query) -> bool:
 
 
 def _gives_words(text: str, speaking: frozenset[str], analyzer: Analyzer) -> bool:
-    """Whether a story's `text` gives the words of whom the question names by the terms
+    """Whether a story's body, `text`, gives the words of whom the question names by the terms
     `speaking`, named as the question does or in the words their initials stand for ("United
     Nations" for "the un")."""
     written = {term for name in speaking for run in spellings_out(name, text) for term in analyzer.terms(run)}

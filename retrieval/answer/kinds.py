@@ -155,10 +155,10 @@ def asked_for(question: str, language: str = ENGLISH) -> Asked:
     return Asked.OTHER
 
 
-_SPEAKER = re.compile(rf"^\W*(?:what|how)\s+(?:did|does|do|has|have|had|is|was|were|are|will|would)\s+"
+_SPEAKER = re.compile(rf"^\W*(?:what|how)(?:['’]s|\s+(?:did|does|do|has|have|had|will|would))\s+"
                       rf"(?P<speaker>(?:[\w'’.-]+\s+){{0,5}}?[\w'’.-]+)\s+{_SPEAK}\b", re.IGNORECASE)
 """A what-did-X-say question and its X: "what did the kremlin spokesman say about ...", "how did
-musk describe ..."."""
+musk describe ...", "what's X said" (not a passive: "what was the ship called")."""
 SAYING = (r"said|says|say|told|tells|tell|added|adds|according\s+to|wrote|writes|stated|declared|announced|warned|"
           r"promised|described|called|urged|insisted|explained|noted|argued|replied|responded|tweeted|posted|vowed|"
           r"pledged|admitted|acknowledged|asked|praised|thanked")
@@ -167,7 +167,9 @@ _GIVES_WORDS = re.compile(rf"[\"“”«»„]|\b(?:{SAYING}|statement|speech|ad
                           re.IGNORECASE)
 """What tells that a sentence gives someone's words: quotation marks, a verb of saying, or the
 words for a speech."""
-_CAPITALISED_RUN = re.compile(r"(?<![\w'’])[^\W\d_a-z][\w'’.-]*(?:[ \t]+[^\W\d_a-z][\w'’.-]*)*")
+_CAPITALISED_RUN = re.compile(r"(?<![\w'’])[^\W\d_a-z][\w'’-]*(?:\.[\w'’-]+)*(?:[ \t]+[^\W\d_a-z][\w'’-]*(?:\.[\w'’-]+)*)*")
+"""Capitalised words one after another on a line ("Boris Johnson", "U.S"), a full stop ending
+none of them: a run stops at a sentence's end."""
 
 
 def speaker(question: str, language: str = ENGLISH) -> str | None:
@@ -175,7 +177,7 @@ def speaker(question: str, language: str = ENGLISH) -> str | None:
     spokesman"); None for any other question or language."""
     if language != ENGLISH:
         return None
-    for text in _without_lead_ins(_CONTRACTED.sub(r"\1 is", question.strip())):
+    for text in _without_lead_ins(question.strip()):
         if (match := _SPEAKER.match(text)):
             return match["speaker"]
     return None

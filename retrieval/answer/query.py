@@ -13,6 +13,7 @@ from functools import lru_cache
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from retrieval.answer.kinds import speaker
 from retrieval.text.analysis import Analyzer
 from retrieval.text.dates import GREGORIAN, MONTHS, month_names, month_span
 from retrieval.text.languages import ENGLISH, fold
@@ -59,6 +60,10 @@ class Query:
     topic: list[str] = field(default_factory=list)
     """The terms of what the question asks about ("what did X say about the euro crisis"): a
     story holding none of them (nor a word related to one) tells of something else."""
+    speaker: list[str] = field(default_factory=list)
+    """The terms of whose words the question asks for (`kinds.speaker`: "the kremlin spokesman"
+    of "what did the kremlin spokesman say ..."): a story that gives none of their words does
+    not answer it."""
 
     @property
     def is_empty(self) -> bool:
@@ -175,7 +180,18 @@ def parse_query(text: str, analyzer: Analyzer, since: date | None = None,
         language=analyzer.code,
         figures=[match.group().strip() for match in _FIGURE.finditer(searched)],
         topic=_topic(rest, terms, analyzer),
+        speaker=_speaker(text, terms, analyzer),
     )
+
+
+def _speaker(text: str, terms: list[str], analyzer: Analyzer) -> list[str]:
+    """The searched `terms` of whose words `text` asks for (`kinds.speaker`), read as the
+    question's words are ("the us" is the country)."""
+    who = speaker(text, analyzer.code)
+    if who is None:
+        return []
+    who = _THE_ACRONYM.sub(lambda match: f"{match[1]} {match[2].upper()}", who)
+    return [term for term in dict.fromkeys(analyzer.terms(who)) if term in terms]
 
 
 def _topic(text: str, terms: list[str], analyzer: Analyzer) -> list[str]:

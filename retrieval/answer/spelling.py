@@ -66,7 +66,8 @@ def respelled(query: Query, known: Callable[[str], bool], vocabulary: Callable[[
     """`query` with each term the archive does not hold (`known` says), and no related word or
     alternative of which it holds, searched as its spelling variants instead (the closest
     standing for it, the others its alternatives), or left out when it has none (then
-    `missing`: it still counts against a story's coverage); and the question's words left out. `vocabulary` gives the
+    `missing`: it still counts against a story's coverage), in its subject and speaker too;
+    and the question's words left out. `vocabulary` gives the
     archive's terms, asked for only when a term is unknown."""
     stands_for = {word: term for word, term in (query.related | query.alternatives).items() if known(word)}
     unknown = [t for t in dict.fromkeys(query.terms) if not known(t) and t not in stands_for.values()]
@@ -78,6 +79,7 @@ def respelled(query: Query, known: Callable[[str], bool], vocabulary: Callable[[
     own = [t for t in query.terms if t not in dropped and t not in query.alternatives]
     alternatives = {a: t for a, t in query.alternatives.items() if a not in dropped}
     guessed: dict[str, str] = {}
+    spelt = {term: spellings[0] for term, spellings in found.items() if spellings}
     for term, spellings in found.items():
         spellings = [s for s in spellings if s not in own and s not in alternatives]
         if spellings:  # the closest stands for the word asked, the others are its alternatives
@@ -90,4 +92,11 @@ def respelled(query: Query, known: Callable[[str], bool], vocabulary: Callable[[
     gone = {t for t, spellings in found.items() if not spellings}
     words = words_with(query.text, gone, analyzer)
     return replace(query, terms=terms, alternatives=alternatives, missing=sorted(gone), guessed=guessed,
-                   names=[n for n in query.names if not set(analyzer.terms(n)) & dropped]), words
+                   names=[n for n in query.names if not set(analyzer.terms(n)) & dropped],
+                   topic=_respelt(query.topic, spelt, gone), speaker=_respelt(query.speaker, spelt, gone)), words
+
+
+def _respelt(terms: list[str], spelt: dict[str, str], gone: set[str]) -> list[str]:
+    """`terms` (of the question's subject, of its speaker) each as searched: its spelling
+    variant for one the archive never holds, none for one left out (the note says so)."""
+    return list(dict.fromkeys(spelt.get(term, term) for term in terms if term not in gone))

@@ -157,12 +157,17 @@ async def test_an_open_or_last_period_looks_at_no_days_after_it(archive, questio
     assert answer.citations == [] and answer.kind is AnswerKind.NOTHING_RELEVANT
 
 
+def assert_not_named(answer, message: str) -> None:
+    """`answer` cites nothing and says why: what the stories matching the rest of it lack."""
+    assert answer.citations == [] and answer.kind is AnswerKind.NOT_NAMED
+    assert answer.message == message
+
+
 async def test_a_story_of_another_figure_does_not_answer_the_figure_asked(cocoa_archive, tmp_path):
     await add_story(cocoa_archive, tmp_path, "crop", "Ghana cocoa crop", "1987-04-01",
                     "Ghana's cocoa crop was worth 2 billion dollars on April 4, the board said.")
     other = await cocoa_archive.ask("when was ghana's cocoa crop worth 4 billion dollars")
-    assert other.citations == [] and other.kind is AnswerKind.NOT_NAMED
-    assert other.message == "No story that matches the rest of the question gives the figure “4 billion”."
+    assert_not_named(other, "No story that matches the rest of the question gives the figure “4 billion”.")
     given = await cocoa_archive.ask("when was ghana's cocoa crop worth 2 billion dollars")
     assert given.kind is AnswerKind.ANSWERED and given.citations[0].story_id == "crop"
 
@@ -173,8 +178,7 @@ async def test_a_story_that_tells_nothing_of_what_was_asked_about_does_not_answe
                     "Ghana's finance minister told the cocoa summit that the new crop was the best in years.")
     await add_story(cocoa_archive, tmp_path, "dry", "Brazil coffee", "1987-04-02", "Brazil's growers fear a drought.")
     other = await cocoa_archive.ask("what did ghana's finance minister say about drought at the cocoa summit")
-    assert other.citations == [] and other.kind is AnswerKind.NOT_NAMED
-    assert other.message == "No story that matches the rest of the question tells of “drought”."
+    assert_not_named(other, "No story that matches the rest of the question tells of “drought”.")
     told = await cocoa_archive.ask("what did ghana's finance minister say about the crop at the cocoa summit")
     assert told.kind is AnswerKind.ANSWERED and told.citations[0].story_id == "talk"
     dated = await cocoa_archive.ask("what did ghana's finance minister say about drought at the cocoa summit on "
@@ -190,8 +194,7 @@ async def test_what_someone_said_is_answered_only_by_a_story_giving_their_words(
     await add_story(cocoa_archive, tmp_path, "board", "Ghana cocoa board meets", "1987-04-01",
                     "Ghana's cocoa board met Kwame Mensah, its new chairman, on Monday to discuss the crop.")
     silent = await cocoa_archive.ask("what did kwame mensah say about the ghana cocoa crop")
-    assert silent.citations == [] and silent.kind is AnswerKind.NOT_NAMED
-    assert silent.message == "No story that matches the rest of the question gives the words of “kwame mensah”."
+    assert_not_named(silent, "No story that matches the rest of the question gives the words of “kwame mensah”.")
     await add_story(cocoa_archive, tmp_path, "speaks", "Ghana cocoa chairman speaks", "1987-04-02",
                     "Kwame Mensah told reporters the Ghana cocoa crop would be the best in a decade.")
     heard = await cocoa_archive.ask("what did kwame mensah say about the ghana cocoa crop")
@@ -200,7 +203,7 @@ async def test_what_someone_said_is_answered_only_by_a_story_giving_their_words(
                     "Kwame Mensah met bankers in Accra over the Ghana cocoa board's arrears.")
     unpaid = await cocoa_archive.ask("what did kwame mensah say to reporters about the arrears")
     # the story of the arrears gives none of his words: that, not the arrears, is what it lacks
-    assert unpaid.message == "No story that matches the rest of the question gives the words of “kwame mensah”."
+    assert_not_named(unpaid, "No story that matches the rest of the question gives the words of “kwame mensah”.")
 
 
 @pytest.mark.parametrize("question", ["NATO before 2021", "NATO after 2021", "NATO in 1987"])

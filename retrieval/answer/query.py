@@ -159,7 +159,7 @@ def parse_query(text: str, analyzer: Analyzer, since: date | None = None,
         word_since, word_until, dates = _later(word_since, own_since), _earlier(word_until, own_until), dates + own_dates
     rest = _FILLER.sub(" ", rest)
     if analyzer.code == ENGLISH:
-        rest = _THE_ACRONYM.sub(lambda match: f"{match[1]} {match[2].upper()}", rest)
+        rest = _acronyms_read(rest)
     searched = " ".join([rest, *phrases])
     terms = [t for t in analyzer.terms(searched) if t not in excluded]
     alternatives = {alias: term for term in terms for alias in _groups(analyzer, ALIASES).get(term, ())
@@ -190,8 +190,13 @@ def _speaker(text: str, terms: list[str], analyzer: Analyzer) -> list[str]:
     who = speaker(text, analyzer.code)
     if who is None:
         return []
-    who = _THE_ACRONYM.sub(lambda match: f"{match[1]} {match[2].upper()}", who)
+    who = _acronyms_read(who)
     return [term for term in dict.fromkeys(analyzer.terms(who)) if term in terms]
+
+
+def _acronyms_read(text: str) -> str:
+    """`text` with "the us" and "the who" written as the acronyms they are (`_THE_ACRONYM`)."""
+    return _THE_ACRONYM.sub(lambda match: f"{match[1]} {match[2].upper()}", text)
 
 
 def _topic(text: str, terms: list[str], analyzer: Analyzer) -> list[str]:

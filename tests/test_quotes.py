@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from retrieval.answer.kinds import Asked, answers_held, asked_for, gives_words_of, speaker
-from retrieval.answer.quotes import FEATURES, Asking, _story_weights, answer_cue, asks_when, choose_quote, quote_model
+from retrieval.answer.quotes import (FEATURES, Asking, _story_weights, answer_cue, asks_when, choose_quote, quote_model,
+                                     window_features)
+from retrieval.text.sentences import sentence_spans
 from retrieval.text.analysis import Analyzer
 
 ANALYZER = Analyzer()
@@ -240,3 +242,21 @@ def test_a_question_word_every_sentence_holds_points_at_none_of_them():
     weights = _story_weights([["leicest", "won"], ["leicest", "fan"], ["leicest", "bookmak"]],
                              {"leicest": 2.0, "bookmak": 2.0, "odd": 3.0})
     assert weights["bookmak"] > weights["leicest"] > 0 and "odd" not in weights
+
+
+def test_the_words_a_question_shares_with_the_title_name_the_subject_not_the_answer():
+    """rest_bm25 and rest_cover weigh only the question's words the story's title does not hold:
+    the lead restating the headline scores none, the sentence with what is asked about does."""
+    text = ("Leicester won the Premier League title on Monday, after Tottenham drew at Chelsea. "
+            "Fans filled the streets of the city. "
+            "The club's owners had entrusted the team to manager Claudio Ranieri.")
+    question = "Who managed Leicester to the title?"
+    weights = dict.fromkeys(ANALYZER.terms(question), 1.0)
+    asking = Asking(weights, frozenset(ANALYZER.words(question)), asked_for(question),
+                    title_terms=frozenset(ANALYZER.terms("Leicester crowned champions, win the title")))
+    windows, features = window_features(text, sentence_spans(text), asking, ANALYZER, None, lead=True)
+    single = {a: features[i] for i, (a, b) in enumerate(windows) if a == b}
+    rest = FEATURES.index("rest_cover"), FEATURES.index("rest_bm25")
+    assert all(single[0][c] == 0 for c in rest) and all(single[2][c] == 1 for c in rest)
+    story = FEATURES.index("story_cover")
+    assert single[0][story] > single[2][story]

@@ -163,7 +163,7 @@ Window = tuple[int, int]
 """A quote's first and last sentence (the same one, or the next)."""
 FEATURES = ("bm25", "cover", "focus", "lead", "answer_type", "answer_count", "answer_type_on_topic", "novel",
             "title", "after_match", "before_match", "position", "length", "cue", "two_sentences", "both_count",
-            "new_paragraph", "story_bm25", "story_cover", "quoted")
+            "new_paragraph", "story_bm25", "story_cover", "quoted", "rest_bm25", "rest_cover")
 """What the quote model knows of each window (see `window_features`)."""
 
 
@@ -177,6 +177,10 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
     - story_bm25, story_cover: the same with each term's weight times its idf among the story's
       sentences (`_story_weights`): a word of the question that every sentence holds (the story's
       subject) tells none of them apart, one that a single sentence holds points at it;
+    - rest_bm25, rest_cover: story_bm25 and story_cover of the question's terms the story's title
+      does not hold: those the title holds name the story's subject, which the lead and many
+      sentences restate; the rest are what the question asks about it ("who *managed*
+      Leicester", "which *judge* ordered Evergrande wound up");
     - focus: whether it lies in the passage that ranked best; lead: whether it opens the story;
     - answer_type: whether it holds what the question asks for (a name, an amount, a date, a
       reason, a quotation: `kinds.answers_held`) beyond the question's own words; answer_count:
@@ -200,11 +204,14 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
     raw = [_bm25(c, len(t), weights, average, asking.params) for c, t in zip(counts, terms)]
     local = _story_weights(terms, weights)
     local_total = sum(local.values()) or 1.0
+    title_terms = asking.title_terms
+    rest = {t: v for t, v in local.items() if t not in title_terms}
+    rest_total = sum(rest.values()) or 1.0
     single = np.array(raw)
     single = (single / single.max() if single.max() > 0 else single).tolist()
     sets = [set(t) for t in terms]
     total = sum(weights.values()) or 1.0
-    question_terms, title_terms = set(weights), asking.title_terms
+    question_terms = set(weights)
     last = len(sentences) - 1
     pairs = [(a, b) for a in range(len(sentences)) for b in ((a, a + 1) if a < last else (a,))]
     quoted = quoted_shares(text, [(sentences[a][0], sentences[b][1]) for a, b in pairs]) \
@@ -229,6 +236,8 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
             pair and "\n\n" in text[sentences[a][1]:sentences[b][0]],
             _bm25(held, length, local, average, asking.params), sum(local[t] for t in held) / local_total,
             quoted_share,
+            _bm25({t: c for t, c in held.items() if t in rest}, length, rest, average, asking.params),
+            sum(rest.get(t, 0.0) for t in held) / rest_total,
         ))
     features = np.asarray(rows, dtype=float)
     for column in _SCALED:
@@ -237,7 +246,7 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
     return pairs, features
 
 
-_SCALED = (FEATURES.index("bm25"), FEATURES.index("story_bm25"))
+_SCALED = (FEATURES.index("bm25"), FEATURES.index("story_bm25"), FEATURES.index("rest_bm25"))
 """The columns given over the best window's, so that they read alike in every story."""
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from retrieval.answer.kinds import Asked, answers_held, asked_for, gives_words_of, speaker
-from retrieval.answer.quotes import (FEATURES, Asking, _story_weights, answer_cue, asks_when, choose_quote, quote_model,
-                                     window_features)
+from retrieval.answer.quotes import (CLOSE_CALL, FEATURES, Asking, _story_weights, _widened, answer_cue, asks_when,
+                                     choose_quote, quote_model, window_features)
 from retrieval.text.sentences import sentence_spans
 from retrieval.text.analysis import Analyzer
 
@@ -220,7 +221,8 @@ def test_what_someone_said_quotes_their_words_after_the_sentence_naming_them():
 ])
 def test_the_sentence_after_is_quoted_only_when_it_gives_the_words_asked(after, question):
     text = (RUIZ + after + "\n\nRescue teams worked through the night.")
-    assert quote(text, question) == RUIZ.split("\n\n")[1]
+    said = quote(text, question)
+    assert RUIZ.split("\n\n")[1] in said and after[:20] not in said
 
 
 def test_an_exact_phrase_wins():
@@ -260,3 +262,19 @@ def test_the_words_a_question_shares_with_the_title_name_the_subject_not_the_ans
     assert all(single[0][c] == 0 for c in rest) and all(single[2][c] == 1 for c in rest)
     story = FEATURES.index("story_cover")
     assert single[0][story] > single[2][story]
+
+
+WINDOWS = [(0, 0), (0, 1), (1, 1), (1, 2), (2, 2), (2, 3), (3, 3)]
+
+
+@pytest.mark.parametrize("scores, quoted", [
+    ({(1, 1): 5.0}, (1, 1)),  # no other window comes near
+    ({(1, 1): 5.0, (0, 1): 5.0 - CLOSE_CALL / 2}, (0, 1)),  # a close call: both sentences
+    ({(1, 2): 5.0, (2, 3): 5.0 - CLOSE_CALL / 2}, (1, 3)),  # two pairs overlapping: three sentences
+    ({(1, 1): 5.0, (3, 3): 5.0 - CLOSE_CALL / 2}, (1, 1)),  # close, but not running on from it
+    ({(1, 2): 5.0, (1, 1): 5.0 - CLOSE_CALL / 2}, (1, 2)),  # inside the best: adds nothing
+    ({(1, 1): 5.0, (0, 1): 5.0 - 2 * CLOSE_CALL}, (1, 1)),  # not a close call
+])
+def test_a_close_call_between_overlapping_windows_quotes_both(scores, quoted):
+    all_scores = np.array([scores.get(window, 0.0) for window in WINDOWS])
+    assert _widened(WINDOWS, all_scores, np.argsort(-all_scores, kind="stable")) == quoted

@@ -40,6 +40,9 @@ PAIR_COST = 2.5
 answer, and two sentences hold it more often merely by being longer; with this cost, chosen on
 the development split, quotes stay as long as before the model (median ~185 characters) and the
 model chooses which sentences (bench/README.md, "Quotes")."""
+CLOSE_CALL = 0.5
+"""How near the best window's score another window overlapping it must come for the quote to
+take in both; chosen on the development split (bench/README.md, "Eleventh session")."""
 MODEL_FILE = Path(__file__).with_name("quote_model.json")
 
 
@@ -115,26 +118,43 @@ class Quote(NamedTuple):
 
 def choose_quote(text: str, span: Span, asking: Asking, analyzer: Analyzer, focus: Span | None = None) -> Quote:
     """What to quote of `text[span]`: the sentence, or two running sentences, that the quote
-    model scores best for `asking` (phrases first), with the next sentence when it is short, or
-    when the question asks for someone's words and the next gives them (SPOKEN) where the one
-    chosen only tells of them; `focus` is the passage that ranked best."""
+    model scores best for `asking` (phrases first), widened by a sentence when a window
+    overlapping it scores nearly as well (`_widened`), with the next sentence when it is short,
+    or when the question asks for someone's words and the next gives them (SPOKEN) where the
+    one chosen only tells of them; `focus` is the passage that ranked best."""
     sentences = sentence_spans(text, *span) or [span]
     windows, features = window_features(text, sentences, asking, analyzer, focus, lead=span[0] == 0)
     scores = features @ quote_model().weights - PAIR_COST * features[:, FEATURES.index("two_sentences")]
     if asking.phrases:
         scores += [PHRASE_BONUS * sum(contains_phrase(text[sentences[a][0]:sentences[b][1]], p) for p in asking.phrases)
                    for a, b in windows]
-    best = int(np.argmax(scores))
-    first, last = windows[best]
+    order = np.argsort(-scores, kind="stable")
+    first, last = windows[order[0]]
     if asking.asked is Asked.WORDS and first == last and _words_follow(text, sentences, last, features, asking,
                                                                         analyzer):
         last += 1  # the sentence that tells who spoke, and the words themselves after it
+    else:
+        first, last = _widened(windows, scores, order)
     if first == last and last + 1 < len(sentences) and sentences[last][1] - sentences[first][0] < SHORT_QUOTE:
         last += 1
     start, end = _balance_quotes(text, sentences[first][0], sentences[last][1])
     if end - start > LONG_QUOTE:
         start, end = _around_match(text, start, end, asking.weights, analyzer)
     return Quote(start, end)
+
+
+def _widened(windows: list[Window], scores: np.ndarray, order: np.ndarray) -> Window:
+    """The best-scored window (the first of `order`), joined with the best window overlapping
+    it that reaches a sentence further and scores within CLOSE_CALL of it: where the model
+    cannot tell the two apart, the quote holds both (three running sentences at most)."""
+    first, last = windows[order[0]]
+    for other in order[1:]:
+        if scores[order[0]] - scores[other] >= CLOSE_CALL:
+            break
+        a, b = windows[other]
+        if a <= last and b >= first and (a < first or b > last):
+            return min(a, first), max(b, last)
+    return first, last
 
 
 def _words_follow(text: str, sentences: list[Span], chosen: int, features: np.ndarray, asking: Asking,

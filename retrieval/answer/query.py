@@ -77,8 +77,8 @@ class DateError(ValueError):
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _DAY_MONTH_YEAR = rf"(?:(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+)?(?P<month>{_MONTH})\.?(?:\s+(?P<day2>\d{{1,2}})(?:st|nd|rd|th)?,?)?\s+(?P<year>\d{{4}})"
 _WHEN = rf"(?:{_DAY_MONTH_YEAR}|(?P<iso>\d{{4}}-\d{{2}}-\d{{2}})|(?P<yearonly>(?:1[89]|20)\d{{2}}))"
-_DATE_FILTER = re.compile(rf"\b(?:(?P<op>in|during|on|since|from|after|before|until|till|through|by)\s+)?{_WHEN}\b",
-                          re.IGNORECASE)
+_DATE_FILTER = re.compile(rf"\b(?:(?P<op>in|during|on|since|from|after|before|until|till|through|by)\s+)?{_WHEN}\b"
+                          r"(?P<onwards>\s+onwards?\b|\s+on(?=\s*[?!.,;]|\s*$))?", re.IGNORECASE)
 """A date the question narrows its stories to: after a preposition, or a month's own ("may 2015
 zurich raid: ...", "on 9 september 2022"); a year alone names an event without one ("the 2018
 world cup")."""
@@ -254,6 +254,16 @@ def cut(text: str, limit: int = MAX_QUESTION_CHARS) -> str:
     return head.rsplit(None, 1)[0] if " " in head else head
 
 
+def _operator(match: re.Match) -> str:
+    """How a date of `_DATE_FILTER` narrows the stories: "in" its period, "since", "before"...;
+    "from" alone ("news from august 2020") is where the news is from, its period, unless "on" or
+    "onwards" follows ("from 2019 on"); "from X to Y" is read as a range before this."""
+    op = (match["op"] or "in").lower()
+    if op == "from":
+        return "since" if match["onwards"] else "in"
+    return op
+
+
 def _take_dates(text: str) -> tuple[str, date | None, date | None, list[str]]:
     """`text` without the dates it names as filters, the range they give, and the dates' words."""
     since = until = None
@@ -272,10 +282,10 @@ def _take_dates(text: str) -> tuple[str, date | None, date | None, list[str]]:
             continue
         try:
             first, last = _period(match)
-            op = (match["op"] or "in").lower()
+            op = _operator(match)
             if op in ("in", "during", "on"):
                 since, until = _later(since, first), _earlier(until, last)
-            elif op in ("since", "from"):
+            elif op == "since":
                 since = _later(since, first)
             elif op == "after":
                 since = _later(since, last + timedelta(days=1))
@@ -286,7 +296,8 @@ def _take_dates(text: str) -> tuple[str, date | None, date | None, list[str]]:
         except (DateError, OverflowError):  # 2021-13-45, year 0, after 9999: words, not a filter
             continue
         text = text.replace(match.group(0), " ", 1)
-        taken.append(match.group(0)[len(match["op"] or ""):])
+        words = match.group(0)[len(match["op"] or ""):]
+        taken.append(words[:len(words) - len(match["onwards"] or "")])
     return text, since, until, taken
 
 

@@ -225,7 +225,8 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
     local = _story_weights(terms, weights)
     local_total = sum(local.values()) or 1.0
     title_terms = asking.title_terms
-    rest = {t: v for t, v in local.items() if t not in title_terms}
+    in_title = local.keys() & title_terms
+    rest = {t: v for t, v in local.items() if t not in in_title}
     rest_total = sum(rest.values()) or 1.0
     single = np.array(raw)
     single = (single / single.max() if single.max() > 0 else single).tolist()
@@ -244,6 +245,9 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
         distinct = (sets[a] | sets[b] if pair else sets[a]) or {""}
         cover = sum(weights[t] for t in held) / total
         found = answers[a] + answers[b] if pair else answers[a]
+        story = _bm25(held, length, local, average, asking.params), sum(local[t] for t in held) / local_total
+        rest_of_story = (_bm25({t: c for t, c in held.items() if t in rest}, length, rest, average, asking.params),
+                         sum(rest.get(t, 0.0) for t in held) / rest_total) if in_title else story  # rest is local
         rows.append((
             _bm25(held, length, weights, average, asking.params) if pair else raw[a], cover,
             bool(focus and focus[0] <= sentences[a][0] and sentences[b][1] <= focus[1]), lead and a == 0,
@@ -254,10 +258,7 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
             a / max(1, last), math.log1p(length), cues[a] or cues[b], pair,
             pair and bool(counts[a] or answers[a]) and bool(counts[b] or answers[b]),
             pair and "\n\n" in text[sentences[a][1]:sentences[b][0]],
-            _bm25(held, length, local, average, asking.params), sum(local[t] for t in held) / local_total,
-            quoted_share,
-            _bm25({t: c for t, c in held.items() if t in rest}, length, rest, average, asking.params),
-            sum(rest.get(t, 0.0) for t in held) / rest_total,
+            *story, quoted_share, *rest_of_story,
         ))
     features = np.asarray(rows, dtype=float)
     for column in _SCALED:

@@ -590,3 +590,15 @@ async def test_a_year_the_question_names_must_be_the_story_year_or_in_it(tmp_pat
         assert later.citations == [] and later.kind is AnswerKind.NEVER_MENTIONED and "“2020”" in later.message
     finally:
         await service.close()
+
+
+async def test_a_date_of_a_month_or_less_says_part_of_what_the_words_would(cocoa_archive, tmp_path):
+    """Dated to a month, a question is answered by that month's story holding less of its words
+    than the relevance floor asks of the whole archive's; dated to a year, it is not."""
+    await add_story(cocoa_archive, tmp_path, "may", "Bahia harvest", "1987-05-20",
+                    "Farmers in Bahia began the harvest early this year, growers said.")
+    question = "did bahia farmers hold cocoa exports steady in {}"
+    month = await cocoa_archive.ask(question.format("may 1987"))
+    assert [c.story_id for c in month.citations] == ["may"]
+    year = await cocoa_archive.ask(question.format("1987"))
+    assert year.citations == []

@@ -40,6 +40,10 @@ WRITTEN_OUT = 16
 """How many stories holding a name that may be initials are read for the words it stands for:
 more than a name's usual sample, since an acronym stands for several ("UN": the United Nations,
 Unilever's ticker)."""
+DATED_FLOOR = 0.75
+"""The relevance floor of a question whose dates narrow it to a month or less, as a share of
+RELEVANCE_FLOOR (chosen on the development split: bench/README.md, "Eleventh session")."""
+NARROW_DAYS = 32
 MAX_PAGE = 20 * 4 ** 3
 """Past this many passages per story wanted, what is left ranks too low to be relevant."""
 
@@ -121,6 +125,7 @@ class Citing:
         the same, only which of them count changes."""
         required = [t for p in query.phrases for t in self.analyzers.of(query.language).terms(p)]
         years = _years(query.terms + query.missing)
+        floor = RELEVANCE_FLOOR * (DATED_FLOOR if _dated_narrowly(query) else 1.0)
         limit = PAGE * wanted
         while True:
             # on the loop, not a thread: ~2 ms, mostly under the GIL, so a thread only adds hand-offs
@@ -132,7 +137,7 @@ class Citing:
             if query.topic:
                 holding &= _holding_any(snapshot, ranked, query)
             relevant = [r for r, share, held in zip(ranked, shares, holding)
-                        if max(r.coverage, share) >= RELEVANCE_FLOOR and held]
+                        if max(r.coverage, share) >= floor and held]
             if len(relevant) >= wanted or complete or limit >= MAX_PAGE * wanted:
                 return relevant
             limit *= 4
@@ -297,6 +302,13 @@ class Citing:
         windows, features = window_features(record.body, sentences, asking, self.analyzers.of(query.language),
                                             focus, lead=True)
         return [(sentences[a][0], sentences[b][1]) for a, b in windows], features
+
+
+def _dated_narrowly(query: Query) -> bool:
+    """Whether the question's dates narrow its stories to a month or less ("in may 2016", "on 9
+    september 2022"): the date picks out a handful of stories, and says part of what the words
+    would otherwise have to."""
+    return bool(query.since and query.until and (query.until - query.since).days < NARROW_DAYS)
 
 
 def _gives_figures(record: StoryRecord, query: Query) -> bool:

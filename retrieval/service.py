@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.answer.citing import Citing, Found
-from retrieval.answer.query import Query, parse_query, words_with
+from retrieval.answer.citing import Citing, Found, relevance_floor
+from retrieval.answer.query import Query, parse_query, within_a_month, words_with
 from retrieval.answer.quotes import asks_when
 from retrieval.answer.spelling import respelled
 from retrieval.answer.timeline import count_periods, mentioning, peaks
@@ -201,7 +201,7 @@ class ArchiveService:
             return AnswerKind.NEVER_MENTIONED, say(NEVER_MENTIONED, language, words=_quoted(unknown)), [], False
         query = known
         shown = range(offset, offset + k)
-        found = await self.citing.cite(snapshot, query, offset + k + 1, shown)
+        found = await self.citing.cite(snapshot, query, offset + k + 1, shown, floor=relevance_floor(query))
         kind, message = AnswerKind.ANSWERED, None
         if not found.citations and since is None and until is None and (query.since or query.until):
             other = await self._from_other_dates(snapshot, query, offset + k + 1, shown)
@@ -449,8 +449,7 @@ def _guesses_unheld(snapshot: Snapshot, query: Query, first: Citation | None) ->
 def _closed_and_short(since: date | None, until: date | None) -> bool:
     """Whether `since`-`until` is a day or a month (a year's last days tell little of it), with
     days after it in the calendar."""
-    return since is not None and until is not None and (until - since).days < 31 \
-        and until < date.max - timedelta(days=REPORTED_AFTER)
+    return within_a_month(since, until) and until < date.max - timedelta(days=REPORTED_AFTER)
 
 
 def _quoted(words: Sequence[str]) -> str:

@@ -72,14 +72,23 @@ def test_an_excluded_word_is_not_searched_even_if_also_asked_for():
     ("NATO from January 2020 to March 2021", date(2020, 1, 1), date(2021, 3, 31)),
     ("NATO January 2020 - March 2021", date(2020, 1, 1), date(2021, 3, 31)),
     ("NATO, 25 October 2021", date(2021, 10, 25), date(2021, 10, 25)),
-    ("NATO from August 2020", date(2020, 8, 1), date(2020, 8, 31)),  # where the news is from
-    ("NATO from 2019 onwards", date(2019, 1, 1), None),
-    ("NATO from March 2019 on", date(2019, 3, 1), None),
+    ("NATO from 2019", date(2019, 1, 1), None),
 ])
 def test_dates_in_words_become_a_date_range_and_leave_the_words(text, since, until):
     query = parse(text)
     assert (query.since, query.until) == (since, until)
     assert query.terms in (["nato"], ["cocoa"])
+
+
+@pytest.mark.parametrize("text, since, until", [
+    ("NATO news from August 2020", date(2020, 8, 1), date(2020, 8, 31)),  # when the news is from
+    ("NATO stories from 2019?", date(2019, 1, 1), date(2019, 12, 31)),
+    ("NATO from 2019 to now", date(2019, 1, 1), None),
+    ("inflation news since 2021", date(2021, 1, 1), None),
+])
+def test_news_from_a_date_is_news_of_that_date(text, since, until):
+    query = parse(text)
+    assert (query.since, query.until) == (since, until)
 
 
 @pytest.mark.parametrize("text", ["NATO in 2021-13-45", "NATO in March 0000", "NATO after December 9999",

@@ -277,4 +277,19 @@ WINDOWS = [(0, 0), (0, 1), (1, 1), (1, 2), (2, 2), (2, 3), (3, 3)]
 ])
 def test_a_close_call_between_overlapping_windows_quotes_both(scores, quoted):
     all_scores = np.array([scores.get(window, 0.0) for window in WINDOWS])
-    assert _widened(WINDOWS, all_scores, np.argsort(-all_scores, kind="stable")) == quoted
+    sentences = [(0, 40), (41, 80), (81, 120), (121, 160)]
+    assert _widened(WINDOWS, all_scores, np.argsort(-all_scores, kind="stable"), sentences) == quoted
+
+
+LONG_TAIL = (", according to the ministry of finance, which had spent several weeks preparing its own estimates for"
+             " the coming fiscal year and would say nothing further about it to reporters who had gathered outside")
+
+
+def test_a_close_call_too_long_to_quote_whole_is_not_joined():
+    """Joined, two long sentences would pass LONG_QUOTE and be cut mid-sentence: the best one is
+    quoted whole instead."""
+    best = "They said the cocoa harvest is expected to reach 300,000 tonnes" + LONG_TAIL + "."
+    text = "".join(["Cocoa growers in Bahia met in Ilheus on Tuesday" + LONG_TAIL + ".", " " + best,
+                    " Growers in Bahia had feared drought" + LONG_TAIL + ".", " Rain fell in the south."])
+    said = quote(text, "how big is the cocoa harvest in bahia expected to be")
+    assert best in said and said.endswith(".")

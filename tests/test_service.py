@@ -602,3 +602,12 @@ async def test_a_date_of_a_month_or_less_says_part_of_what_the_words_would(cocoa
     assert [c.story_id for c in month.citations] == ["may"]
     year = await cocoa_archive.ask(question.format("1987"))
     assert year.citations == []
+
+
+async def test_the_lowered_floor_is_for_the_dates_asked_not_the_days_after(cocoa_archive, tmp_path):
+    """A story of 1 June is not of "may 1987": when the month holds no match, the days after it
+    are searched at the archive's own floor."""
+    await add_story(cocoa_archive, tmp_path, "june", "Bahia harvest", "1987-06-01",
+                    "Farmers in Bahia began the harvest early this year, growers said.")
+    answer = await cocoa_archive.ask("did bahia farmers hold cocoa exports steady in may 1987")
+    assert "june" not in [c.story_id for c in answer.citations]

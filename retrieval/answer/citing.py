@@ -18,7 +18,7 @@ import numpy as np
 from retrieval.answer.kinds import asked_for, gives_words_of
 from retrieval.answer.names import (FAINT, key_terms, may_be_initials, name_sample, named_in, spellings_out, written_as_name,
                                     written_in_capitals)
-from retrieval.answer.query import YEAR, Query, holds_figure, words_with
+from retrieval.answer.query import YEAR, Query, holds_figure, within_a_month, words_with
 from retrieval.answer.quotes import Asking, Quote, answer_cue, choose_quote, contains_phrase, window_features
 from retrieval.answer.ranking import RELEVANCE_FLOOR, Copies, RankedStory, rank_stories, share_held
 from retrieval.bm25.index import BM25Params
@@ -41,9 +41,8 @@ WRITTEN_OUT = 16
 more than a name's usual sample, since an acronym stands for several ("UN": the United Nations,
 Unilever's ticker)."""
 DATED_FLOOR = 0.75
-"""The relevance floor of a question whose dates narrow it to a month or less, as a share of
+"""The relevance floor of a question whose dates are a month or less, as a share of
 RELEVANCE_FLOOR (chosen on the development split: bench/README.md, "Eleventh session")."""
-NARROW_DAYS = 32
 MAX_PAGE = 20 * 4 ** 3
 """Past this many passages per story wanted, what is left ranks too low to be relevant."""
 
@@ -63,7 +62,7 @@ class Citing:
         self.read = read
 
     async def cite(self, snapshot: Snapshot, query: Query, wanted: int, shown: range,
-                   mentioning: Sequence[str] = ()) -> Found:
+                   mentioning: Sequence[str] = (), floor: float = RELEVANCE_FLOOR) -> Found:
         """The first `wanted` relevant stories that hold every term of `mentioning`, name every
         name the question is about, give every figure it gives and hold a word of what it asks
         about, copies of a cited story folded into its citation;
@@ -72,21 +71,22 @@ class Citing:
         lacks a phrase is left out. When none is found, but some would be were it not for what
         the question asks about, that is what `Found.untold` says (unless stories of it were
         found that lack only the words asked for: `Found.unheard`); when none would be either,
-        `Found` says why as it would without it."""
-        found = await self._found(snapshot, query, wanted, shown, mentioning)
+        `Found` says why as it would without it. A story is relevant when it matches `floor` of
+        the question's term weight or more (`relevance_floor`)."""
+        found = await self._found(snapshot, query, wanted, shown, mentioning, floor)
         if not found.citations and query.topic and not found.unheard:
             # asked without its subject: stories found then tell of all but the subject; none
             # found, and the reason is the rest of the question's
-            told = await self._found(snapshot, replace(query, topic=[]), wanted, range(0), mentioning)
+            told = await self._found(snapshot, replace(query, topic=[]), wanted, range(0), mentioning, floor)
             return Found([], [], [], [], query.topic, []) if told.citations else told
         return found
 
     async def _found(self, snapshot: Snapshot, query: Query, wanted: int, shown: range,
-                     mentioning: Sequence[str]) -> Found:
+                     mentioning: Sequence[str], floor: float) -> Found:
         """`cite`'s citations, or why there are none."""
         weights = snapshot.term_weights(query.terms + query.date_terms + query.missing)
         rankings: dict[int, tuple[list[RankedStory], bool]] = {}
-        relevant = self._relevant(snapshot, query, wanted, weights, mentioning, rankings)
+        relevant = self._relevant(snapshot, query, wanted, weights, mentioning, rankings, floor)
         read = _Reads(self.read)
         read.expect(snapshot.stories.ids[relevant[rank].story] for rank in _first_page(snapshot, relevant, wanted))
         # the best story not naming a name asked tells of something else: only those that do count
@@ -94,9 +94,11 @@ class Citing:
         lacking, required = await self._names_lacking(snapshot, query, relevant, weights, read)
         passed_over: list[str] = []
         if lacking:
-            naming = self._relevant(snapshot, query, wanted, weights, mentioning, rankings, dict.fromkeys(required, ()))
+            naming = self._relevant(snapshot, query, wanted, weights, mentioning, rankings, floor,
+                                    dict.fromkeys(required, ()))
             if not naming:  # a story may name them in the words their initials stand for
-                naming = await self._writing_out(snapshot, query, wanted, weights, mentioning, rankings, required, read)
+                naming = await self._writing_out(snapshot, query, wanted, weights, mentioning, rankings, floor,
+                                                 required, read)
             if naming or not await self._acronyms_only(snapshot, query, lacking, analyzer, read):
                 relevant = naming
             else:  # no story names them, and too few hold them to tell they are the names meant
@@ -111,9 +113,9 @@ class Citing:
                      query.speaker if _WORDS in missed and not cited else [])
 
     def _relevant(self, snapshot: Snapshot, query: Query, wanted: int, weights: dict[str, float],
-                  mentioning: Sequence[str], rankings: dict[int, tuple[list[RankedStory], bool]],
+                  mentioning: Sequence[str], rankings: dict[int, tuple[list[RankedStory], bool]], floor: float,
                   naming: Mapping[str, Sequence[Sequence[str]]] | None = None) -> list[RankedStory]:
-        """The ranked stories above the relevance floor that hold every term of `mentioning`, a
+        """The ranked stories at `floor` or above that hold every term of `mentioning`, a
         term of what the question asks about (`Query.topic`, when it says) and
         name every name of `naming` (every name asked, when the best match lacked one; each with
         the terms of the words it stands for, which name it too): enough for `wanted`
@@ -125,7 +127,6 @@ class Citing:
         the same, only which of them count changes."""
         required = [t for p in query.phrases for t in self.analyzers.of(query.language).terms(p)]
         years = _years(query.terms + query.missing)
-        floor = RELEVANCE_FLOOR * (DATED_FLOOR if _dated_narrowly(query) else 1.0)
         limit = PAGE * wanted
         while True:
             # on the loop, not a thread: ~2 ms, mostly under the GIL, so a thread only adds hand-offs
@@ -144,7 +145,7 @@ class Citing:
 
     async def _writing_out(self, snapshot: Snapshot, query: Query, wanted: int, weights: dict[str, float],
                            mentioning: Sequence[str], rankings: dict[int, tuple[list[RankedStory], bool]],
-                           names: list[str], read: _Reads) -> list[RankedStory]:
+                           floor: float, names: list[str], read: _Reads) -> list[RankedStory]:
         """The relevant stories (`_relevant`) that name each of `names`, or write out the words its
         initials stand for as the archive's stories holding it do (`_written_out`): found by
         their terms, kept when their text holds the words as written ("United States" and
@@ -157,7 +158,7 @@ class Citing:
         if not any(phrases.values()):
             return []
         forms = {name: [terms[phrase] for phrase in ways] for name, ways in phrases.items()}
-        found = self._relevant(snapshot, query, wanted, weights, mentioning, rankings, forms)
+        found = self._relevant(snapshot, query, wanted, weights, mentioning, rankings, floor, forms)
         records = await read(snapshot.stories.ids[r.story] for r in found)
 
         def names_all(story: RankedStory) -> bool:
@@ -304,11 +305,12 @@ class Citing:
         return [(sentences[a][0], sentences[b][1]) for a, b in windows], features
 
 
-def _dated_narrowly(query: Query) -> bool:
-    """Whether the question's dates narrow its stories to a month or less ("in may 2016", "on 9
-    september 2022"): the date picks out a handful of stories, and says part of what the words
-    would otherwise have to."""
-    return bool(query.since and query.until and (query.until - query.since).days < NARROW_DAYS)
+def relevance_floor(query: Query) -> float:
+    """The least share of `query`'s term weight a story must match to be cited: RELEVANCE_FLOOR,
+    DATED_FLOOR of it for a question whose dates are a month or less ("in may 2016", "on 9
+    september 2022"): those dates pick out a handful of stories, and say part of what the
+    words would otherwise have to."""
+    return RELEVANCE_FLOOR * (DATED_FLOOR if within_a_month(query.since, query.until) else 1.0)
 
 
 def _gives_figures(record: StoryRecord, query: Query) -> bool:

@@ -77,8 +77,8 @@ class DateError(ValueError):
 _MONTH = "|".join(sorted(MONTHS, key=len, reverse=True))
 _DAY_MONTH_YEAR = rf"(?:(?P<day>\d{{1,2}})(?:st|nd|rd|th)?\s+)?(?P<month>{_MONTH})\.?(?:\s+(?P<day2>\d{{1,2}})(?:st|nd|rd|th)?,?)?\s+(?P<year>\d{{4}})"
 _WHEN = rf"(?:{_DAY_MONTH_YEAR}|(?P<iso>\d{{4}}-\d{{2}}-\d{{2}})|(?P<yearonly>(?:1[89]|20)\d{{2}}))"
-_DATE_FILTER = re.compile(rf"\b(?:(?P<op>in|during|on|since|from|after|before|until|till|through|by)\s+)?{_WHEN}\b"
-                          r"(?P<onwards>\s+onwards?\b|\s+on(?=\s*[?!.,;]|\s*$))?", re.IGNORECASE)
+_DATE_FILTER = re.compile(rf"\b(?:(?P<op>in|during|on|since|from|after|before|until|till|through|by)\s+)?{_WHEN}\b",
+                          re.IGNORECASE)
 """A date the question narrows its stories to: after a preposition, or a month's own ("may 2015
 zurich raid: ...", "on 9 september 2022"); a year alone names an event without one ("the 2018
 world cup")."""
@@ -254,14 +254,27 @@ def cut(text: str, limit: int = MAX_QUESTION_CHARS) -> str:
     return head.rsplit(None, 1)[0] if " " in head else head
 
 
+MONTH_DAYS = 31
+"""The most days a span of dates may cover and still be a day or a month."""
+
+
+def within_a_month(since: date | None, until: date | None) -> bool:
+    """Whether `since`-`until` (both given, in order) is a day or a month, not longer."""
+    return since is not None and until is not None and 0 <= (until - since).days < MONTH_DAYS
+
+
 def _operator(match: re.Match) -> str:
     """How a date of `_DATE_FILTER` narrows the stories: "in" its period, "since", "before"...;
-    "from" alone ("news from august 2020") is where the news is from, its period, unless "on" or
-    "onwards" follows ("from 2019 on"); "from X to Y" is read as a range before this."""
+    "from" is "since" ("inflation from 2021", "from 2019 to now"), but after a word for news it
+    tells when the news is from ("shinzo abe news from august 2020": that month)."""
     op = (match["op"] or "in").lower()
     if op == "from":
-        return "since" if match["onwards"] else "in"
+        return "in" if _NEWS_BEFORE.search(match.string, 0, match.start()) else "since"
     return op
+
+
+_NEWS_BEFORE = re.compile(r"\b(?:news|stor(?:y|ies)|reports?|articles?|coverage|headlines?|updates?)\W*$",
+                          re.IGNORECASE)
 
 
 def _take_dates(text: str) -> tuple[str, date | None, date | None, list[str]]:
@@ -296,8 +309,7 @@ def _take_dates(text: str) -> tuple[str, date | None, date | None, list[str]]:
         except (DateError, OverflowError):  # 2021-13-45, year 0, after 9999: words, not a filter
             continue
         text = text.replace(match.group(0), " ", 1)
-        words = match.group(0)[len(match["op"] or ""):]
-        taken.append(words[:len(words) - len(match["onwards"] or "")])
+        taken.append(match.group(0)[len(match["op"] or ""):])
     return text, since, until, taken
 
 

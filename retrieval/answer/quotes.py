@@ -134,7 +134,7 @@ def choose_quote(text: str, span: Span, asking: Asking, analyzer: Analyzer, focu
                                                                         analyzer):
         last += 1  # the sentence that tells who spoke, and the words themselves after it
     else:
-        first, last = _widened(windows, scores, order)
+        first, last = _widened(windows, scores, order, sentences)
     if first == last and last + 1 < len(sentences) and sentences[last][1] - sentences[first][0] < SHORT_QUOTE:
         last += 1
     start, end = _balance_quotes(text, sentences[first][0], sentences[last][1])
@@ -143,17 +143,19 @@ def choose_quote(text: str, span: Span, asking: Asking, analyzer: Analyzer, focu
     return Quote(start, end)
 
 
-def _widened(windows: list[Window], scores: np.ndarray, order: np.ndarray) -> Window:
+def _widened(windows: list[Window], scores: np.ndarray, order: np.ndarray, sentences: list[Span]) -> Window:
     """The best-scored window (the first of `order`), joined with the best window overlapping
     it that reaches a sentence further and scores within CLOSE_CALL of it: where the model
-    cannot tell the two apart, the quote holds both (three running sentences at most)."""
+    cannot tell the two apart, the quote holds both (three running sentences at most, and no
+    more than LONG_QUOTE, which would be cut mid-sentence)."""
     first, last = windows[order[0]]
     for other in order[1:]:
         if scores[order[0]] - scores[other] >= CLOSE_CALL:
             break
         a, b = windows[other]
         if a <= last and b >= first and (a < first or b > last):
-            return min(a, first), max(b, last)
+            a, b = min(a, first), max(b, last)
+            return (a, b) if sentences[b][1] - sentences[a][0] <= LONG_QUOTE else (first, last)
     return first, last
 
 
@@ -225,8 +227,8 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
     local = _story_weights(terms, weights)
     local_total = sum(local.values()) or 1.0
     title_terms = asking.title_terms
-    in_title = local.keys() & title_terms
-    rest = {t: v for t, v in local.items() if t not in in_title}
+    rest = {t: v for t, v in local.items() if t not in title_terms}
+    rest_is_all = len(rest) == len(local)  # the title holds none of the question's terms
     rest_total = sum(rest.values()) or 1.0
     single = np.array(raw)
     single = (single / single.max() if single.max() > 0 else single).tolist()
@@ -247,7 +249,7 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
         found = answers[a] + answers[b] if pair else answers[a]
         story = _bm25(held, length, local, average, asking.params), sum(local[t] for t in held) / local_total
         rest_of_story = (_bm25({t: c for t, c in held.items() if t in rest}, length, rest, average, asking.params),
-                         sum(rest.get(t, 0.0) for t in held) / rest_total) if in_title else story  # rest is local
+                         sum(rest.get(t, 0.0) for t in held) / rest_total) if not rest_is_all else story
         rows.append((
             _bm25(held, length, weights, average, asking.params) if pair else raw[a], cover,
             bool(focus and focus[0] <= sentences[a][0] and sentences[b][1] <= focus[1]), lead and a == 0,

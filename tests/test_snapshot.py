@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import shutil
 import sqlite3
@@ -20,7 +21,8 @@ from retrieval.bm25 import mapped
 from retrieval.bm25.postings import Postings
 import retrieval.service as service_module
 from retrieval.service import ArchiveService
-from retrieval.snapshot import FORMAT, _built, _headers_of, saved_copy
+from retrieval.answer.spelling import variants
+from retrieval.snapshot import FORMAT, _built, _headers_of, _untracked, saved_copy
 from retrieval.storage import arrays as array_files
 from retrieval.storage.schema import PassageColumns
 
@@ -359,11 +361,27 @@ async def test_a_reload_decodes_only_the_new_terms_of_a_decoded_vocabulary(tmp_p
         write_jsonl(folder / "b.jsonl", [story(9, "Coffee quotas were suspended in Bahia.")])
         await service.ingest([folder])
         assert "vocabulary" in service.snapshot.__dict__, "taken over from the snapshot before"
-        assert service.snapshot.vocabulary == service.snapshot.index.postings.terms.tolist()
+        assert service.snapshot.vocabulary.tolist() == service.snapshot.index.postings.terms.tolist()
         (folder / "a.jsonl").unlink()  # some terms go: decoded afresh, when asked for
         await service.ingest([folder], prune=True)
         assert "vocabulary" not in service.snapshot.__dict__
-        assert service.snapshot.vocabulary == service.snapshot.index.postings.terms.tolist()
+        assert service.snapshot.vocabulary.tolist() == service.snapshot.index.postings.terms.tolist()
+
+
+async def test_the_decoded_vocabulary_is_an_array_no_collection_visits(tmp_path):
+    async with ingested(tmp_path, bahia_weeks()) as (service, folder):
+        vocabulary = service.snapshot.vocabulary
+        assert vocabulary.dtype == object and not gc.is_tracked(vocabulary) and gc.get_referents(vocabulary) == []
+        assert vocabulary.tolist() == service.snapshot.index.postings.terms.tolist()
+        write_jsonl(folder / "b.jsonl", [story(9, "Coffee quotas were suspended in Bahia.")])
+        await service.ingest([folder])
+        assert "vocabulary" in service.snapshot.__dict__ and not gc.is_tracked(service.snapshot.vocabulary)
+
+
+@given(st.lists(st.text("abcdez", min_size=1, max_size=9), max_size=40),
+       st.text("abcdez", min_size=5, max_size=9))
+def test_spelling_variants_are_the_same_in_an_array_as_in_a_list(words, term):
+    assert variants(term, _untracked(words)) == variants(term, words)
 
 
 async def test_a_reload_lets_the_snapshot_it_built_go_on_a_thread_of_its_own(tmp_path, monkeypatch):

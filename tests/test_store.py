@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
+import fcntl
 import json
 import shutil
 import sqlite3
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -22,6 +25,7 @@ from retrieval.bm25.postings import Postings
 from retrieval.ingest import ledger
 from retrieval.storage.schema import MIGRATIONS, PRAGMAS, PassageColumns, StoryRow
 from retrieval.storage.store import Store
+from retrieval.storage.writer import Ingest
 
 ANALYZER = Analyzers()
 
@@ -486,6 +490,92 @@ async def test_two_processes_adding_the_same_story_store_its_passages_once(tmp_d
         await first.close()
         await second.close()
     assert table(tmp_db, "SELECT story_id, seq, count(*) FROM passages GROUP BY story_id, seq HAVING count(*) > 1") == []
+
+
+# The passages' index by story ------------------------------------------------------------------
+
+INDEX = [("CREATE INDEX passages_by_story ON passages(story_id)",)]
+
+
+def story_index(db_path: Path) -> list[tuple]:
+    """The passages' index by story as the file holds it: INDEX, or none."""
+    return table(db_path, "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'passages_by_story'")
+
+
+def spy_on_index(monkeypatch, db_path: Path) -> list[bool]:
+    """Whether the file held the index when each batch of the ingests that follow was written."""
+    seen: list[bool] = []
+    real = Ingest._write_batch
+
+    async def noting(ingest, batch, book):
+        seen.append(story_index(db_path) == INDEX)
+        await real(ingest, batch, book)
+
+    monkeypatch.setattr(Ingest, "_write_batch", noting)
+    return seen
+
+
+async def test_a_first_ingest_makes_the_index_by_story_once_after_the_passages(store, tmp_db, stories_dir,
+                                                                                 monkeypatch):
+    seen = spy_on_index(monkeypatch, tmp_db)
+    await store.ingest([stories_dir], ANALYZER)
+    assert seen and not any(seen)
+    assert story_index(tmp_db) == INDEX and not tmp_db.with_name(f"{tmp_db.name}.indexing").exists()
+    seen.clear()
+    write_story(stories_dir, "3", "Coffee quotas were suspended.")
+    await store.ingest([stories_dir], ANALYZER)  # an archive that holds passages keeps it throughout
+    assert seen and all(seen)
+    write_story(stories_dir, "1", "Cocoa arrivals fell in Bahia.")
+    await store.ingest([stories_dir], ANALYZER, prune=True)
+    assert [story for _, story, *_ in passages(tmp_db)].count("1") == 1
+
+
+async def test_a_first_ingest_that_fails_partway_makes_the_index_all_the_same(store, tmp_db, stories_dir,
+                                                                             monkeypatch):
+    monkeypatch.setattr("retrieval.ingest.ledger.BATCH", 1)
+    real = Ingest._write_batch
+
+    async def failing(ingest, batch, book):
+        if passages(tmp_db):
+            raise OSError("disk full")
+        await real(ingest, batch, book)
+
+    monkeypatch.setattr(Ingest, "_write_batch", failing)
+    with pytest.raises(OSError):
+        await store.ingest([stories_dir], ANALYZER)
+    assert passages(tmp_db) and story_index(tmp_db) == INDEX
+
+
+DYING_INGEST = """
+import asyncio, os, sys
+from retrieval.storage.store import Store
+
+async def main():
+    store = await Store.open(sys.argv[1])
+    async with store.indexed_after():
+        await store.db.execute("INSERT INTO stories (id, title, body, content_hash, ingested_at)"
+                               " VALUES ('1', 't', 'b', 'h', 'now')")
+        await store.db.execute("INSERT INTO passages VALUES (1, '1', 0, 0, 1, 'b')")
+        os._exit(3)
+
+asyncio.run(main())
+"""
+
+
+async def test_an_archive_whose_first_ingest_died_has_its_index_made_when_opened(tmp_db):
+    await (await Store.open(tmp_db)).close()  # a new archive file
+    died = subprocess.run([sys.executable, "-c", DYING_INGEST, str(tmp_db)], cwd=Path(__file__).parents[1])
+    assert died.returncode == 3
+    assert story_index(tmp_db) == [] and table(tmp_db, "SELECT id FROM passages") == [(1,)]
+    lock = tmp_db.with_name(f"{tmp_db.name}.indexing")
+    with open(lock) as held:  # as an ingest still writing holds it: left to that ingest
+        fcntl.flock(held, fcntl.LOCK_EX)
+        await (await Store.open(tmp_db)).close()
+        assert story_index(tmp_db) == []
+    store = await Store.open(tmp_db)
+    await store.close()
+    assert story_index(tmp_db) == INDEX and not lock.exists()
+    assert table(tmp_db, "PRAGMA integrity_check") == [("ok",)]
 
 
 # Unchanged files -------------------------------------------------------------------------------

@@ -114,6 +114,12 @@ INBOX_MIGRATIONS: list[str] = [
 """The inbox file's (retrieval/storage/inbox.py): unix times in seconds; `not_before` is when a
 claimed row's lease ends, or when a pending row may be tried again."""
 
+STORY_INDEX = "passages_by_story"
+"""The passages' index by story (the first migration makes it): a first ingest into an archive
+without passages writes them without it and makes it once, after (`Store.indexed_after`)."""
+MAKE_STORY_INDEX = f"CREATE INDEX IF NOT EXISTS {STORY_INDEX} ON passages(story_id)"
+HAS_STORY_INDEX = f"SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = '{STORY_INDEX}')"
+
 PRAGMAS = ("PRAGMA journal_mode=WAL", "PRAGMA foreign_keys=ON", "PRAGMA synchronous=NORMAL",
            "PRAGMA busy_timeout=5000")
 """Set on every connection to the archive file."""

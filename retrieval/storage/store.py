@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
+import os
 import shutil
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
@@ -29,6 +31,9 @@ from retrieval.text.analysis import Analyzers
 INGEST_CACHE_KB = 256 * 1024
 """SQLite's page cache during an ingest (2 MB by default): with less, writing a million passages
 spends much of its time evicting and re-reading index pages."""
+INDEXING = ".indexing"
+"""What the file beside the archive that an ingest writing passages without their index by story
+locks is named with (after the archive's name)."""
 BLOB_PIECE = 2**20
 """Bytes of a snapshot blob written at a time."""
 FILES_BLOB = "files"
@@ -64,6 +69,7 @@ class Store:
         db = await connect(path)
         try:
             await migrate(db)
+            await _story_index_remade(db, None if str(path) == ":memory:" else path)
         except Exception:
             await db.close()
             raise
@@ -115,6 +121,29 @@ class Store:
             yield
         finally:
             await self.db.execute(f"PRAGMA cache_size = {int(previous)}")
+
+    @contextlib.asynccontextmanager
+    async def indexed_after(self) -> AsyncIterator[None]:
+        """Inside, when the archive holds no passages, they are written without their index by
+        story, which is made once when it ends, however it ends (if the process dies meanwhile,
+        the next open makes it). A row at a time, in an order that is not their stories', the
+        writes rewrote the index's pages every transaction: most of a first ingest's WAL traffic."""
+        with _locked_beside(self.file) as locked:
+            dropped = locked and await self._story_index_dropped()
+            try:
+                yield
+            finally:
+                if dropped:
+                    async with self.transaction():
+                        await self.db.execute(schema.MAKE_STORY_INDEX)
+
+    async def _story_index_dropped(self) -> bool:
+        """Drop the passages' index by story if the archive holds no passages; whether it did."""
+        async with self.transaction():
+            if await self.scalar("SELECT EXISTS (SELECT 1 FROM passages)"):
+                return False
+            await self.db.execute(f"DROP INDEX IF EXISTS {schema.STORY_INDEX}")
+        return True
 
     async def scalar(self, sql: str, params: Sequence = (), db: aiosqlite.Connection | None = None) -> object:
         """The first column of the first row of `sql`, or None."""
@@ -289,6 +318,49 @@ class Store:
         await self.questions.flush()
         async with self.db.execute("SELECT latency_ms FROM questions ORDER BY latency_ms") as cursor:
             return [row[0] for row in await cursor.fetchall()]
+
+
+async def _story_index_remade(db: aiosqlite.Connection, file: Path | None) -> None:
+    """Make the passages' index by story if an ingest that wrote them without it died before it
+    made it. An ingest still writing them holds the lock beside the file: it makes it itself.
+    (Made if not made meanwhile: the ingest may end between the look and the lock.)"""
+    if (await db.execute_fetchall(schema.HAS_STORY_INDEX))[0][0]:
+        return
+    with _locked_beside(file) as locked:
+        if locked:
+            await db.execute("BEGIN IMMEDIATE")
+            await db.execute(schema.MAKE_STORY_INDEX)
+            await db.commit()
+
+
+@contextlib.contextmanager
+def _locked_beside(file: Path | None) -> Iterator[bool]:
+    """Inside, whether this process holds the lock of the file INDEXING names beside `file` (True
+    for an archive in memory, which no other process opens); the lock goes with the process
+    however it ends. Not waited for: False when another holds it."""
+    if file is None:
+        yield True
+        return
+    beside = file.with_name(file.name + INDEXING)
+    fd = os.open(beside, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        locked = _locked(fd)
+        try:
+            yield locked
+        finally:
+            if locked:  # gone before the lock goes, so no two processes hold a lock of that name
+                beside.unlink(missing_ok=True)
+    finally:
+        os.close(fd)
+
+
+def _locked(fd: int) -> bool:
+    """Lock the file `fd` holds open, unless another process holds its lock; whether it did."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 def _save_index(path: Path, generation: int, blobs: dict[str, bytes], arrays: dict[str, np.ndarray]) -> None:

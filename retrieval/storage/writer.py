@@ -85,17 +85,17 @@ class Ingest:
             book.skip_unchanged(path, stories)
         files = [f for f in files if str(f) not in unchanged]
         workers = intake.workers_for(files) if workers is None else workers
-        async with self.store.large_cache(), \
-                intake.PartReader(self.analyzers, hashes, sources, workers, self.store.file) as reader:
-            async for part, reads in reader.read(files):
-                if isinstance(part, Problem):
-                    report.problems.append(part)
-                    continue
-                if book.needs_content(reads):
-                    reads = await reader.reread(part)
-                for batch in book.batches(part, reads):
-                    await self._write_batch(batch, book)
-        await self._write_batch(book.last_batch(), book)
+        async with self.store.large_cache(), self.store.indexed_after():
+            async with intake.PartReader(self.analyzers, hashes, sources, workers, self.store.file) as reader:
+                async for part, reads in reader.read(files):
+                    if isinstance(part, Problem):
+                        report.problems.append(part)
+                        continue
+                    if book.needs_content(reads):
+                        reads = await reader.reread(part)
+                    for batch in book.batches(part, reads):
+                        await self._write_batch(batch, book)
+            await self._write_batch(book.last_batch(), book)
         if prune:
             report.removed = await self._prune(paths, book, stored)
         await self._remember_files(book, digests)
@@ -141,8 +141,11 @@ class Ingest:
                 if existed and book.origins.get(s.id) not in (None, origin)}
         async with self.store.transaction():
             await self.db.executemany("DELETE FROM files WHERE path = ?", [(path,) for path in left])
-            # new ones too: another process (a bot replica) may have written the same story since
-            await self.db.executemany("DELETE FROM passages WHERE story_id = ?", [(s.id,) for s, _, _ in fresh])
+            # new ones too: another process (a bot replica) may have written the same story since;
+            # of the stories the file holds only, found by id: a first ingest's passages have no
+            # index by story to find theirs by (Store.indexed_after)
+            held = await self.store.rows_of("SELECT id FROM stories", [s.id for s, _, _ in fresh])
+            await self.db.executemany("DELETE FROM passages WHERE story_id = ?", held)
             # `ArticleColumns` are StoryRow's first columns, and plain tuples are PassageRows: no
             # dict a story nor a named tuple a passage (ten million of them at the largest)
             await self.db.executemany(UPSERT_STORY, [

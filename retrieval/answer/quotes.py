@@ -247,9 +247,8 @@ def window_features(text: str, sentences: list[Span], asking: Asking, analyzer: 
         distinct = (sets[a] | sets[b] if pair else sets[a]) or {""}
         cover = sum(weights[t] for t in held) / total
         found = answers[a] + answers[b] if pair else answers[a]
-        story = _bm25(held, length, local, average, asking.params), sum(local[t] for t in held) / local_total
-        rest_of_story = (_bm25({t: c for t, c in held.items() if t in rest}, length, rest, average, asking.params),
-                         sum(rest.get(t, 0.0) for t in held) / rest_total) if not rest_is_all else story
+        story = _weighed(held, length, local, local_total, average, asking.params)
+        rest_of_story = story if rest_is_all else _weighed(held, length, rest, rest_total, average, asking.params)
         rows.append((
             _bm25(held, length, weights, average, asking.params) if pair else raw[a], cover,
             bool(focus and focus[0] <= sentences[a][0] and sentences[b][1] <= focus[1]), lead and a == 0,
@@ -313,6 +312,14 @@ def _together(first: dict[str, int], second: dict[str, int]) -> dict[str, int]:
     for term, count in second.items():
         together[term] = together.get(term, 0) + count
     return together
+
+
+def _weighed(counts: dict[str, int], length: int, weights: Mapping[str, float], total: float, average: float,
+             params: BM25Params) -> tuple[float, float]:
+    """The BM25 of a window (`_bm25`) and the share of `total` it holds, over the terms of
+    `counts` that `weights` weighs (the story's weights, or those of the words the title lacks)."""
+    held = {t: c for t, c in counts.items() if t in weights}
+    return _bm25(held, length, weights, average, params), sum(weights[t] for t in held) / total
 
 
 def _bm25(counts: dict[str, int], length: int, weights: Mapping[str, float], average: float,
